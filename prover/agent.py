@@ -1,0 +1,199 @@
+"""The prover: one environment, one policy, one search, and the kernel's verdict on what it finds.
+
+`Prover.prove_theorem` is the unit of work the CLI, the evaluation runner and the Ray actors all
+share: it never raises for a theorem that is merely unproved or invalid; it raises only when the
+proof assistant cannot be (re)started at all.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Literal
+
+import search
+from search.types import Budget, Environment, Policy, SearchStatus, Theorem, ValueFunction
+
+from prover.backends.base import Backend
+from prover.config import ProverConfig
+from prover.errors import InputError, ProverCrashed, ProverError, ProverTimeout
+
+__all__ = ["TheoremResult", "Prover"]
+
+log = logging.getLogger(__name__)
+
+Status = Literal["proved", "unproved", "invalid", "error"]
+
+
+@dataclass(frozen=True)
+class TheoremResult:
+    """The outcome for one theorem.
+
+    status: "proved" (the kernel accepted the proof), "unproved" (search ended without one),
+        "invalid" (the statement does not elaborate), "error" (the proof assistant kept failing).
+    proof: the rendered proof text that completes the theorem, when proved.
+    tactics: the tactic steps of that proof.
+    kernel_checked: True only when the from-scratch kernel check accepted the proof.
+    seconds: wall-clock seconds for search and verification.
+    expansions: (state, tactic) steps tried.
+    model_seconds / prover_seconds: time spent in the policy / in the proof assistant during search.
+    error: the one-line reason for "invalid"/"error", or why a found proof was rejected.
+    """
+
+    theorem: str
+    status: Status
+    proof: str | None = None
+    tactics: tuple[str, ...] | None = None
+    kernel_checked: bool = False
+    seconds: float = 0.0
+    expansions: int = 0
+    model_seconds: float = 0.0
+    prover_seconds: float = 0.0
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (tuples as lists)."""
+        row = asdict(self)
+        row["tactics"] = list(self.tactics) if self.tactics is not None else None
+        return row
+
+
+class Prover:
+    """Proves theorems one at a time with a long-lived proof-assistant process.
+
+    The environment is opened lazily and reopened after a crash or hang, so one broken theorem
+    does not end a batch. The policy and value are built once from the config.
+    """
+
+    # How many times one theorem's search is restarted after the proof assistant died.
+    max_restarts: int = 2
+
+    def __init__(
+        self,
+        config: ProverConfig,
+        backend: Backend,
+        *,
+        policy: Policy | None = None,
+        value: ValueFunction | None = None,
+    ) -> None:
+        self.config = config
+        self.backend = backend
+        self.policy = policy if policy is not None else _build_policy(config, backend.name)
+        self.value = value if value is not None else _build_value(config, self.policy)
+        self._env: Environment | None = None
+
+    def __enter__(self) -> "Prover":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the proof-assistant process, if one is running."""
+        if self._env is not None:
+            env, self._env = self._env, None
+            close = getattr(env, "close", None)
+            if close is not None:
+                close()
+
+    def _environment(self) -> Environment:
+        if self._env is None:
+            self._env = self.backend.open_environment(step_timeout=self.config.step_timeout)
+        return self._env
+
+    def prove_theorem(
+        self, theorem: Theorem, *, on_step: Callable[[int], None] | None = None
+    ) -> TheoremResult:
+        """Search for a proof of `theorem` within the configured budget, then have the kernel check it."""
+        started = time.monotonic()
+        last_failure = ""
+        for attempt in range(self.max_restarts + 1):
+            try:
+                return self._prove_once(theorem, started, on_step)
+            except InputError as invalid:
+                return TheoremResult(
+                    theorem=theorem.name,
+                    status="invalid",
+                    seconds=time.monotonic() - started,
+                    error=str(invalid),
+                )
+            except (ProverCrashed, ProverTimeout) as failure:
+                # The process is gone or wedged: drop it; the next attempt starts a fresh one.
+                last_failure = str(failure)
+                log.warning("%s: prover failed (%s); restart %d", theorem.name, failure, attempt + 1)
+                self._discard_environment()
+        return TheoremResult(
+            theorem=theorem.name,
+            status="error",
+            seconds=time.monotonic() - started,
+            error=f"proof assistant failed {self.max_restarts + 1} times: {last_failure}",
+        )
+
+    def _discard_environment(self) -> None:
+        try:
+            self.close()
+        except ProverError as failure:  # closing a dead process may itself fail; it is gone either way
+            log.debug("closing a failed environment: %s", failure)
+        self._env = None
+
+    def _prove_once(
+        self, theorem: Theorem, started: float, on_step: Callable[[int], None] | None
+    ) -> TheoremResult:
+        env = self._environment()
+        root = env.start(theorem)
+        remaining = self.config.budget_seconds - (time.monotonic() - started)
+        budget = Budget(
+            max_expansions=self.config.max_expansions, max_seconds=max(remaining, 0.0)
+        )
+        run_search = search.ALGORITHMS[self.config.search]
+        result = run_search(
+            env,
+            self.policy,
+            root,
+            budget=budget,
+            value=self.value,
+            seed=self.config.seed,
+            settings=None,
+            on_step=on_step,
+        )
+        common = dict(
+            theorem=theorem.name,
+            expansions=result.expansions,
+            model_seconds=result.policy_seconds,
+            prover_seconds=result.env_seconds,
+        )
+        if result.status is not SearchStatus.PROVED or result.proof is None:
+            return TheoremResult(
+                status="unproved", seconds=time.monotonic() - started, **common
+            )
+        verdict = env.verify(theorem, result.proof)
+        if not verdict.accepted:
+            # The step-level checks said "proved" but the kernel did not: never report it as proved.
+            log.warning("%s: kernel rejected a found proof: %s", theorem.name, verdict.reason)
+            return TheoremResult(
+                status="unproved",
+                seconds=time.monotonic() - started,
+                error=f"kernel rejected the proof found: {verdict.reason}",
+                **common,
+            )
+        return TheoremResult(
+            status="proved",
+            proof=self.backend.render_proof(result.proof),
+            tactics=tuple(result.proof),
+            kernel_checked=True,
+            seconds=time.monotonic() - started,
+            **common,
+        )
+
+
+def _build_policy(config: ProverConfig, backend_name: str) -> Policy:
+    from prover.policies import build_policy
+
+    return build_policy(config.policy, backend=backend_name, seed=config.seed)
+
+
+def _build_value(config: ProverConfig, policy: Policy) -> ValueFunction:
+    from prover.policies import build_value
+
+    return build_value(config.value, policy=policy)

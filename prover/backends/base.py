@@ -1,0 +1,67 @@
+"""What a proof-assistant backend offers the application: file parsing, environments, file writing.
+
+`search.types.Environment` is the per-step interface the search sees; `Backend` is the file-level
+interface the CLI and the evaluation runner see. Each backend module (coq.py, lean.py) exposes one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Protocol, Sequence
+
+from search.types import Environment, Theorem
+
+__all__ = ["OpenTheorem", "ParsedFile", "Backend"]
+
+
+@dataclass(frozen=True)
+class OpenTheorem:
+    """A theorem in a source file whose proof is missing.
+
+    theorem: what the environment needs to start a search (name, statement, header).
+    span: (start, end) character offsets, in the original text, of the missing proof to replace
+        (e.g. `Proof.\\nAdmitted.` in Coq, `by sorry` / `sorry` in Lean).
+    """
+
+    theorem: Theorem
+    span: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    """A source file split into the theorems to prove; `text` is the file as read."""
+
+    path: str
+    text: str
+    theorems: tuple[OpenTheorem, ...]
+
+
+class Backend(Protocol):
+    """A proof assistant as the application sees it."""
+
+    name: str  # "coq" or "lean"
+    extensions: tuple[str, ...]  # file extensions it handles, e.g. (".v",)
+
+    def check_toolchain(self) -> None:
+        """Raise `ToolchainMissing` with a one-line fix when the proof assistant is not usable."""
+        ...
+
+    def parse_file(self, path: str, text: str) -> ParsedFile:
+        """Find the open theorems; raise `InputError` for a file that cannot be understood."""
+        ...
+
+    def open_environment(self, *, step_timeout: float) -> Environment:
+        """A new environment (its own prover process); the caller closes it with `close()`."""
+        ...
+
+    def split_proof(self, script: str) -> list[str]:
+        """Split a proof script (several tactics, as a whole-proof model writes it) into single steps."""
+        ...
+
+    def render_proof(self, proof: Sequence[str]) -> str:
+        """The proof text that replaces an `OpenTheorem.span` (e.g. `Proof.\\n  lia.\\nQed.`)."""
+        ...
+
+    def complete_file(self, parsed: ParsedFile, proofs: Mapping[str, Sequence[str]]) -> str:
+        """The file with each proved theorem's missing proof replaced; unproved ones left as they were."""
+        ...

@@ -1,0 +1,40 @@
+"""One typed configuration for a prover run; `prover.agent.build_components` turns it into parts.
+
+The defaults here are the only defaults: the CLI, the evaluation runner and experiment files all
+start from `ProverConfig()` and override fields, so no default is written twice.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["ProverConfig"]
+
+
+class ProverConfig(BaseModel):
+    """Everything that decides how one theorem is searched and checked.
+
+    backend: "coq", "lean", or "auto" (chosen from the file extension).
+    policy: a policy spec (see `prover.policies.factory`), e.g. "portfolio" or "portfolio+hf:MODEL".
+    value: a value-function spec, e.g. "heuristic" (used by MCTS; best-first ignores it).
+    search: the search algorithm, a key of `search.ALGORITHMS`.
+    budget_seconds: wall-clock seconds of search per theorem (the kernel check comes on top).
+    max_expansions: (state, tactic) steps per theorem; None for no limit.
+    step_timeout: seconds one tactic may run inside the proof assistant.
+    candidates: tactics asked of the policy per expanded state.
+    seed: seeds the search's randomness (same seed, same tree).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    backend: Literal["auto", "coq", "lean"] = "auto"
+    policy: str = "portfolio"
+    value: str = "heuristic"
+    search: Literal["best_first", "mcts"] = "best_first"
+    budget_seconds: float = Field(default=60.0, gt=0)
+    max_expansions: int | None = Field(default=None, gt=0)
+    step_timeout: float = Field(default=10.0, gt=0)
+    candidates: int = Field(default=32, gt=0)
+    seed: int = 0

@@ -1,0 +1,214 @@
+"""The search's vocabulary: protocols for environments, policies and values, and frozen value types.
+
+Everything that crosses the boundary between `search/` and `prover/` is defined here, so the
+search algorithms can be tested with tiny fakes and never import a backend, a model, torch or ray.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Hashable, Protocol, Sequence, runtime_checkable
+
+__all__ = [
+    "Theorem",
+    "State",
+    "Progress",
+    "Proved",
+    "Failed",
+    "Outcome",
+    "Verdict",
+    "Candidate",
+    "Budget",
+    "SearchStatus",
+    "SearchResult",
+    "Environment",
+    "Policy",
+    "ValueFunction",
+]
+
+
+@dataclass(frozen=True)
+class Theorem:
+    """One theorem to prove.
+
+    name: the declaration's name as written in the source (e.g. `mathd_algebra_478`).
+    statement: the declaration text up to, not including, its proof (e.g. `Theorem t : 1 + 1 = 2.`
+        for Coq, `theorem t : 1 + 1 = 2 :=` for Lean).
+    header: everything the statement needs before it (imports, opens, earlier definitions), as text.
+    source: where it came from (a file path or a dataset id); informational only.
+    """
+
+    name: str
+    statement: str
+    header: str = ""
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class State:
+    """A proof state: the open goals after applying `path` to the theorem's root.
+
+    goals: each open goal pretty-printed by the proof assistant (hypotheses, then the conclusion);
+        the first goal is the one the next tactic acts on.
+    path: the tactics applied from the root, in order; replaying them rebuilds the state, which is
+        how a state moves between workers or survives a prover restart.
+    handle: a backend's opaque cache key (e.g. a Lean proof-state id with its server generation);
+        not part of equality, so two routes to the same goals compare equal only by `goals`/`path`.
+    """
+
+    goals: tuple[str, ...]
+    path: tuple[str, ...] = ()
+    handle: Hashable | None = field(default=None, compare=False, hash=False)
+
+    @property
+    def key(self) -> str:
+        """Canonical text of the goals: identical keys are the same proof state (transpositions)."""
+        return "\n\n".join(self.goals)
+
+    @property
+    def depth(self) -> int:
+        """Number of tactics applied since the root."""
+        return len(self.path)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """The tactic ran and left `state` (with at least one goal) to prove."""
+
+    state: State
+
+
+@dataclass(frozen=True)
+class Proved:
+    """The tactic closed the last goal; `path` is the full tactic sequence from the root.
+
+    This is the step-level claim of the proof assistant; the final word is `Environment.verify`.
+    """
+
+    path: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The tactic was rejected (error, timeout of the tactic itself, refused command): data, not an exception."""
+
+    message: str
+
+
+Outcome = Progress | Proved | Failed
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The kernel's judgement of a complete proof, checked from scratch.
+
+    accepted: True only when the whole theorem with its proof re-checks in a fresh environment,
+        with no sorry/Admitted, only allowed axioms, and the statement unchanged.
+    reason: why it was rejected (empty when accepted).
+    axioms: the axioms the proof depends on, as the proof assistant reports them.
+    """
+
+    accepted: bool
+    reason: str = ""
+    axioms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A tactic proposed by a policy.
+
+    tactic: the tactic text, one step (a whole-proof model may return a multi-step script).
+    log_prob: the policy's log-probability of the tactic (<= 0); higher is more likely.
+    source: which policy proposed it (e.g. "portfolio", "hf:model-id"); for analysis only.
+    """
+
+    tactic: str
+    log_prob: float
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Limits on one search; whichever is reached first stops it. None means no limit.
+
+    max_expansions: number of (state, tactic) steps sent to the environment.
+    max_seconds: wall-clock seconds since the search started.
+    """
+
+    max_expansions: int | None = None
+    max_seconds: float | None = None
+
+
+class SearchStatus(str, Enum):
+    """How a search ended."""
+
+    PROVED = "proved"  # a path closes every goal (still to be verified by the kernel)
+    EXHAUSTED = "exhausted"  # every reachable state failed: no proof exists with these candidates
+    OUT_OF_BUDGET = "out_of_budget"  # stopped by the budget with open states left
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """What a search returns.
+
+    status: how it ended.
+    proof: the tactic path that closed every goal, when status is PROVED.
+    expansions: (state, tactic) steps sent to the environment.
+    seconds: wall-clock seconds of the whole search.
+    policy_seconds: seconds spent in the policy (model time).
+    env_seconds: seconds spent in the environment (prover time).
+    graph: the search graph (a `search.tree.ProofGraph`), for export and analysis; not compared.
+    """
+
+    status: SearchStatus
+    proof: tuple[str, ...] | None
+    expansions: int
+    seconds: float
+    policy_seconds: float = 0.0
+    env_seconds: float = 0.0
+    graph: object | None = field(default=None, compare=False, repr=False)
+
+
+@runtime_checkable
+class Environment(Protocol):
+    """A proof assistant seen as an environment: states, steps, and a from-scratch kernel check.
+
+    A tactic error is a `Failed` value. Infrastructure failures (timeout of the process, crash,
+    out of memory, missing toolchain) raise `prover.errors`-style exceptions, never `Failed`.
+    Any earlier state may be stepped again, in any order.
+    """
+
+    def start(self, theorem: Theorem) -> State:
+        """Elaborate the statement and return the root proof state."""
+        ...
+
+    def step(self, state: State, tactic: str) -> Outcome:
+        """Apply one tactic to `state` (its first goal, as the proof assistant does)."""
+        ...
+
+    def verify(self, theorem: Theorem, proof: Sequence[str]) -> Verdict:
+        """Re-check the theorem with `proof` from scratch with the kernel."""
+        ...
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """Proposes tactics for proof states."""
+
+    def propose(self, state: State, n: int) -> list[Candidate]:
+        """Up to `n` distinct candidates for `state`, best first."""
+        ...
+
+    def propose_batch(self, states: Sequence[State], n: int) -> list[list[Candidate]]:
+        """`propose` for many states at once (one model call where the model allows)."""
+        ...
+
+
+@runtime_checkable
+class ValueFunction(Protocol):
+    """Estimates the chance of proving a state."""
+
+    def value(self, state: State) -> float:
+        """A number in [0, 1]: the estimated probability that `state` can be proved."""
+        ...
