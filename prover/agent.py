@@ -7,6 +7,7 @@ proof assistant cannot be (re)started at all.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import asdict, dataclass
@@ -154,7 +155,7 @@ class Prover:
             budget=budget,
             value=self.value,
             seed=self.config.seed,
-            settings=None,
+            settings=_search_settings(self.config),
             on_step=on_step,
         )
         common = dict(
@@ -185,6 +186,18 @@ class Prover:
             seconds=time.monotonic() - started,
             **common,
         )
+
+
+def _search_settings(config: ProverConfig) -> object:
+    """The configured search's settings: its own defaults, with the config's overrides."""
+    settings = search.SETTINGS[config.search]()
+    if config.candidates is None:
+        return settings
+    field_name = "candidates_per_state" if config.search == "best_first" else "initial_candidates"
+    overrides: dict[str, int] = {field_name: config.candidates}
+    if config.search == "mcts":
+        overrides["max_candidates"] = max(config.candidates, settings.max_candidates)
+    return dataclasses.replace(settings, **overrides)
 
 
 def _build_policy(config: ProverConfig, backend_name: str) -> Policy:

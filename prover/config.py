@@ -23,7 +23,8 @@ class ProverConfig(BaseModel):
     budget_seconds: wall-clock seconds of search per theorem (the kernel check comes on top).
     max_expansions: (state, tactic) steps per theorem; None for no limit.
     step_timeout: seconds one tactic may run inside the proof assistant.
-    candidates: tactics asked of the policy per expanded state.
+    candidates: tactics asked of the policy per expanded state (MCTS: when a state is first
+        visited); None keeps the search's own default (`search.SETTINGS`).
     seed: seeds the search's randomness (same seed, same tree).
     """
 
@@ -36,5 +37,5 @@ class ProverConfig(BaseModel):
     budget_seconds: float = Field(default=60.0, gt=0)
     max_expansions: int | None = Field(default=None, gt=0)
     step_timeout: float = Field(default=10.0, gt=0)
-    candidates: int = Field(default=32, gt=0)
+    candidates: int | None = Field(default=None, gt=0)
     seed: int = 0

@@ -1,0 +1,674 @@
+"""The Coq backend: files (`CoqBackend`), proof search steps and the kernel's verdict (`CoqEnvironment`).
+
+Steps run in one long-lived `coqidetop.opt` (XML protocol, `coq_xml.py`). Its document is
+linear: `Edit_at(s)` drops every state after `s`. The environment therefore keeps the document as
+a chain of sentences and moves to any state by cutting the chain at the longest common prefix
+with that state's sentences and replaying the rest; the header (imports) is such a prefix, so it
+runs once for all theorems that share it. A crashed or hung process is killed, restarted and the
+state rebuilt by replaying its path. `verify` re-checks a finished proof from scratch with `coqc`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from prover.backends.base import OpenTheorem, ParsedFile
+from prover.backends.coq_parse import (
+    declared_axioms,
+    declared_lemmas,
+    find_open_proofs,
+    normalise_for_coq816,
+)
+from prover.backends.coq_sentences import SentenceSyntaxError, split_sentences, strip_comments
+from prover.backends.coq_tactics import TacticRefused, tactic_sentences
+from prover.backends.coq_xml import (
+    COQIDETOP,
+    CallResult,
+    CoqGoals,
+    CoqIdeTop,
+    parse_goals,
+    xml_bool,
+    xml_int,
+    xml_pair,
+    xml_state_id,
+    xml_string,
+    xml_unit,
+)
+from prover.errors import InputError, ProverCrashed, ProverError, ProverTimeout, ToolchainMissing
+from search.types import Failed, Outcome, Progress, Proved, State, Theorem, Verdict
+
+__all__ = [
+    "ALLOWED_AXIOMS",
+    "AUTOMATION_IMPORT",
+    "HAMMER_IMPORT",
+    "coq_preamble",
+    "CoqBackend",
+    "CoqEnvironment",
+    "render_coq_proof",
+    "parse_assumptions",
+]
+
+log = logging.getLogger(__name__)
+
+# The axioms Coq 8.16's standard library rests on, fully qualified. Measured with
+# `coqchk -o -silent Coq.Reals.Reals Coq.micromega.Lra Coq.micromega.Psatz Coq.micromega.Lia
+# Coq.Reals.Rpower Coq.Reals.Ranalysis Coq.Reals.RiemannInt Coq.Reals.Rtrigo Coq.Reals.R_sqrt
+# Coq.Reals.Sqrt_reg` (its CONTEXT SUMMARY lists every axiom of those libraries and their
+# dependencies): the classical Dedekind reals need these four and nothing else.
+ALLOWED_AXIOMS = frozenset(
+    {
+        "Coq.Reals.ClassicalDedekindReals.sig_forall_dec",
+        "Coq.Reals.ClassicalDedekindReals.sig_not_dec",
+        "Coq.Logic.FunctionalExtensionality.functional_extensionality_dep",
+        "Coq.Logic.Classical_Prop.classic",
+    }
+)
+
+
+def _names_allowed_axiom(printed: str) -> bool:
+    """`Print Assumptions` prints the shortest unambiguous suffix of a name (`classic`,
+    `ClassicalDedekindReals.sig_forall_dec`): accept a printed name that is a dotted suffix of an
+    allowed one."""
+    return any(full == printed or full.endswith("." + printed) for full in ALLOWED_AXIOMS)
+
+
+# The preamble: imports added after the file's header, before the statement, so the portfolio's
+# decision procedures (lia, nia, lra, nra, psatz) and CoqHammer's reconstruction tactics (sauto,
+# hauto, qauto) exist whatever the file imports. Steps, the kernel check and the completed file all
+# use the same header + preamble + statement order (`complete_file` writes the preamble on the line
+# before each proved statement; re-importing is harmless).
+AUTOMATION_IMPORT = "From Coq Require Import Lia Lra Psatz."
+HAMMER_IMPORT = "From Hammer Require Import Tactics."
+
+
+def coq_preamble(*, automation: bool = True, hammer: bool = False) -> tuple[str, ...]:
+    """The import sentences added between a header and its statement."""
+    return ((AUTOMATION_IMPORT,) if automation else ()) + ((HAMMER_IMPORT,) if hammer else ())
+
+_PROOF = "Proof."
+_CHECK_MODULE = "NeuroproveCheck"
+_MAX_MESSAGE = 600
+
+
+def _one_line(text: str, limit: int = _MAX_MESSAGE) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def render_coq_proof(proof: Sequence[str]) -> str:
+    """`Proof.\\n  tac1.\\n  tac2.\\nQed.`: each step on its own line (multi-sentence steps kept whole)."""
+    lines = ["Proof."]
+    for step in proof:
+        text = " ".join(step.split())
+        if not text.endswith(".") and not re.fullmatch(r"[-+*]+|[{}]", text):
+            text += "."
+        lines.append("  " + text)
+    lines.append("Qed.")
+    return "\n".join(lines)
+
+
+@lru_cache(maxsize=4096)
+def _checked_sentences(tactic: str) -> tuple[str, ...]:
+    return tactic_sentences(tactic)
+
+
+@lru_cache(maxsize=64)
+def _header_sentences(header: str) -> tuple[str, ...]:
+    try:
+        return tuple(s.text for s in split_sentences(header, allow_unterminated=False))
+    except SentenceSyntaxError as bad:
+        raise InputError(f"cannot read the file's header: {bad}") from bad
+
+
+def _hammer_available() -> bool:
+    coqc = shutil.which("coqc")
+    if coqc is None:
+        return False
+    try:
+        where = subprocess.run([coqc, "-where"], capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return (Path(where) / "user-contrib" / "Hammer" / "Tactics").is_dir()
+
+
+@dataclass(frozen=True)
+class _Started:
+    """The theorem being searched and the sentences that reach its root state."""
+
+    theorem: Theorem
+    prefix: tuple[str, ...]
+    allowed_user_axioms: frozenset[str]
+
+
+class _ReplayFailed(Exception):
+    """A sentence of the prefix being replayed failed: (index of the sentence, Coq's message)."""
+
+    def __init__(self, index: int, message: str) -> None:
+        super().__init__(message)
+        self.index = index
+        self.message = message
+
+
+class CoqEnvironment:
+    """Coq as a search environment: `start`, `step` from any earlier state in any order, `verify`.
+
+    step_timeout: Coq's `Timeout` for one step (whole seconds, rounded up); the wall-clock limit on
+        the process is a little above it, after which the process is interrupted, or killed and
+        restarted with the state rebuilt.
+    hammer: add `From Hammer Require Import Tactics.` to the preamble (for sauto/hauto/qauto);
+        None means "when CoqHammer is installed".
+    automation: add `From Coq Require Import Lia Lra Psatz.` to the preamble.
+    header_timeout: wall seconds allowed to run a header (imports) or a whole replay.
+    coqc_timeout: wall seconds allowed for the from-scratch `coqc` check in `verify`.
+    """
+
+    def __init__(
+        self,
+        *,
+        step_timeout: float = 10.0,
+        hammer: bool | None = None,
+        automation: bool = True,
+        header_timeout: float = 180.0,
+        coqc_timeout: float = 300.0,
+    ) -> None:
+        if shutil.which(COQIDETOP) is None:
+            raise ToolchainMissing(f"{COQIDETOP} not found: install Coq 8.16 (apt-get install coq)")
+        self.step_timeout = float(step_timeout)
+        self.coq_timeout = max(1, math.ceil(step_timeout))
+        self.hammer = _hammer_available() if hammer is None else hammer
+        self.preamble = coq_preamble(automation=automation, hammer=self.hammer)
+        self.header_timeout = header_timeout
+        self.coqc_timeout = coqc_timeout
+        self._top: CoqIdeTop | None = None
+        self._generation = 0
+        self._init_state = 1
+        # The document: sentences sent and the state id after each, from the initial state.
+        self._doc: list[tuple[str, int]] = []
+        self._current: _Started | None = None
+        self._step_cache: dict[tuple[tuple[str, ...], tuple[str, ...], str], Outcome] = {}
+        self.restarts = 0
+
+    # ------------------------------------------------------------ lifecycle
+    def __enter__(self) -> "CoqEnvironment":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the coqidetop process."""
+        if self._top is not None:
+            top, self._top = self._top, None
+            top.close()
+        self._doc = []
+
+    @property
+    def process_id(self) -> int | None:
+        """The running coqidetop's pid, or None (tests kill or stop it to exercise recovery)."""
+        return self._top.pid if self._top is not None else None
+
+    def _process(self) -> CoqIdeTop:
+        if self._top is None or not self._top.alive:
+            if self._top is not None:
+                self._top.close()
+            self._top = CoqIdeTop()
+            self._generation += 1
+            self._doc = []
+            init = self._top.call("Init", '<option val="none"/>', timeout=60)
+            if not init.good:
+                raise ProverCrashed(f"coqidetop refused Init: {init.error}")
+            state = init.value.find("state_id")
+            self._init_state = int(state.get("val", "1")) if state is not None else 1
+        return self._top
+
+    def _restart(self) -> None:
+        if self._top is not None:
+            self._top.close()
+            self._top = None
+        self.restarts += 1
+        self._process()
+
+    # ------------------------------------------------------------ document moves
+    def _tip(self) -> int:
+        return self._doc[-1][1] if self._doc else self._init_state
+
+    def _edit_at(self, length: int) -> None:
+        """Cut the document back to its first `length` sentences."""
+        if length >= len(self._doc):
+            return
+        target = self._doc[length - 1][1] if length > 0 else self._init_state
+        answer = self._process().call("Edit_at", xml_state_id(target), timeout=60)
+        union = answer.value.find("union")
+        if not answer.good or union is None or union.get("val") != "in_l":
+            # Not expected with -async-proofs off; a fresh process is the safe way back.
+            log.warning("Edit_at(%d) answered unexpectedly; restarting coqidetop", target)
+            self._restart()
+            return
+        del self._doc[length:]
+
+    def _add(self, sentence: str) -> CallResult:
+        payload = xml_pair(
+            xml_pair(
+                xml_pair(xml_pair(xml_string(sentence), xml_int(0)), xml_pair(xml_state_id(self._tip()), xml_bool(False))),
+                xml_int(0),
+            ),
+            xml_pair(xml_int(0), xml_int(0)),
+        )
+        answer = self._process().call("Add", payload, timeout=self.header_timeout)
+        if answer.good:
+            new_state = answer.value.find("pair/state_id")
+            if new_state is None:
+                raise ProverCrashed("coqidetop answered Add without a state id")
+            self._doc.append((sentence, int(new_state.get("val", "0"))))
+        return answer
+
+    def _recover_after_failure(self, keep: int) -> None:
+        """After a failed sentence, cut the document back to `keep` sentences (dropping the failed one)."""
+        # A failed Add may or may not have created a state; the chain we record is the truth.
+        target = self._doc[keep - 1][1] if keep > 0 else self._init_state
+        answer = self._process().call("Edit_at", xml_state_id(target), timeout=60)
+        if not answer.good:
+            self._restart()
+            return
+        del self._doc[keep:]
+
+    def _goto(self, sentences: Sequence[str], *, timeout: float) -> CoqGoals | None:
+        """Make the document exactly `sentences`, run it, and return the goals at its tip.
+
+        Raises `_ReplayFailed` (after cutting back to the last good sentence) when one fails.
+        """
+        self._process()
+        common = 0
+        limit = min(len(self._doc), len(sentences))
+        while common < limit and self._doc[common][0] == sentences[common]:
+            common += 1
+        self._edit_at(common)
+        for index in range(len(self._doc), len(sentences)):
+            keep = len(self._doc)
+            answer = self._add(sentences[index])
+            if not answer.good:
+                self._recover_after_failure(keep)
+                raise _ReplayFailed(index, answer.error)
+        return self._observe(timeout=timeout)
+
+    def _observe(self, *, timeout: float) -> CoqGoals | None:
+        """Run every pending sentence (Coq executes lazily) and return the goals at the tip."""
+        top = self._process()
+        try:
+            answer = top.call("Goal", xml_unit(), timeout=timeout)
+        except ProverTimeout:
+            answer = self._interrupt_or_restart(top)
+        if not answer.good:
+            failed_at = self._index_of_state(answer.error_state_id)
+            self._recover_after_failure(failed_at)
+            raise _ReplayFailed(failed_at, answer.error)
+        return parse_goals(answer.value)
+
+    def _interrupt_or_restart(self, top: CoqIdeTop) -> CallResult:
+        """The process overran its wall-clock limit: interrupt it (SIGINT), or kill it and raise."""
+        top.interrupt()
+        try:
+            answer = top.await_value(3.0, what="the interrupted command")
+        except (ProverTimeout, ProverCrashed):
+            log.warning("coqidetop %d ignored SIGINT; killing and restarting it", top.pid)
+            self._restart()
+            raise ProverTimeout("coqidetop stopped answering; it was killed and restarted") from None
+        if answer.good:  # finished just as we interrupted
+            return answer
+        return answer
+
+    def _index_of_state(self, state_id: int) -> int:
+        """Number of document sentences up to and including `state_id` (the last good one)."""
+        for index, (_, sid) in enumerate(self._doc):
+            if sid == state_id:
+                return index + 1
+        return 0 if state_id == self._init_state else len(self._doc) - 1
+
+    # ------------------------------------------------------------ prefixes
+    def _prefix_for(self, theorem: Theorem) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        header = _header_sentences(normalise_for_coq816(theorem.header)) + self.preamble
+        return header, (theorem.statement.strip(), _PROOF)
+
+    def _sentences_for_path(self, path: Sequence[str]) -> list[str]:
+        sentences: list[str] = []
+        for tactic in path:
+            sentences.extend(self._wrap(s) for s in _checked_sentences(tactic))
+        return sentences
+
+    def _wrap(self, sentence: str) -> str:
+        """`Timeout N` around a tactic sentence; bullets, braces, and `hammer` (own limits) as they are."""
+        if re.fullmatch(r"[-+*]+|[{}]|.*:\s*\{", sentence) or sentence == "Unshelve.":
+            return sentence
+        if re.search(r"\bhammer\b", strip_comments(sentence)):
+            return sentence
+        return f"Timeout {self.coq_timeout} {sentence}"
+
+    def _step_timeout_wall(self, sentences: Sequence[str]) -> float:
+        hammer = any(not s.startswith("Timeout ") and re.search(r"\bhammer\b", s) for s in sentences)
+        per = max(self.coq_timeout, 60) if hammer else self.coq_timeout
+        return per * max(1, len(sentences)) * 1.25 + 2.0
+
+    # ------------------------------------------------------------ Environment protocol
+    def start(self, theorem: Theorem) -> State:
+        """Run the header (reused when unchanged) and the statement; the root state with its goals.
+
+        Raises `InputError` when the header or the statement does not elaborate (Coq's message in
+        one line), `ProverCrashed`/`ProverTimeout` when the process cannot get there.
+        """
+        header, opening = self._prefix_for(theorem)
+        if re.search(r"\.\s", theorem.statement.strip() + " ") is None:
+            raise InputError(f"{theorem.name}: the statement does not end with '.'")
+        for attempt in range(2):
+            try:
+                try:
+                    self._goto(header, timeout=self.header_timeout)
+                except _ReplayFailed as failed:
+                    bad = header[failed.index] if failed.index < len(header) else "?"
+                    raise InputError(
+                        f"{theorem.name}: the file's header fails at {_one_line(bad, 80)!r}: {_one_line(failed.message)}"
+                    ) from None
+                try:
+                    goals = self._goto(header + opening, timeout=self.header_timeout)
+                except _ReplayFailed as failed:
+                    raise InputError(
+                        f"{theorem.name}: the statement does not elaborate: {_one_line(failed.message)}"
+                    ) from None
+                break
+            except ProverCrashed:
+                if attempt:
+                    raise
+                self._restart()
+        if goals is None or goals.none_left:
+            raise InputError(f"{theorem.name}: the statement did not open a proof")
+        prefix = header + opening
+        if self._current is None or self._current.prefix != prefix:
+            self._step_cache.clear()
+        self._current = _Started(theorem, prefix, declared_axioms(normalise_for_coq816(theorem.header)))
+        return State(goals=_goal_texts(goals), path=(), handle=(self._generation, self._tip()))
+
+    def step(self, state: State, tactic: str) -> Outcome:
+        """Apply `tactic` to `state`: Progress, Proved (no goal of any kind left) or Failed (data)."""
+        if self._current is None:
+            raise ProverError("step() before start(): no theorem is open")
+        try:
+            new_sentences = [self._wrap(s) for s in _checked_sentences(tactic)]
+        except TacticRefused as refused:
+            return Failed(str(refused))
+        key = (self._current.prefix, tuple(state.path), tactic)
+        cached = self._step_cache.get(key)
+        if cached is not None:
+            return cached
+        outcome = self._step_uncached(state, tactic, new_sentences)
+        self._step_cache[key] = outcome
+        return outcome
+
+    def _step_uncached(self, state: State, tactic: str, new_sentences: list[str]) -> Outcome:
+        assert self._current is not None
+        base = list(self._current.prefix) + self._sentences_for_path(state.path)
+        path = (*state.path, tactic)
+        for attempt in range(2):
+            replaying = not self._doc_starts_with(base)
+            wall = self._step_timeout_wall(new_sentences) + (self.header_timeout if replaying else 0.0)
+            try:
+                try:
+                    goals = self._goto(base + new_sentences, timeout=wall)
+                except _ReplayFailed as failed:
+                    if failed.index < len(base):
+                        raise ProverError(
+                            f"replaying a known state failed: {_one_line(failed.message)}"
+                        ) from None
+                    return Failed(_one_line(failed.message) or "tactic failed")
+                except ProverTimeout as hung:
+                    # Killed and restarted: rebuild the state we stepped from so the search goes on.
+                    self._rebuild(base)
+                    return Failed(f"step timed out ({_one_line(str(hung))})")
+            except ProverCrashed as crash:
+                log.warning("coqidetop crashed (%s); restarting and replaying %d steps", crash, len(state.path))
+                self._restart()
+                if attempt:
+                    self._rebuild(base)
+                    return Failed(f"coqidetop crashed on this tactic: {_one_line(str(crash), 200)}")
+                continue
+            if goals is None:
+                return Failed("the step closed the proof block")
+            if goals.none_left:
+                return Proved(path)
+            return Progress(State(goals=_goal_texts(goals), path=path, handle=(self._generation, self._tip())))
+        raise ProverCrashed("unreachable: step retried without result")
+
+    def _doc_starts_with(self, sentences: Sequence[str]) -> bool:
+        return len(self._doc) >= len(sentences) and all(
+            self._doc[i][0] == sentence for i, sentence in enumerate(sentences)
+        )
+
+    def _rebuild(self, sentences: list[str]) -> None:
+        """Reach `sentences` (the state stepped from), restarting once if the process dies on the way."""
+        for attempt in range(2):
+            try:
+                self._goto(sentences, timeout=self.header_timeout)
+                return
+            except _ReplayFailed as failed:
+                raise ProverError(f"replaying a known state failed: {_one_line(failed.message)}") from None
+            except (ProverCrashed, ProverTimeout):
+                if attempt:
+                    raise
+                self._restart()
+
+    def verify(self, theorem: Theorem, proof: Sequence[str]) -> Verdict:
+        """Accept only a proof whose steps are tactics that close every goal, and that `coqc` re-checks
+        from scratch (`Qed`) with `Print Assumptions` listing only allowed axioms.
+
+        The statement is the parsed theorem's, reinserted verbatim; the proof text cannot change it.
+        """
+        try:
+            for step in proof:
+                _checked_sentences(step)
+        except TacticRefused as refused:
+            return Verdict(False, str(refused))
+        try:
+            state = self.start(theorem)
+        except InputError as invalid:
+            return Verdict(False, str(invalid))
+        outcome: Outcome = Progress(state)
+        for index, step in enumerate(proof):
+            if not isinstance(outcome, Progress):
+                return Verdict(False, f"the proof goes on after step {index} closed or failed")
+            outcome = self.step(outcome.state, step)
+        if isinstance(outcome, Failed):
+            return Verdict(False, f"a step fails: {outcome.message}")
+        if not isinstance(outcome, Proved):
+            return Verdict(False, "the tactics leave goals open")
+        return self._kernel_check(theorem, proof)
+
+    def _kernel_check(self, theorem: Theorem, proof: Sequence[str]) -> Verdict:
+        header = normalise_for_coq816(theorem.header)
+        body = "\n".join("  " + s for step in proof for s in _checked_sentences(step))
+        with tempfile.TemporaryDirectory(prefix="neuroprove-coq-") as workdir:
+            assumptions = Path(workdir) / "assumptions"
+            text = (
+                f"{header.rstrip()}\n"
+                + "".join(f"{sentence}\n" for sentence in self.preamble)
+                + f"{theorem.statement.strip()}\nProof.\n{body}\nQed.\n"
+                + f'Redirect "{assumptions}" Print Assumptions {theorem.name}.\n'
+            )
+            source = Path(workdir) / f"{_CHECK_MODULE}.v"
+            source.write_text(text)
+            env = dict(os.environ)
+            env["PATH"] = "/usr/libexec/coq-hammer" + os.pathsep + env.get("PATH", "")
+            try:
+                run = subprocess.run(
+                    ["coqc", "-q", source.name],
+                    cwd=workdir,
+                    capture_output=True,
+                    text=True,
+                    timeout=self.coqc_timeout,
+                    env=env,
+                )
+            except FileNotFoundError:
+                raise ToolchainMissing("coqc not found: install Coq 8.16 (apt-get install coq)") from None
+            except subprocess.TimeoutExpired:
+                return Verdict(False, f"coqc did not finish within {self.coqc_timeout:.0f} s")
+            if run.returncode != 0:
+                return Verdict(False, f"coqc rejects the proof: {_one_line(run.stderr or run.stdout)}")
+            report = assumptions.with_suffix(".out")
+            if not report.exists():
+                return Verdict(False, "Print Assumptions produced no report")
+            return self._judge_assumptions(report.read_text(), theorem)
+
+    def _judge_assumptions(self, report: str, theorem: Theorem) -> Verdict:
+        axioms, problems = parse_assumptions(report)
+        header = normalise_for_coq816(theorem.header)
+        user_axioms = declared_axioms(header)
+        # A lemma the header leaves unproved (Admitted) is printed like an axiom; one whose short name
+        # collides with an allowed axiom must not pass as that axiom.
+        header_lemmas = declared_lemmas(header) - user_axioms
+        if problems:
+            return Verdict(False, f"Print Assumptions reports: {_one_line('; '.join(problems), 300)}", axioms)
+        for axiom in axioms:
+            short = axiom.rsplit(".", 1)[-1]
+            if short == theorem.name and axiom in (short, f"{_CHECK_MODULE}.{short}"):
+                return Verdict(False, f"{theorem.name} itself is assumed (the proof was admitted)", axioms)
+            if short in user_axioms and (axiom == short or axiom.startswith(f"{_CHECK_MODULE}.")):
+                continue
+            if short not in header_lemmas and _names_allowed_axiom(axiom):
+                continue
+            if short in header_lemmas:
+                return Verdict(False, f"the proof uses {axiom}, which the file leaves unproved", axioms)
+            return Verdict(False, f"the proof depends on {axiom}, which is not an allowed axiom", axioms)
+        return Verdict(True, "", axioms)
+
+
+def parse_assumptions(report: str) -> tuple[tuple[str, ...], list[str]]:
+    """Axiom names from `Print Assumptions` output, and any section other than `Axioms:` (e.g. a
+    disabled guard or positivity check, or type-in-type) as problems."""
+    text = report.strip()
+    if text.startswith("Closed under the global context"):
+        return (), []
+    axioms: list[str] = []
+    problems: list[str] = []
+    section = ""
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        if not line[0].isspace() and line.rstrip().endswith(":") and " : " not in line:
+            section = line.strip().rstrip(":")
+            if section != "Axioms":
+                problems.append(section)
+            continue
+        if line[0].isspace():
+            continue  # the type of the axiom named on an earlier line
+        entry = re.fullmatch(r"([\w'.]+)(?: : .*)?", line.rstrip())
+        if section == "Axioms" and entry is not None:
+            axioms.append(entry.group(1))
+        else:
+            problems.append(_one_line(line, 120))  # e.g. "f is assumed to be guarded."
+    if not section:
+        problems.append(_one_line(text, 200))
+    return tuple(axioms), problems
+
+
+def _goal_texts(goals: CoqGoals) -> tuple[str, ...]:
+    if goals.focused:
+        return tuple(g.render() for g in goals.focused)
+    if goals.unfocused:
+        return tuple("(unfocused) " + g.render() for g in goals.unfocused)
+    if goals.shelved:
+        return tuple("(shelved) " + g.render() for g in goals.shelved)
+    return tuple("(given up) " + g.render() for g in goals.given_up)
+
+
+class CoqBackend:
+    """Coq 8.16 through coqidetop: parses `.v` files, opens environments, writes proofs back."""
+
+    name = "coq"
+    extensions = (".v",)
+
+    def __init__(self, *, hammer: bool | None = None, automation: bool = True) -> None:
+        self._hammer = hammer
+        self.automation = automation
+
+    @property
+    def hammer(self) -> bool:
+        """Whether environments import CoqHammer's tactics (auto-detected unless set)."""
+        if self._hammer is None:
+            self._hammer = _hammer_available()
+        return self._hammer
+
+    @property
+    def preamble(self) -> tuple[str, ...]:
+        """The imports every environment of this backend adds before a statement (see `coq_preamble`)."""
+        return coq_preamble(automation=self.automation, hammer=self.hammer)
+
+    def check_toolchain(self) -> None:
+        """Raise `ToolchainMissing` when coqidetop.opt or coqc is not on PATH."""
+        for tool in (COQIDETOP, "coqc"):
+            if shutil.which(tool) is None:
+                raise ToolchainMissing(f"{tool} not found: install Coq 8.16 (apt-get install coq)")
+
+    def parse_file(self, path: str, text: str) -> ParsedFile:
+        """Every theorem-like declaration whose proof is missing; `InputError` for unreadable text."""
+        try:
+            opens = find_open_proofs(text, source=path)
+        except SentenceSyntaxError as bad:
+            raise InputError(f"{path}: cannot split into Coq sentences: {bad}") from bad
+        return ParsedFile(path=path, text=text, theorems=tuple(OpenTheorem(o.theorem, o.span) for o in opens))
+
+    def open_environment(self, *, step_timeout: float) -> CoqEnvironment:
+        """A new environment with its own coqidetop process (started on first use)."""
+        self.check_toolchain()
+        return CoqEnvironment(step_timeout=step_timeout, hammer=self.hammer, automation=self.automation)
+
+    def split_proof(self, script: str) -> list[str]:
+        """Split a whole-proof script into steps (one sentence each), dropping `Proof.` and a final `Qed.`."""
+        cleaned = strip_comments(script)
+        try:
+            sentences = split_sentences(cleaned, allow_unterminated=True)
+        except SentenceSyntaxError:
+            return [" ".join(cleaned.split())] if cleaned.strip() else []
+        steps = [" ".join(s.text.split()) for s in sentences]
+        if steps and re.fullmatch(r"Proof\b.*", steps[0]):
+            steps = steps[1:]
+        if steps and steps[-1] in ("Qed.", "Defined.", "Qed", "Defined"):
+            steps = steps[:-1]
+        return [s for s in steps if s]
+
+    def render_proof(self, proof: Sequence[str]) -> str:
+        """`Proof.\\n  tac1.\\n  tac2.\\nQed.`"""
+        return render_coq_proof(proof)
+
+    def complete_file(self, parsed: ParsedFile, proofs: Mapping[str, Sequence[str]]) -> str:
+        """The file with each proved theorem's open proof replaced; others untouched.
+
+        The preamble's imports go on the line before each proved statement, where the kernel check
+        had them.
+        """
+        edits: list[tuple[int, int, str]] = []
+        for open_theorem in parsed.theorems:
+            proof = proofs.get(open_theorem.theorem.name)
+            if proof is None:
+                continue
+            start, end = open_theorem.span
+            statement = open_theorem.theorem.statement
+            statement_at = parsed.text.rfind(statement, 0, start + 1)
+            if statement_at >= 0 and self.preamble:
+                edits.append((statement_at, statement_at, "".join(f"{p}\n" for p in self.preamble)))
+            rendered = render_coq_proof(proof)
+            edits.append((start, end, ("\n" + rendered) if start == end else rendered))
+        pieces: list[str] = []
+        cursor = 0
+        for start, end, replacement in sorted(edits, key=lambda edit: (edit[0], edit[1])):
+            pieces.append(parsed.text[cursor:start])
+            pieces.append(replacement)
+            cursor = end
+        pieces.append(parsed.text[cursor:])
+        return "".join(pieces)

@@ -1,0 +1,328 @@
+"""A `coqidetop.opt` process and its XML protocol (Coq 8.16): calls, answers, feedback, goals.
+
+One `CoqIdeTop` owns one process started with `-main-channel stdfds -async-proofs off`. `call`
+writes one `<call>` and reads until the matching top-level `<value>`, collecting the `<feedback>`
+messages in between. A process that dies raises `ProverCrashed`; one that does not answer within
+the wall-clock limit raises `ProverTimeout` (the caller decides whether to kill and restart it).
+Call signatures: `coqidetop.opt --help-XML-protocol`; the encoding is Coq's dev/doc/xml-protocol.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import select
+import signal
+import subprocess
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from typing import Sequence
+from xml.sax.saxutils import escape
+
+from prover.errors import ProverCrashed, ProverTimeout, ToolchainMissing
+
+__all__ = [
+    "COQIDETOP",
+    "HAMMER_LIBEXEC",
+    "CoqMessage",
+    "CoqGoal",
+    "CoqGoals",
+    "CallResult",
+    "CoqIdeTop",
+    "xml_string",
+    "xml_int",
+    "xml_bool",
+    "xml_state_id",
+    "xml_pair",
+    "xml_unit",
+    "richpp_text",
+]
+
+log = logging.getLogger(__name__)
+
+COQIDETOP = "coqidetop.opt"
+# CoqHammer's `hammer` runs its ATP helpers (predict, htimeout) from here; Debian does not put it on PATH.
+HAMMER_LIBEXEC = "/usr/libexec/coq-hammer"
+
+
+# ---------------------------------------------------------------- encoding
+def xml_string(text: str) -> str:
+    return f"<string>{escape(text)}</string>"
+
+
+def xml_int(value: int) -> str:
+    return f"<int>{int(value)}</int>"
+
+
+def xml_bool(value: bool) -> str:
+    return f'<bool val="{"true" if value else "false"}"/>'
+
+
+def xml_state_id(state_id: int) -> str:
+    return f'<state_id val="{int(state_id)}"/>'
+
+
+def xml_pair(first: str, second: str) -> str:
+    return f"<pair>{first}{second}</pair>"
+
+
+def xml_unit() -> str:
+    return "<unit/>"
+
+
+# ---------------------------------------------------------------- decoding
+def richpp_text(element: ET.Element | None) -> str:
+    """The plain text of a `<richpp>`/`<pp>` tree (markup dropped, non-breaking spaces as spaces)."""
+    if element is None:
+        return ""
+    return "".join(element.itertext()).replace("\xa0", " ")
+
+
+@dataclass(frozen=True)
+class CoqMessage:
+    """A message Coq sent as feedback: level ("error", "warning", "notice", "info", "debug"), text, state."""
+
+    level: str
+    text: str
+    state_id: int
+
+
+@dataclass(frozen=True)
+class CoqGoal:
+    """One goal: hypotheses (each `name : type`, several names sharing a type stay on one line) and conclusion."""
+
+    hypotheses: tuple[str, ...]
+    conclusion: str
+
+    def render(self) -> str:
+        """Coq's own layout: hypotheses, a rule of `=`, the conclusion."""
+        return "\n".join((*self.hypotheses, "============================", self.conclusion))
+
+
+@dataclass(frozen=True)
+class CoqGoals:
+    """The answer to `Goal`: focused goals, unfocused ones (from enclosing bullets/braces), shelved, given up."""
+
+    focused: tuple[CoqGoal, ...]
+    unfocused: tuple[CoqGoal, ...]
+    shelved: tuple[CoqGoal, ...]
+    given_up: tuple[CoqGoal, ...]
+
+    @property
+    def none_left(self) -> bool:
+        """True when no goal of any kind remains: the proof is complete."""
+        return not (self.focused or self.unfocused or self.shelved or self.given_up)
+
+
+def _parse_goal(element: ET.Element) -> CoqGoal:
+    # <goal><string>id</string><list>hyps richpp...</list><richpp>concl</richpp><option name/></goal>
+    children = list(element)
+    hyps = tuple(" ".join(richpp_text(h).split()) for h in children[1])
+    conclusion = " ".join(richpp_text(children[2]).split())
+    return CoqGoal(hyps, conclusion)
+
+
+def parse_goals(value: ET.Element) -> CoqGoals | None:
+    """Decode a good `Goal` answer; None when no proof is open."""
+    option = value.find("option")
+    if option is None or option.get("val") != "some":
+        return None
+    goals = option.find("goals")
+    if goals is None:
+        raise ProverCrashed("coqidetop answered Goal without <goals>")
+    lists = [child for child in goals if child.tag == "list"]
+    focused = tuple(_parse_goal(g) for g in lists[0].iter("goal"))
+    unfocused = tuple(_parse_goal(g) for g in lists[1].iter("goal"))
+    shelved = tuple(_parse_goal(g) for g in lists[2].iter("goal")) if len(lists) > 2 else ()
+    given_up = tuple(_parse_goal(g) for g in lists[3].iter("goal")) if len(lists) > 3 else ()
+    return CoqGoals(focused, unfocused, shelved, given_up)
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """One call's answer.
+
+    good: the call succeeded (`<value val="good">`).
+    value: the `<value>` element (its child is the payload).
+    error: Coq's message when not good (one line), else "".
+    error_state_id: with a failure, the last state Coq considers good (0 when none is given).
+    messages: feedback messages received while the call ran.
+    """
+
+    good: bool
+    value: ET.Element
+    error: str
+    error_state_id: int
+    messages: tuple[CoqMessage, ...]
+
+
+class CoqIdeTop:
+    """One `coqidetop.opt` process speaking the XML protocol over stdin/stdout."""
+
+    def __init__(self, *, extra_args: Sequence[str] = (), cwd: str | None = None) -> None:
+        env = dict(os.environ)
+        env["PATH"] = HAMMER_LIBEXEC + os.pathsep + env.get("PATH", "")
+        argv = [COQIDETOP, "-main-channel", "stdfds", "-async-proofs", "off", *extra_args]
+        self._stderr = tempfile.TemporaryFile()
+        try:
+            self._process = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self._stderr,
+                env=env,
+                cwd=cwd,
+                start_new_session=True,  # our SIGINT to it must not reach us, nor a terminal's to it
+            )
+        except FileNotFoundError as missing:
+            self._stderr.close()
+            raise ToolchainMissing(
+                f"{COQIDETOP} not found: install Coq 8.16 (apt-get install coq)"
+            ) from missing
+        self._parser = ET.XMLPullParser(events=("start", "end"))
+        # The stream is a sequence of top-level elements: give them a root to hang from.
+        self._parser.feed("<coqidetop>")
+        self._root: ET.Element | None = None
+        self._depth = 0
+        self._entity_tail = b""
+
+    @property
+    def pid(self) -> int:
+        """The process id (tests kill or stop it to exercise recovery)."""
+        return self._process.pid
+
+    @property
+    def alive(self) -> bool:
+        return self._process.poll() is None
+
+    def stderr_tail(self, limit: int = 400) -> str:
+        """The end of what the process wrote on stderr (for crash reports)."""
+        try:
+            self._stderr.seek(0, os.SEEK_END)
+            size = self._stderr.tell()
+            self._stderr.seek(max(0, size - limit))
+            return self._stderr.read().decode(errors="replace").strip()
+        except (OSError, ValueError):
+            return ""
+
+    def call(self, name: str, payload: str, *, timeout: float) -> CallResult:
+        """Send `<call val=name>payload</call>` and wait at most `timeout` wall seconds for its value."""
+        request = f'<call val="{name}">{payload}</call>'.encode()
+        try:
+            assert self._process.stdin is not None
+            self._process.stdin.write(request)
+            self._process.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError) as broken:
+            raise ProverCrashed(f"coqidetop died (cannot write): {self.stderr_tail()}") from broken
+        return self.await_value(timeout, what=name)
+
+    def await_value(self, timeout: float, *, what: str = "the pending call") -> CallResult:
+        """Read until the next `<value>` (the answer to the call in flight), at most `timeout` seconds."""
+        messages: list[CoqMessage] = []
+        deadline = time.monotonic() + timeout
+        while True:
+            for element in self._drain():
+                if element.tag == "feedback":
+                    message = _feedback_message(element)
+                    if message is not None:
+                        messages.append(message)
+                elif element.tag == "value":
+                    return _call_result(element, messages)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ProverTimeout(f"coqidetop did not answer {what} within {timeout:.1f} s")
+            self._read(remaining)
+
+    def _drain(self) -> list[ET.Element]:
+        """Top-level elements completed so far, detached from the root so memory stays flat."""
+        done: list[ET.Element] = []
+        for event, element in self._parser.read_events():
+            if event == "start":
+                if self._root is None:
+                    self._root = element
+                else:
+                    self._depth += 1
+            else:
+                if element is self._root:
+                    continue
+                self._depth -= 1
+                if self._depth == 0:
+                    done.append(element)
+                    self._root.remove(element)  # type: ignore[union-attr]
+        return done
+
+    def _read(self, wait: float) -> None:
+        stdout = self._process.stdout
+        assert stdout is not None
+        ready, _, _ = select.select([stdout], [], [], max(0.0, wait))
+        if not ready:
+            return
+        chunk = os.read(stdout.fileno(), 1 << 16)
+        if not chunk:
+            try:
+                self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+            raise ProverCrashed(
+                f"coqidetop exited (status {self._process.returncode}): {self.stderr_tail() or 'no message'}"
+            )
+        data = self._entity_tail + chunk
+        # Coq writes HTML's &nbsp;, which XML does not define; hold back an entity cut by the read.
+        cut = data.rfind(b"&")
+        if cut >= 0 and b";" not in data[cut:]:
+            data, self._entity_tail = data[:cut], data[cut:]
+        else:
+            self._entity_tail = b""
+        try:
+            self._parser.feed(data.replace(b"&nbsp;", b"&#160;"))
+        except ET.ParseError as garbled:
+            raise ProverCrashed(f"coqidetop sent malformed XML: {garbled}") from garbled
+
+    def interrupt(self) -> None:
+        """Ask Coq to abandon the running command (SIGINT), as CoqIDE's Interrupt button does."""
+        if self.alive:
+            os.kill(self._process.pid, signal.SIGINT)
+
+    def close(self) -> None:
+        """Kill the process and release its pipes (no graceful Quit: it may be hung)."""
+        if self._process.poll() is None:
+            try:
+                os.killpg(self._process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            log.warning("coqidetop %d did not exit after SIGKILL", self._process.pid)
+        for stream in (self._process.stdin, self._process.stdout):
+            if stream is not None:
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+        self._stderr.close()
+
+
+def _feedback_message(element: ET.Element) -> CoqMessage | None:
+    content = element.find("feedback_content")
+    if content is None or content.get("val") != "message":
+        return None
+    message = content.find("message")
+    if message is None:
+        return None
+    level_element = message.find("message_level")
+    level = level_element.get("val", "") if level_element is not None else ""
+    state = element.find("state_id")
+    state_id = int(state.get("val", "0")) if state is not None else 0
+    return CoqMessage(level, richpp_text(message.find("richpp")).strip(), state_id)
+
+
+def _call_result(value: ET.Element, messages: list[CoqMessage]) -> CallResult:
+    if value.get("val") == "good":
+        return CallResult(True, value, "", 0, tuple(messages))
+    state = value.find("state_id")
+    state_id = int(state.get("val", "0")) if state is not None else 0
+    error = " ".join(richpp_text(value.find("richpp")).split())
+    return CallResult(False, value, error or "Coq reported an error", state_id, tuple(messages))

@@ -1,0 +1,583 @@
+"""Lean 4 through the Lean REPL, driven by lean-interact: the `LeanBackend` and its `LeanEnvironment`.
+
+How a search talks to Lean (facts from REPL/Main.lean at v4.24.0 and its recorded transcripts,
+../shared/fixtures/lean-repl/INDEX.md):
+  * the file's header (imports, opens, earlier declarations) is elaborated once per process as one
+    command; its `env` id is reused for every theorem under that header (an env is an immutable
+    snapshot: commands run on top of it never change it, so it is also the "fresh env" the final
+    check runs in);
+  * `<statement> by sorry` run in that env yields the root proof state (the sorry's `proofState`);
+  * each search step is one `ProofStep` (one tactic on one proof state); any earlier state can be
+    stepped again, so branching is free;
+  * env and proof-state ids are per-process counters, never freed, and meaningless after a restart:
+    a `State.handle` carries the server generation it belongs to, and a state from another
+    generation (or another worker) is rebuilt by replaying its tactic path from the root;
+  * an empty `goals` list does not mean proved: a step proves the theorem only with no `LeanError`,
+    no error message, no sorries, and `proofStatus == "Completed"` (the REPL's own kernel check);
+  * tactic mode has known false positives, so `verify` re-elaborates the whole theorem with its
+    proof as one command and accepts only no errors, no sorry, `#print axioms` within
+    {propext, Classical.choice, Quot.sound} (native_decide's `Lean.ofReduceBool` refused unless
+    allowed), the statement text unchanged and no command smuggled in by a proof step;
+  * a finite `maxHeartbeats` (an unbounded `set_option maxHeartbeats 0` in a header is replaced),
+    a wall-clock timeout per step and per command, a memory limit per process (a hard RLIMIT_AS
+    through lean-interact, and a soft limit that restarts the process between steps); a step that
+    hangs or crashes the REPL is a `Failed` outcome and the next call starts a new process.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from search.types import Failed, Outcome, Progress, Proved, State, Theorem, Verdict
+
+from prover.backends.base import OpenTheorem, ParsedFile
+from prover.backends.lean_source import (
+    declared_name,
+    find_open_declarations,
+    name_example,
+    render_tactics,
+    smuggled_command,
+    split_tactics,
+)
+from prover.backends.lean_toolchain import LeanProjectLayout, find_lake, project_layout
+from prover.errors import InputError, ProverCrashed, ProverError, ProverTimeout, ToolchainMissing
+
+__all__ = [
+    "ALLOWED_AXIOMS",
+    "NATIVE_AXIOMS",
+    "LeanSettings",
+    "LeanHandle",
+    "LeanBackend",
+    "LeanEnvironment",
+    "bounded_header",
+    "parse_axioms",
+    "step_outcome",
+    "command_rejection",
+]
+
+log = logging.getLogger(__name__)
+
+# The axioms of Lean's standard foundations; anything else (sorryAx, user axioms) is refused.
+ALLOWED_AXIOMS = frozenset({"propext", "Classical.choice", "Quot.sound"})
+# What `native_decide` adds: trust in the compiler, outside the kernel.
+NATIVE_AXIOMS = frozenset({"Lean.ofReduceBool", "Lean.trustCompiler"})
+
+_UNBOUNDED_HEARTBEATS = re.compile(r"(set_option\s+maxHeartbeats\s+)0\b")
+_SORRY_WARNINGS = ("declaration uses 'sorry'", "declaration uses `sorry`")  # <= v4.27 / >= v4.28 wording
+_AXIOMS_MESSAGE = re.compile(r"depends on axioms:\s*\[(?P<axioms>[^\]]*)\]", re.DOTALL)
+_NO_AXIOMS_MESSAGE = "does not depend on any axioms"
+_NATIVE_DECIDE = re.compile(r"\bnative_decide\b|\bdecide\s*\+\s*native\b|\bdecide\s*\(\s*config\s*:=\s*\{[^}]*native")
+_SORRY_TOKEN = re.compile(r"(?<![\w.'])(?:sorry|admit)(?![\w'])")
+
+
+@dataclass(frozen=True)
+class LeanSettings:
+    """Everything a `LeanEnvironment` needs to start and bound the Lean REPL.
+
+    layout: the Lean project (the REPL's working directory) and the REPL package inside it.
+    lake_path: the `lake` executable (lean-interact starts `lake env <repl binary>`).
+    step_timeout: wall-clock seconds one tactic may run; past it the REPL is killed and restarted.
+    command_timeout: wall-clock seconds for a command (the header's imports, the final check).
+    memory_limit_mb: hard address-space limit of the REPL process (RLIMIT_AS), None for none;
+        the process is also restarted between steps once it holds more than 80% of it.
+    max_heartbeats: the `maxHeartbeats` that replaces an unbounded `set_option maxHeartbeats 0`
+        (Lean's default, 200000, applies when a header sets nothing).
+    allow_native_decide: accept proofs that use `native_decide` (axiom `Lean.ofReduceBool`).
+    root_sorry: the placeholder after `:=` that gives the root proof state; the REPL records a
+        proof state for tactic `by sorry` (the default) and term-mode `sorry` alike.
+    """
+
+    layout: LeanProjectLayout
+    lake_path: Path
+    step_timeout: float = 10.0
+    command_timeout: float = 600.0
+    memory_limit_mb: int | None = 16384
+    max_heartbeats: int = 200000
+    allow_native_decide: bool = False
+    root_sorry: str = "by sorry"
+
+
+@dataclass(frozen=True)
+class LeanHandle:
+    """A proof state's id in one REPL process.
+
+    generation: a random token of the process that holds `proof_state`; ids are per-process
+        counters, so the id is meaningful only while this generation is alive.
+    proof_state: the REPL's `proofState` id.
+    theorem: (header, statement) of the theorem the state belongs to, to replay it elsewhere.
+    """
+
+    generation: str
+    proof_state: int
+    theorem: tuple[str, str]
+
+
+def bounded_header(header: str, max_heartbeats: int) -> str:
+    """The header with an unbounded `set_option maxHeartbeats 0` replaced by a finite limit."""
+    return _UNBOUNDED_HEARTBEATS.sub(rf"\g<1>{max_heartbeats}", header)
+
+
+def parse_axioms(messages: Sequence[str]) -> tuple[str, ...] | None:
+    """The axioms a `#print axioms` answer lists (empty when none), or None when no answer is found."""
+    for data in messages:
+        match = _AXIOMS_MESSAGE.search(data)
+        if match:
+            return tuple(a.strip() for a in match.group("axioms").split(",") if a.strip())
+        if _NO_AXIOMS_MESSAGE in data:
+            return ()
+    return None
+
+
+class LeanBackend:
+    """Lean 4 (with Mathlib) files, proved through the Lean REPL."""
+
+    name = "lean"
+    extensions = (".lean",)
+
+    def __init__(
+        self,
+        *,
+        project_dir: str | Path | None = None,
+        repl_dir: str | Path | None = None,
+        lake_path: str | Path | None = None,
+        memory_limit_mb: int | None = 16384,
+        max_heartbeats: int = 200000,
+        allow_native_decide: bool = False,
+        root_sorry: str = "by sorry",
+    ) -> None:
+        self.layout = project_layout(Path(project_dir) if project_dir else None, Path(repl_dir) if repl_dir else None)
+        self._lake_path = Path(lake_path) if lake_path else None
+        self.memory_limit_mb = memory_limit_mb
+        self.max_heartbeats = max_heartbeats
+        self.allow_native_decide = allow_native_decide
+        self.root_sorry = root_sorry
+
+    def _lake(self) -> Path | None:
+        return self._lake_path if self._lake_path is not None else find_lake()
+
+    def check_toolchain(self) -> None:
+        """Raise ToolchainMissing (with the fix: `prove setup`) unless lake and the built project are there."""
+        lake = self._lake()
+        if lake is None or not lake.is_file():
+            raise ToolchainMissing(
+                "Lean 4 is not set up: `lake` was not found (install elan, then run `prove setup`)"
+            )
+        problems = self.layout.missing()
+        if problems:
+            raise ToolchainMissing(f"the Lean project is not ready ({problems[0]}): run `prove setup`")
+
+    def parse_file(self, path: str, text: str) -> ParsedFile:
+        """The theorems/lemmas/examples of `text` whose proof is `sorry`, each with the text before it as header."""
+        theorems = []
+        for declaration in find_open_declarations(text):
+            theorem = Theorem(
+                name=declaration.name,
+                statement=declaration.statement,
+                header=text[: declaration.start],
+                source=path,
+            )
+            theorems.append(OpenTheorem(theorem=theorem, span=declaration.proof_span))
+        names = [t.theorem.name for t in theorems]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise InputError(f"{path}: declared more than once: {', '.join(duplicates)}")
+        return ParsedFile(path=path, text=text, theorems=tuple(theorems))
+
+    def settings(self, *, step_timeout: float) -> LeanSettings:
+        """The settings an environment of this backend runs with."""
+        self.check_toolchain()
+        lake = self._lake()
+        assert lake is not None  # check_toolchain raised otherwise
+        return LeanSettings(
+            layout=self.layout,
+            lake_path=lake,
+            step_timeout=step_timeout,
+            memory_limit_mb=self.memory_limit_mb,
+            max_heartbeats=self.max_heartbeats,
+            allow_native_decide=self.allow_native_decide,
+            root_sorry=self.root_sorry,
+        )
+
+    def open_environment(self, *, step_timeout: float) -> "LeanEnvironment":
+        """A new environment with its own REPL process (started lazily); close it with `close()`."""
+        return LeanEnvironment(self.settings(step_timeout=step_timeout))
+
+    def split_proof(self, script: str) -> list[str]:
+        """Single tactic steps of a whole-proof script (see `lean_source.split_tactics`)."""
+        return split_tactics(script)
+
+    def render_proof(self, proof: Sequence[str]) -> str:
+        """`by` followed by the tactics, one per line, indented two spaces."""
+        return render_tactics(proof)
+
+    def complete_file(self, parsed: ParsedFile, proofs: Mapping[str, Sequence[str]]) -> str:
+        """The file with each proved theorem's `sorry` replaced by its proof; the rest unchanged."""
+        declarations = {d.name: d for d in find_open_declarations(parsed.text)}
+        text = parsed.text
+        for open_theorem in sorted(parsed.theorems, key=lambda t: t.span[0], reverse=True):
+            tactics = proofs.get(open_theorem.theorem.name)
+            if not tactics:
+                continue
+            declaration = declarations.get(open_theorem.theorem.name)
+            indent = declaration.indent if declaration is not None else ""
+            start, end = open_theorem.span
+            text = text[:start] + render_tactics(tactics, indent) + text[end:]
+        return text
+
+
+@dataclass
+class _Generation:
+    """What one REPL process knows: its token and the ids it handed out."""
+
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)
+    header_envs: dict[str, int | None] = field(default_factory=dict)  # header text -> env id
+    state_ids: dict[tuple[tuple[str, str], tuple[str, ...]], int] = field(default_factory=dict)
+
+
+class LeanEnvironment:
+    """One Lean REPL process seen as a search environment (`search.types.Environment`).
+
+    The process is started on first use and restarted after a crash, a timeout or too much memory;
+    states of an earlier process are rebuilt by replaying their tactic paths.
+    """
+
+    def __init__(self, settings: LeanSettings) -> None:
+        self.settings = settings
+        self._server: Any = None  # lean_interact.LeanServer, imported lazily
+        self._config: Any = None
+        self._generation = _Generation()
+        self._theorems: dict[tuple[str, str], Theorem] = {}
+        self.restarts = 0  # processes started after the first one (for diagnostics and tests)
+        self._started_once = False
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def __enter__(self) -> "LeanEnvironment":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the REPL process (and its children)."""
+        if self._server is not None:
+            server, self._server = self._server, None
+            server.kill()
+
+    def _lean_config(self) -> Any:
+        if self._config is None:
+            from lean_interact import LeanREPLConfig, LocalProject
+
+            layout = self.settings.layout
+            try:
+                # A local project and a local REPL path: no git, no network, nothing built here.
+                self._config = LeanREPLConfig(
+                    project=LocalProject(
+                        directory=str(layout.project_dir), lake_path=str(self.settings.lake_path), auto_build=False
+                    ),
+                    local_repl_path=str(layout.repl_dir),
+                    build_repl=False,
+                    lake_path=str(self.settings.lake_path),
+                    memory_hard_limit_mb=self.settings.memory_limit_mb,
+                    # The upstream REPL reads neither option; they only exist in lean-interact's fork.
+                    enable_incremental_optimization=False,
+                    enable_parallel_elaboration=False,
+                )
+            except (ValueError, OSError) as failure:
+                raise ToolchainMissing(f"the Lean project cannot be used ({failure}): run `prove setup`") from failure
+        return self._config
+
+    def _ensure_server(self) -> Any:
+        if self._server is not None and self._server.is_alive():
+            if not self._over_memory():
+                return self._server
+            log.info("Lean REPL holds too much memory; restarting it")
+        self._start_server()
+        return self._server
+
+    def _over_memory(self) -> bool:
+        limit = self.settings.memory_limit_mb
+        return limit is not None and self._server.get_memory_usage() > 0.8 * limit
+
+    def _start_server(self) -> None:
+        from lean_interact import LeanServer
+
+        self.close()
+        if self._started_once:
+            self.restarts += 1
+        self._started_once = True
+        self._generation = _Generation()
+        config = self._lean_config()
+        try:
+            self._server = LeanServer(config)
+        except FileNotFoundError as missing:
+            raise ToolchainMissing(f"cannot start the Lean REPL ({missing}): run `prove setup`") from missing
+        except ChildProcessError as failure:
+            raise ProverCrashed(f"the Lean REPL did not start: {_one_line(str(failure))}") from failure
+
+    def _kill(self) -> None:
+        """Forget the process: its ids die with it; the next request starts a new one."""
+        if self._server is not None:
+            server, self._server = self._server, None
+            server.kill()
+
+    def _run(self, request: Any, timeout: float) -> Any:
+        """Send one request; infrastructure failures become ProverTimeout/ProverCrashed (the process is dropped)."""
+        from pydantic import ValidationError
+
+        server = self._server
+        if server is None or not server.is_alive():
+            # Never start a process here: the request may carry ids of the process that died.
+            self._kill()
+            raise ProverCrashed("the Lean REPL is not running (it died between requests)")
+        try:
+            return server.run(request, timeout=timeout)
+        except TimeoutError as timeout_error:
+            self._kill()
+            raise ProverTimeout(f"Lean did not answer within {timeout:g}s; the REPL was restarted") from timeout_error
+        except (ConnectionAbortedError, BrokenPipeError, ChildProcessError, OSError) as crash:
+            self._kill()
+            raise ProverCrashed(f"the Lean REPL died: {_one_line(str(crash))}") from crash
+        except (json.JSONDecodeError, ValidationError) as garbage:
+            self._kill()
+            raise ProverCrashed(f"the Lean REPL answered something unreadable: {_one_line(str(garbage))}") from garbage
+
+    # -- commands --------------------------------------------------------------------------------
+
+    def _header_env(self, header: str) -> int | None:
+        """The env id of `header` in this process (elaborated on first use); None for an empty header."""
+        text = bounded_header(header, self.settings.max_heartbeats).strip()
+        if text in self._generation.header_envs:
+            return self._generation.header_envs[text]
+        env_id: int | None = None
+        if text:
+            from lean_interact import Command
+
+            response = self._run(Command(cmd=text), self.settings.command_timeout)
+            message = _lean_error(response)
+            if message is not None:
+                raise InputError(f"the file's header does not elaborate: {_one_line(message)}")
+            errors = [m.data for m in response.messages if m.severity == "error"]
+            if errors:
+                raise InputError(f"the file's header does not elaborate: {_one_line(errors[0])}")
+            env_id = response.env
+        self._generation.header_envs[text] = env_id
+        return env_id
+
+    def _command(self, text: str, env: int | None, timeout: float) -> Any:
+        from lean_interact import Command
+
+        return self._run(Command(cmd=text, env=env), timeout)
+
+    def start(self, theorem: Theorem) -> State:
+        """Elaborate `<statement> by sorry` on the header's env; the sorry's proof state is the root."""
+        key = (theorem.header, theorem.statement)
+        self._theorems[key] = theorem
+        self._ensure_server()
+        proof_state, goal = self._root(theorem)
+        return State(goals=(goal,), path=(), handle=LeanHandle(self._generation.token, proof_state, key))
+
+    def _root(self, theorem: Theorem) -> tuple[int, str]:
+        key = (theorem.header, theorem.statement)
+        env = self._header_env(theorem.header)
+        statement = theorem.statement.rstrip()
+        if not statement.endswith(":="):
+            statement += " :="
+        statement = bounded_header(statement, self.settings.max_heartbeats)
+        response = self._command(f"{statement} {self.settings.root_sorry}", env, self.settings.command_timeout)
+        message = _lean_error(response)
+        if message is not None:
+            raise InputError(f"{theorem.name}: the statement does not elaborate: {_one_line(message)}")
+        errors = [m.data for m in response.messages if m.severity == "error"]
+        if errors:
+            raise InputError(f"{theorem.name}: the statement does not elaborate: {_one_line(errors[0])}")
+        sorries = [s for s in response.sorries if s.proof_state is not None]
+        if not sorries:
+            raise InputError(f"{theorem.name}: Lean gave no proof state for the statement")
+        # Our placeholder comes last in the command; a sorry inside the statement would come earlier.
+        root = max(sorries, key=lambda s: (s.start_pos.line, s.start_pos.column) if s.start_pos else (0, 0))
+        self._generation.state_ids[(key, ())] = root.proof_state
+        return root.proof_state, root.goal
+
+    # -- steps -----------------------------------------------------------------------------------
+
+    def step(self, state: State, tactic: str) -> Outcome:
+        """Run one tactic on `state`'s first goal; a rejected tactic, a hang or a crash is `Failed`."""
+        tactic = tactic.strip("\n")
+        refusal = self._refusal(tactic)
+        if refusal is not None:
+            return Failed(refusal)
+        key = self._theorem_key(state)
+        self._ensure_server()
+        proof_state = self._resolve(state, key)
+        try:
+            response = self._proof_step(proof_state, tactic, self.settings.step_timeout)
+        except ProverTimeout:
+            return Failed(f"timeout: the tactic ran longer than {self.settings.step_timeout:g}s")
+        except ProverCrashed as crash:
+            return Failed(f"the tactic crashed the Lean REPL: {crash}")
+        if _lean_error(response) == "Unknown proof state.":
+            # The process lost the state (it should not): rebuild it in a new process, once.
+            self._kill()
+            proof_state = self._resolve(state, key)
+            response = self._proof_step(proof_state, tactic, self.settings.step_timeout)
+        return self._outcome(state, tactic, response, key)
+
+    def _proof_step(self, proof_state: int, tactic: str, timeout: float) -> Any:
+        from lean_interact import ProofStep
+
+        return self._run(ProofStep(proof_state=proof_state, tactic=tactic), timeout)
+
+    def _refusal(self, tactic: str) -> str | None:
+        if not tactic.strip():
+            return "empty tactic"
+        if not self.settings.allow_native_decide and _NATIVE_DECIDE.search(tactic):
+            return "native_decide is refused: it trusts the compiler (axiom Lean.ofReduceBool), not the kernel"
+        if _SORRY_TOKEN.search(tactic):
+            return "sorry/admit is not a proof step"
+        command = smuggled_command(tactic)
+        if command is not None:
+            return f"a proof step may not start a new command ({command})"
+        return None
+
+    def _outcome(self, state: State, tactic: str, response: Any, key: tuple[str, str]) -> Outcome:
+        path = state.path + (tactic,)
+        outcome = step_outcome(response, path)
+        if isinstance(outcome, Progress):
+            self._generation.state_ids[(key, path)] = response.proof_state
+            handle = LeanHandle(self._generation.token, response.proof_state, key)
+            return Progress(replace(outcome.state, handle=handle))
+        return outcome
+
+    def _theorem_key(self, state: State) -> tuple[str, str]:
+        handle = state.handle
+        if isinstance(handle, LeanHandle) and handle.theorem in self._theorems:
+            return handle.theorem
+        if len(self._theorems) == 1:
+            return next(iter(self._theorems))
+        raise ProverError("a Lean state without a handle can be replayed only when one theorem was started")
+
+    def _resolve(self, state: State, key: tuple[str, str]) -> int:
+        """The id of `state` in the current process, replaying its path when it comes from another."""
+        handle = state.handle
+        self._ensure_server()
+        if isinstance(handle, LeanHandle) and handle.generation == self._generation.token:
+            return handle.proof_state
+        known = self._generation.state_ids
+        if (key, ()) not in known:
+            self._root(self._theorems[key])
+        current = known[(key, ())]
+        for depth, tactic in enumerate(state.path, start=1):
+            prefix = state.path[:depth]
+            if (key, prefix) in known:
+                current = known[(key, prefix)]
+                continue
+            response = self._proof_step(current, tactic, self.settings.step_timeout)
+            message = _lean_error(response)
+            errors = [m.data for m in response.messages if m.severity == "error"] if message is None else [message]
+            if errors or not response.goals:
+                raise ProverCrashed(
+                    f"replaying a proof state failed at step {depth} ({tactic!r}): "
+                    f"{_one_line(errors[0]) if errors else 'no goals left'}"
+                )
+            current = response.proof_state
+            known[(key, prefix)] = current
+        log.debug("rebuilt a state of depth %d by replay", len(state.path))
+        return current
+
+    # -- the final check -------------------------------------------------------------------------
+
+    def verify(self, theorem: Theorem, proof: Sequence[str]) -> Verdict:
+        """Re-elaborate the whole theorem with `proof` on the header's env and check errors, sorry, axioms."""
+        for tactic in proof:
+            refusal = self._refusal(tactic)
+            if refusal is not None:
+                return Verdict(accepted=False, reason=refusal)
+        statement = theorem.statement.rstrip()
+        if not statement.endswith(":="):
+            statement += " :="
+        command = f"{statement} {render_tactics(proof)}"
+        if not command.startswith(theorem.statement.rstrip()):
+            return Verdict(accepted=False, reason="the statement changed")
+        self._ensure_server()
+        env = self._header_env(theorem.header)
+        response = self._command(command, env, self.settings.command_timeout)
+        rejection = command_rejection(response)
+        if rejection is not None:
+            return Verdict(accepted=False, reason=rejection)
+        keyword, name = declared_name(statement)
+        if name is None:
+            # An example has no name to ask about: check a named copy of the same text.
+            fresh = "neuroprove_checked_example"
+            named = name_example(command, fresh)
+            response = self._command(named, env, self.settings.command_timeout)
+            rejection = command_rejection(response)
+            if rejection is not None:
+                return Verdict(accepted=False, reason=rejection)
+            name = fresh
+        axioms_response = self._command(f"#print axioms {name}", response.env, self.settings.command_timeout)
+        if _lean_error(axioms_response) is not None:
+            return Verdict(accepted=False, reason=f"#print axioms failed: {_lean_error(axioms_response)}")
+        axioms = parse_axioms([m.data for m in axioms_response.messages if m.severity == "info"])
+        if axioms is None:
+            errors = [m.data for m in axioms_response.messages if m.severity == "error"]
+            detail = _one_line(errors[0]) if errors else "no answer"
+            return Verdict(accepted=False, reason=f"could not read the proof's axioms: {detail}")
+        allowed = ALLOWED_AXIOMS | (NATIVE_AXIOMS if self.settings.allow_native_decide else frozenset())
+        extra = sorted(set(axioms) - allowed)
+        if extra:
+            return Verdict(accepted=False, reason=f"the proof uses axioms outside the allowed set: {', '.join(extra)}", axioms=axioms)
+        return Verdict(accepted=True, axioms=axioms)
+
+
+def step_outcome(response: Any, path: tuple[str, ...]) -> Outcome:
+    """What a ProofStep answer means for the search (`path` includes the tactic just run).
+
+    Proved only with no REPL error, no error message, no sorry, no goals and
+    `proofStatus == "Completed"`: empty goals alone also come with errors (the error is reported
+    and the goal closed with a synthetic sorry), leftover metavariables and failed kernel checks.
+    """
+    message = _lean_error(response)
+    if message is not None:
+        return Failed(message.removeprefix("Lean error:\n"))
+    errors = [m.data for m in response.messages if m.severity == "error"]
+    if errors:
+        return Failed(errors[0])
+    if response.sorries or "sorry" in response.proof_status:
+        return Failed(f"the tactic leaves a sorry ({response.proof_status})")
+    if response.goals:
+        return Progress(State(goals=tuple(response.goals), path=path))
+    if response.proof_status == "Completed":
+        return Proved(path)
+    return Failed(f"no goals left but the proof is not complete: {response.proof_status}")
+
+
+def command_rejection(response: Any) -> str | None:
+    """Why a command's answer is not a clean proof (a Lean error, an error message, a sorry), or None."""
+    message = _lean_error(response)
+    if message is not None:
+        return _one_line(message)
+    errors = [m.data for m in response.messages if m.severity == "error"]
+    if errors:
+        return f"Lean rejects the proof: {_one_line(errors[0])}"
+    if response.sorries or any(m.data in _SORRY_WARNINGS for m in response.messages):
+        return "the proof contains sorry"
+    return None
+
+
+def _lean_error(response: Any) -> str | None:
+    """The message of a REPL-level error (`{"message": ...}`), or None for a normal answer."""
+    from lean_interact.interface import LeanError
+
+    return response.message if isinstance(response, LeanError) else None
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"

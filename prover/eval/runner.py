@@ -1,0 +1,363 @@
+"""The batch runner: every (problem, attempt) of a dataset through a prover, rows streamed to disk.
+
+With one worker the provers run in this process (no Ray); with more, `prover.distributed` runs
+them as Ray actors. Either way each finished problem is appended to the results file at once,
+finished (problem, attempt) pairs are skipped on a rerun, and Ctrl-C stops the run keeping every
+finished row. Attempt k of a problem searches with seed `config.seed + k`, so attempts are
+independent samples for pass@k.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Protocol, Sequence
+
+from search.types import Theorem
+
+from prover.agent import Prover, TheoremResult
+from prover.backends import get_backend
+from prover.config import ProverConfig
+from prover.errors import InputError, ProverError, ToolchainMissing
+from prover.eval.datasets import Problem
+from prover.eval.results import ResultRow, ResultStore, RunIdentity
+
+__all__ = [
+    "ProverLike",
+    "ProverFactory",
+    "DefaultProverFactory",
+    "Job",
+    "ProgressSink",
+    "ProverSlot",
+    "EvalOutcome",
+    "plan_jobs",
+    "row_from_result",
+    "run_evaluation",
+]
+
+log = logging.getLogger(__name__)
+
+
+class ProverLike(Protocol):
+    """What the runner needs of a prover: `prover.agent.Prover` is one; tests pass fakes."""
+
+    def prove_theorem(self, theorem: Theorem, *, on_step: Callable[[int], None] | None = None) -> TheoremResult:
+        """Search and kernel-check one theorem; never raises for an unproved or invalid one.
+
+        `on_step(expansions)` is called after each search step (only passed when not None).
+        """
+        ...
+
+    def close(self) -> None:
+        """Stop the prover's process."""
+        ...
+
+
+# Builds a prover for one configuration (the runner varies only the seed between attempts).
+# Must be picklable (a module-level class or function) to be sent to Ray workers.
+ProverFactory = Callable[[ProverConfig], ProverLike]
+
+
+@dataclass(frozen=True)
+class DefaultProverFactory:
+    """Builds the real `Prover` for `backend` ("coq"/"lean"); picklable, so Ray actors can use it."""
+
+    backend: str
+
+    def __call__(self, config: ProverConfig) -> ProverLike:
+        return Prover(config, get_backend(self.backend))
+
+
+@dataclass(frozen=True)
+class Job:
+    """One unit of work: prove `problem` once with `seed` (its `attempt`-th independent try).
+
+    restarts: how many times a worker process died on this job already (a job is retried once).
+    """
+
+    problem: Problem
+    attempt: int
+    seed: int
+    restarts: int = 0
+
+
+class ProgressSink(Protocol):
+    """Receives progress events in the driver (a rich progress bar, or nothing)."""
+
+    def begin(self, total: int, already_done: int) -> None:
+        """`total` jobs in this run, of which `already_done` were finished by an earlier run."""
+        ...
+
+    def job_started(self, job: Job) -> None:
+        """A job was handed to a worker."""
+        ...
+
+    def step(self, expansions: int) -> None:
+        """The in-process search made a step (not called for Ray workers)."""
+        ...
+
+    def job_finished(self, row: ResultRow) -> None:
+        """A row was written."""
+        ...
+
+    def end(self) -> None:
+        """The run ended (finished or interrupted)."""
+        ...
+
+
+class ProverSlot:
+    """Holds one prover, rebuilding it when a job needs another seed or after it failed.
+
+    Jobs come attempt by attempt, so the prover (and its proof-assistant process) is rebuilt only
+    when the attempt changes. Used by the in-process path and inside each Ray actor.
+    """
+
+    def __init__(self, factory: ProverFactory, config: ProverConfig) -> None:
+        self.factory = factory
+        self.config = config
+        self._prover: ProverLike | None = None
+        self._seed: int | None = None
+
+    def run(self, job: Job, *, on_step: Callable[[int], None] | None = None) -> ResultRow:
+        """Prove `job` and return its row; a prover failure becomes an "error" row, not an exception.
+
+        `ToolchainMissing` is raised: no later job could run either. Any other exception (a bug in
+        a policy or a backend on this one statement) is logged and recorded as an error row.
+        """
+        if job.problem.theorem is None:
+            return _invalid_row(job)
+        try:
+            prover = self._prover_for(job.seed)
+            if on_step is not None:
+                result = prover.prove_theorem(job.problem.theorem, on_step=on_step)  # type: ignore[call-arg]
+            else:
+                result = prover.prove_theorem(job.problem.theorem)
+        except ToolchainMissing:
+            raise
+        except ProverError as failure:
+            log.warning("%s (attempt %d): prover failed: %s", job.problem.id, job.attempt, failure)
+            self.close()
+            return error_row(job, f"{type(failure).__name__}: {failure}")
+        except Exception as bug:  # noqa: BLE001 - one problem's bug must not end a long batch
+            # Recorded (with the traceback in the log) rather than raised: the row says what broke,
+            # and the rest of the batch still runs. `--retry-errors` reruns it once fixed.
+            log.exception("%s (attempt %d): internal error", job.problem.id, job.attempt)
+            self.close()
+            return error_row(job, f"internal error: {type(bug).__name__}: {bug}")
+        return row_from_result(job, result)
+
+    def _prover_for(self, seed: int) -> ProverLike:
+        if self._prover is None or self._seed != seed:
+            self.close()
+            self._prover = self.factory(self.config.model_copy(update={"seed": seed}))
+            self._seed = seed
+        return self._prover
+
+    def close(self) -> None:
+        """Close the held prover (a failure to close a broken one is logged, it is gone either way)."""
+        if self._prover is not None:
+            prover, self._prover, self._seed = self._prover, None, None
+            try:
+                prover.close()
+            except ProverError as failure:
+                log.debug("closing a prover: %s", failure)
+
+
+def row_from_result(job: Job, result: TheoremResult) -> ResultRow:
+    """The results-file row for a prover's `TheoremResult` on `job`."""
+    data: dict[str, Any] = result.to_json()
+    data.pop("theorem", None)
+    return ResultRow(
+        problem=job.problem.id,
+        attempt=job.attempt,
+        seed=job.seed,
+        category=job.problem.category,
+        worker_restarts=job.restarts,
+        **{key: value for key, value in data.items() if key in ResultRow.model_fields},
+    )
+
+
+def error_row(job: Job, message: str) -> ResultRow:
+    """A row for a job whose prover (or worker) kept failing."""
+    return ResultRow(
+        problem=job.problem.id,
+        attempt=job.attempt,
+        seed=job.seed,
+        category=job.problem.category,
+        status="error",
+        error=message,
+        worker_restarts=job.restarts,
+    )
+
+
+def _invalid_row(job: Job) -> ResultRow:
+    return ResultRow(
+        problem=job.problem.id,
+        attempt=job.attempt,
+        seed=job.seed,
+        category=job.problem.category,
+        status="invalid",
+        error=job.problem.invalid_reason,
+    )
+
+
+def plan_jobs(
+    problems: Sequence[Problem],
+    *,
+    attempts: int,
+    base_seed: int,
+    finished: set[tuple[str, int]] = frozenset(),  # type: ignore[assignment]
+) -> list[Job]:
+    """The jobs still to run, attempt by attempt (all problems' attempt 0 first, then attempt 1...).
+
+    Attempt-major order gives a complete pass@1 table early and lets a worker keep one prover
+    (one seed) for a long stretch.
+    """
+    if attempts < 1:
+        raise InputError(f"--attempts must be >= 1, got {attempts}")
+    return [
+        Job(problem=problem, attempt=attempt, seed=base_seed + attempt)
+        for attempt in range(attempts)
+        for problem in problems
+        if (problem.id, attempt) not in finished
+    ]
+
+
+@dataclass
+class EvalOutcome:
+    """What a run left: its rows (latest per (problem, attempt) of the selected problems), summary, state.
+
+    new_rows: rows written by this run. interrupted: Ctrl-C stopped it before every job finished.
+    """
+
+    out_dir: Path
+    rows: list[ResultRow]
+    summary: dict[str, Any]
+    new_rows: int
+    interrupted: bool
+    report_path: Path | None = None
+    plan: list[Job] = field(default_factory=list)
+
+
+def run_evaluation(
+    problems: Sequence[Problem],
+    *,
+    config: ProverConfig,
+    out_dir: str | os.PathLike[str],
+    dataset: str,
+    split: str,
+    attempts: int = 1,
+    workers: int = 1,
+    ray_address: str | None = None,
+    prover_factory: ProverFactory | None = None,
+    progress: ProgressSink | None = None,
+    retry_errors: bool = False,
+    write_report: bool = True,
+) -> EvalOutcome:
+    """Run every unfinished (problem, attempt) and write rows, summary.json and the report to `out_dir`.
+
+    `prover_factory` defaults to the real `Prover` for the problems' backend. `workers` > 1 or a
+    `ray_address` uses Ray actors (one CPU each); `workers` == 1 runs in this process.
+    Raises `InputError` when `out_dir` holds a run with another configuration.
+    """
+    from prover.eval.report import summarize, write_report as write_report_files
+
+    if workers < 1:
+        raise InputError(f"--workers must be >= 1, got {workers}")
+    backends = sorted({p.backend for p in problems})
+    if len(backends) > 1:
+        raise InputError(f"the problems mix backends ({', '.join(backends)}): pass --backend to pick one")
+    backend = backends[0] if backends else (config.backend if config.backend != "auto" else "coq")
+    if prover_factory is None:
+        get_backend(backend).check_toolchain()
+        prover_factory = DefaultProverFactory(backend)
+    identity = RunIdentity(
+        dataset=dataset,
+        split=split,
+        backend=backend,
+        prover=config.model_copy(update={"backend": backend}).model_dump(mode="json"),
+    )
+    selected = {p.id for p in problems}
+    with ResultStore.open(out_dir, identity) as store:
+        finished = {
+            key for key, row in store.rows.items() if not (retry_errors and row.status == "error")
+        }
+        jobs = plan_jobs(problems, attempts=attempts, base_seed=config.seed, finished=finished)
+        total = len(problems) * attempts
+        new_rows = 0
+
+        def record(row: ResultRow) -> None:
+            nonlocal new_rows
+            store.append(row)
+            new_rows += 1
+            if progress is not None:
+                progress.job_finished(row)
+
+        interrupted = False
+        if progress is not None:
+            progress.begin(total, total - len(jobs))
+        try:
+            # Statements the loader could not read need no prover: their rows are written here.
+            for job in [job for job in jobs if job.problem.theorem is None]:
+                record(_invalid_row(job))
+            jobs_to_prove = [job for job in jobs if job.problem.theorem is not None]
+            if not jobs_to_prove:
+                pass
+            elif workers == 1 and ray_address is None:
+                _run_in_process(jobs_to_prove, prover_factory, config, record, progress)
+            else:
+                from prover.distributed.pool import run_on_ray
+
+                run_on_ray(
+                    jobs_to_prove,
+                    prover_factory=prover_factory,
+                    config=config,
+                    workers=workers,
+                    address=ray_address,
+                    record=record,
+                    on_start=progress.job_started if progress is not None else None,
+                )
+        except KeyboardInterrupt:
+            interrupted = True
+            log.warning("interrupted: %d rows written by this run are kept in %s", new_rows, store.results_path)
+        finally:
+            if progress is not None:
+                progress.end()
+        rows = [
+            row for key, row in store.rows.items() if key[0] in selected and key[1] < attempts
+        ]
+    summary = summarize(rows, problems, attempts=attempts, config=config, dataset=dataset, split=split)
+    summary["interrupted"] = interrupted
+    report_path = None
+    if write_report:
+        report_path = write_report_files(Path(out_dir), rows, summary)
+    return EvalOutcome(
+        out_dir=Path(out_dir),
+        rows=rows,
+        summary=summary,
+        new_rows=new_rows,
+        interrupted=interrupted,
+        report_path=report_path,
+        plan=jobs,
+    )
+
+
+def _run_in_process(
+    jobs: Sequence[Job],
+    factory: ProverFactory,
+    config: ProverConfig,
+    record: Callable[[ResultRow], None],
+    progress: ProgressSink | None,
+) -> None:
+    """The `--workers 1` path: one prover in this process, no Ray."""
+    slot = ProverSlot(factory, config)
+    try:
+        for job in jobs:
+            if progress is not None:
+                progress.job_started(job)
+            on_step = progress.step if progress is not None else None
+            record(slot.run(job, on_step=on_step))
+    finally:
+        slot.close()

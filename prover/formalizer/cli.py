@@ -1,0 +1,338 @@
+"""The formalizer's commands: `prove formalize`, `prove solve`, `prove eval-formalizer` (added by `register(app)`).
+
+Exit codes follow `prove FILE`: 0 success (solve: proved, and the statement is not vacuous),
+1 unproved, 2 bad input, a missing toolchain or model, or no statement that elaborates.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from prover.errors import InputError
+
+__all__ = ["register"]
+
+log = logging.getLogger(__name__)
+
+_MODEL_HELP = (
+    "The formalizer model: openai:URL?model=NAME[&template=...] (an OpenAI-compatible server) or "
+    "hf:MODEL_ID_OR_DIR (local transformers). Default: $PROVE_FORMALIZER_MODEL."
+)
+_TEMPLATE_HELP = (
+    "Prompt template: kimina-autoformalizer, goedel-formalizer-v2, herald (Lean), chat-lean, chat-coq. "
+    "Default: the model's own (recognised from its name), else chat-lean/chat-coq."
+)
+
+ModelOption = Annotated[Optional[str], typer.Option("--model", envvar="PROVE_FORMALIZER_MODEL", help=_MODEL_HELP)]
+TemplateOption = Annotated[Optional[str], typer.Option("--template", help=_TEMPLATE_HELP)]
+TargetOption = Annotated[
+    Optional[str], typer.Option("--target", help="lean or coq (default: from -o's extension, else lean).")
+]
+SamplesOption = Annotated[int, typer.Option("--samples", min=1, help="Statements drafted (N).")]
+RepairsOption = Annotated[int, typer.Option("--repairs", min=0, help="Repair rounds with the proof assistant's error (R).")]
+NameOption = Annotated[str, typer.Option("--name", help="The theorem's name.")]
+JudgeOption = Annotated[bool, typer.Option("--judge/--no-judge", help="Score faithfulness by back-translation.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document with every candidate.")]
+StepTimeoutOption = Annotated[float, typer.Option("--step-timeout", help="Seconds one elaboration or check may take.")]
+SeedOption = Annotated[int, typer.Option("--seed", help="Seed for sampling and search.")]
+
+
+def _read_problem(path: Path) -> str:
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, not a problem text file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as failure:
+        raise InputError(f"{path}: cannot read: {failure}") from failure
+    if not text.strip():
+        raise InputError(f"{path}: the problem text is empty")
+    return text.strip()
+
+
+def _resolve_target(target: str | None, out: Path | None) -> str:
+    if target is not None:
+        if target not in ("lean", "coq"):
+            raise InputError(f"--target must be lean or coq, not {target!r}")
+        chosen = target
+    elif out is not None and out.suffix in (".v", ".lean"):
+        chosen = "coq" if out.suffix == ".v" else "lean"
+    else:
+        chosen = "lean"
+    if out is not None and out.suffix not in ("", ".v" if chosen == "coq" else ".lean"):
+        raise InputError(f"-o {out}: a {chosen} statement goes in a {'.v' if chosen == 'coq' else '.lean'} file")
+    return chosen
+
+
+def _formalizer(
+    *,
+    model: str | None,
+    target: str,
+    template: str | None,
+    samples: int,
+    repairs: int,
+    name: str,
+    judge: bool,
+    step_timeout: float,
+    seed: int,
+) -> tuple[Any, Any, Any]:
+    """(formalizer, backend, model) ready to run; the caller closes the formalizer and the model."""
+    from prover.backends import get_backend
+    from prover.formalizer.drafting import Formalizer, FormalizerSettings
+    from prover.formalizer.models import build_formalizer_model
+    from prover.formalizer.templates import get_template
+
+    if not model:
+        raise InputError(
+            "no formalizer model: pass --model openai:URL?model=NAME or --model hf:MODEL "
+            "(or set PROVE_FORMALIZER_MODEL)"
+        )
+    if template is not None:
+        get_template(template, target)  # type: ignore[arg-type]  # fail before loading anything
+    backend = get_backend(target)
+    backend.check_toolchain()
+    built = build_formalizer_model(model, seed=seed)
+    settings = FormalizerSettings(
+        target=target,  # type: ignore[arg-type]
+        template=template,
+        samples=samples,
+        repairs=repairs,
+        theorem_name=name,
+        step_timeout=step_timeout,
+        judge=judge,
+    )
+    formalizer = Formalizer(
+        built.drafter, backend, settings, judge=built.judge, model_template=built.template, model_name=built.name
+    )
+    return formalizer, backend, built
+
+
+def _summary(result: Any) -> str:
+    best = result.best
+    line = f"{result.elaborated}/{len(result.candidates)} samples elaborated"
+    if best is None:
+        return line
+    score = "not judged" if best.score is None else f"{best.score:.2f}"
+    vacuity = best.vacuity.describe() if best.vacuity is not None else "not checked"
+    return f"{line}; best: {best.theorem.name}, faithfulness {score}; {vacuity}"
+
+
+def formalize_command(
+    problem: Annotated[Path, typer.Argument(help="A text file with the problem in natural language.")],
+    out: Annotated[Optional[Path], typer.Option("-o", "--out", help="Write the statement here (.lean or .v).")] = None,
+    target: TargetOption = None,
+    model: ModelOption = None,
+    template: TemplateOption = None,
+    samples: SamplesOption = 4,
+    repairs: RepairsOption = 2,
+    name: NameOption = "problem",
+    judge: JudgeOption = True,
+    json_output: JsonOption = False,
+    step_timeout: StepTimeoutOption = 10.0,
+    seed: SeedOption = 0,
+) -> None:
+    """Turn a natural-language problem into a formal statement the proof assistant accepts."""
+    from prover.files import write_atomically
+
+    text = _read_problem(problem)
+    chosen = _resolve_target(target, out)
+    formalizer, _, built = _formalizer(
+        model=model, target=chosen, template=template, samples=samples, repairs=repairs,
+        name=name, judge=judge, step_timeout=step_timeout, seed=seed,
+    )
+    try:
+        with formalizer:
+            result = formalizer.formalize(text)
+    finally:
+        built.close()
+    if json_output:
+        document = result.to_json()
+        document["output"] = str(out) if out is not None and result.best is not None else None
+        typer.echo(json.dumps(document, indent=2))
+    if result.best is None:
+        raise InputError(f"{problem}: {result.failure_summary()}")
+    rendered = result.render()
+    if out is not None:
+        write_atomically(out, rendered)
+    elif not json_output:
+        typer.echo(rendered, nl=False)
+    typer.echo(f"prove formalize: {_summary(result)}", err=True)
+
+
+def solve_command(
+    problem: Annotated[Path, typer.Argument(help="A text file with the problem in natural language.")],
+    out: Annotated[Optional[Path], typer.Option("-o", "--out", help="Write the statement (with its proof, when found) here.")] = None,
+    target: TargetOption = None,
+    model: ModelOption = None,
+    template: TemplateOption = None,
+    samples: SamplesOption = 4,
+    repairs: RepairsOption = 2,
+    name: NameOption = "problem",
+    judge: JudgeOption = True,
+    json_output: JsonOption = False,
+    step_timeout: StepTimeoutOption = 10.0,
+    seed: SeedOption = 0,
+    budget_seconds: Annotated[float, typer.Option(help="Search seconds for the proof.")] = 60.0,
+    policy: Annotated[str, typer.Option(help="Policy spec for the proof search, e.g. portfolio.")] = "portfolio",
+    search: Annotated[str, typer.Option(help="Search algorithm: best_first or mcts.")] = "best_first",
+) -> None:
+    """Formalize the problem, then prove the best statement; one report with both verdicts."""
+    from prover.agent import Prover
+    from prover.config import ProverConfig
+    from prover.files import write_atomically
+
+    text = _read_problem(problem)
+    chosen = _resolve_target(target, out)
+    try:
+        config = ProverConfig(
+            backend=chosen, policy=policy, search=search, budget_seconds=budget_seconds,  # type: ignore[arg-type]
+            step_timeout=step_timeout, seed=seed,
+        )
+    except ValueError as invalid:
+        raise InputError(f"invalid option: {str(invalid).splitlines()[0]}") from invalid
+    formalizer, backend, built = _formalizer(
+        model=model, target=chosen, template=template, samples=samples, repairs=repairs,
+        name=name, judge=judge, step_timeout=step_timeout, seed=seed,
+    )
+    try:
+        with formalizer:
+            result = formalizer.formalize(text)
+    finally:
+        built.close()
+    best = result.best
+    if best is None:
+        if json_output:
+            typer.echo(json.dumps({"formalization": result.to_json(), "proof": None, "solved": False}, indent=2))
+        raise InputError(f"{problem}: {result.failure_summary()}")
+    with Prover(config, backend) as prover:
+        proof = prover.prove_theorem(best.theorem)
+    vacuous = best.vacuity is not None and best.vacuity.vacuous
+    proved = proof.status == "proved" and proof.kernel_checked
+    solved = proved and not vacuous
+    rendered = result.render()
+    if proved and proof.tactics:
+        parsed = backend.parse_file(str(out or problem.with_suffix(".v" if chosen == "coq" else ".lean")), rendered)
+        rendered = backend.complete_file(parsed, {best.theorem.name: proof.tactics})
+    if out is not None:
+        write_atomically(out, rendered)
+    if json_output:
+        typer.echo(json.dumps(
+            {"formalization": result.to_json(), "statement": best.source(result.target), "proof": proof.to_json(),
+             "vacuous": vacuous, "solved": solved, "output": str(out) if out is not None else None},
+            indent=2,
+        ))
+    else:
+        score = "not judged" if best.score is None else f"{best.score:.2f}"
+        vacuity = best.vacuity.describe() if best.vacuity is not None else "not checked"
+        typer.echo(f"statement ({result.elaborated}/{len(result.candidates)} samples elaborated):")
+        typer.echo(_indent(best.source(result.target) or ""))
+        typer.echo(f"faithfulness: {score}")
+        typer.echo(f"vacuity: {vacuity}")
+        if proved:
+            typer.echo(f"verdict: proved {best.theorem.name} ({proof.seconds:.1f}s, {proof.expansions} steps, kernel-checked)")
+            typer.echo(_indent(proof.proof or ""))
+            if vacuous:
+                typer.echo("warning: the statement is vacuous, so its proof says nothing about the problem")
+        else:
+            reason = f": {proof.error}" if proof.error else ""
+            typer.echo(f"verdict: {proof.status} {best.theorem.name} ({proof.seconds:.1f}s, {proof.expansions} steps){reason}")
+    raise typer.Exit(0 if solved else 1)
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.rstrip().splitlines())
+
+
+def _shared_default(*parts: str) -> Path | None:
+    """A path under ../shared beside the repository (development checkouts), when it exists."""
+    candidate = Path(__file__).resolve().parents[2].parent / "shared" / Path(*parts)
+    return candidate if candidate.exists() else None
+
+
+def eval_formalizer_command(
+    data: Annotated[Optional[Path], typer.Option("--data", help="miniF2F JSONL with informal statements (minif2f_valid.jsonl).")] = None,
+    references: Annotated[Optional[Path], typer.Option("--references", help="Directory of miniF2F Coq statements (NAME.v) for --target coq.")] = None,
+    target: TargetOption = None,
+    model: ModelOption = None,
+    template: TemplateOption = None,
+    samples: SamplesOption = 4,
+    repairs: RepairsOption = 2,
+    judge: JudgeOption = True,
+    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Only the first N problems (by name).")] = None,
+    names: Annotated[Optional[str], typer.Option("--names", help="Comma-separated problem names.")] = None,
+    equivalence: Annotated[bool, typer.Option("--equivalence/--no-equivalence", help="Try to prove candidate and reference equivalent.")] = True,
+    budget_seconds: Annotated[float, typer.Option(help="Search seconds per implication.")] = 20.0,
+    policy: Annotated[str, typer.Option(help="Policy spec for the equivalence proofs.")] = "portfolio",
+    out: Annotated[Optional[Path], typer.Option("--out", help="Write one JSON line per problem here.")] = None,
+    json_output: JsonOption = False,
+    step_timeout: StepTimeoutOption = 10.0,
+    seed: SeedOption = 0,
+) -> None:
+    """Formalize miniF2F's informal statements: elaboration rate, and equivalence with the reference statements."""
+    from prover.agent import Prover
+    from prover.config import ProverConfig
+    from prover.formalizer.evaluation import evaluate_formalizer, load_informal_problems, summarize
+
+    chosen = _resolve_target(target, None)
+    data = data or _shared_default("data", "minif2f-lean4", "minif2f_valid.jsonl")
+    if data is None:
+        raise InputError("--data: give miniF2F's minif2f_valid.jsonl (rows with informal_statement)")
+    problems = load_informal_problems(data)
+    if names:
+        wanted = {name.strip() for name in names.split(",") if name.strip()}
+        problems = [problem for problem in problems if problem.name in wanted]
+    if limit is not None:
+        problems = problems[:limit]
+    if not problems:
+        raise InputError(f"{data}: no problem with an informal statement matches")
+    if chosen == "coq":
+        references = references or _shared_default("data", "minif2f-coq", "valid")
+    formalizer, backend, built = _formalizer(
+        model=model, target=chosen, template=template, samples=samples, repairs=repairs,
+        name="problem", judge=judge, step_timeout=step_timeout, seed=seed,
+    )
+    prover = None
+    if equivalence:
+        config = ProverConfig(backend=chosen, policy=policy, budget_seconds=budget_seconds, step_timeout=step_timeout, seed=seed)  # type: ignore[arg-type]
+        prover = Prover(config, backend)
+    handle = out.open("w", encoding="utf-8") if out is not None else None
+    rows = []
+    try:
+        with formalizer:
+            for row in evaluate_formalizer(problems, formalizer, backend, prover=prover, coq_references=references):
+                rows.append(row)
+                if handle is not None:
+                    handle.write(json.dumps(row.to_json()) + "\n")
+                    handle.flush()
+                if not json_output:
+                    typer.echo(f"{row.name}: {'elaborated' if row.elaborated else 'not elaborated'}; {row.equivalence}", err=True)
+    finally:
+        if handle is not None:
+            handle.close()
+        if prover is not None:
+            prover.close()
+        built.close()
+    summary = summarize(rows)
+    if json_output:
+        typer.echo(json.dumps({"summary": summary, "rows": [row.to_json() for row in rows]}, indent=2))
+        return
+    typer.echo(
+        f"elaborated {summary['elaborated']}/{summary['problems']} ({100 * summary['elaboration_rate']:.0f}%); "
+        f"with a reference: {summary['with_reference']}, equivalent {summary['equivalent']}, "
+        f"one direction {summary['one_direction']}, equivalence not shown {summary['not_shown']}; "
+        f"vacuous best statements: {summary['vacuous_best']}"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add `formalize`, `solve` and `eval-formalizer` to the `prove` command."""
+    app.command("formalize")(formalize_command)
+    app.command("solve")(solve_command)
+    app.command("eval-formalizer")(eval_formalizer_command)
+

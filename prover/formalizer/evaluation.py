@@ -1,0 +1,174 @@
+"""`prove eval-formalizer`: formalize miniF2F's informal statements and compare with the reference statements.
+
+For each problem with an informal statement: run the formalizer; record whether a statement
+elaborated (the elaboration rate) and, when a reference statement exists (miniF2F's own formal
+statement: the Coq file of the same name for `--target coq`, the Lean 4 row for `--target lean`),
+whether the prover can show the best candidate and the reference equivalent (`equivalence.py`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+from prover.backends.base import Backend
+from prover.errors import InputError
+from prover.formalizer.checking import Statement
+from prover.formalizer.drafting import Formalizer
+from prover.formalizer.equivalence import check_equivalence, statement_of_theorem
+from prover.formalizer.templates import Target
+
+__all__ = ["InformalProblem", "FormalizerEvalRow", "load_informal_problems", "evaluate_formalizer", "summarize"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class InformalProblem:
+    """One problem: its name, the informal statement, and miniF2F's Lean 4 header and statement (may be empty)."""
+
+    name: str
+    informal: str
+    lean_header: str = ""
+    lean_statement: str = ""
+
+
+@dataclass(frozen=True)
+class FormalizerEvalRow:
+    """The result for one problem (one JSONL line).
+
+    elaborated: a statement elaborated; samples_elaborated: how many of the N samples did.
+    faithfulness / vacuous: of the best statement. equivalence: "equivalent", "candidate implies
+    reference", "reference implies candidate", "equivalence not shown", "no reference", or
+    "no statement". statement: the best statement's file text. error: why nothing elaborated.
+    """
+
+    name: str
+    elaborated: bool
+    samples: int
+    samples_elaborated: int
+    faithfulness: float | None
+    vacuous: bool | None
+    equivalence: str
+    equivalence_detail: str | None
+    statement: str | None
+    error: str | None
+    seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def load_informal_problems(path: str | Path) -> list[InformalProblem]:
+    """The rows of a miniF2F JSONL file (`name`, `informal_statement`, `header`, `formal_statement`) that have an informal statement."""
+    source = Path(path)
+    if not source.is_file():
+        raise InputError(f"{path}: no such file (expected miniF2F's minif2f_valid.jsonl with informal statements)")
+    problems = []
+    for number, line in enumerate(source.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as bad:
+            raise InputError(f"{path}:{number}: not JSON: {bad}") from bad
+        informal = row.get("informal_statement")
+        if not informal:
+            continue
+        problems.append(
+            InformalProblem(
+                name=str(row["name"]),
+                informal=informal,
+                lean_header=row.get("header") or "",
+                lean_statement=row.get("formal_statement") or "",
+            )
+        )
+    return sorted(problems, key=lambda problem: problem.name)
+
+
+def _reference(problem: InformalProblem, target: Target, backend: Backend, coq_references: Path | None) -> Statement | None:
+    """miniF2F's own statement of `problem` in `target`, parsed by the backend; None when absent or unreadable."""
+    if target == "coq":
+        if coq_references is None:
+            return None
+        path = coq_references / f"{problem.name}.v"
+        if not path.is_file():
+            return None
+        text = path.read_text(encoding="utf-8")
+    else:
+        if not problem.lean_statement:
+            return None
+        path = Path(f"{problem.name}.lean")
+        text = problem.lean_header + problem.lean_statement
+    try:
+        parsed = backend.parse_file(str(path), text)
+    except InputError as unreadable:
+        log.info("%s: reference statement unreadable: %s", problem.name, unreadable)
+        return None
+    return statement_of_theorem(parsed.theorems[-1].theorem) if parsed.theorems else None
+
+
+def evaluate_formalizer(
+    problems: Iterable[InformalProblem],
+    formalizer: Formalizer,
+    backend: Backend,
+    *,
+    prover: Any | None,
+    coq_references: Path | None = None,
+    on_row: Callable[[FormalizerEvalRow], None] | None = None,
+) -> Iterator[FormalizerEvalRow]:
+    """Formalize each problem and, with a `prover` and a reference, try to show the two statements equivalent."""
+    import time
+
+    target = formalizer.settings.target
+    for problem in problems:
+        started = time.monotonic()
+        result = formalizer.formalize(problem.informal)
+        best = result.best
+        equivalence, detail = "no statement", None
+        if best is not None and best.statement is not None:
+            reference = _reference(problem, target, backend, coq_references)
+            if reference is None:
+                equivalence = "no reference"
+            elif prover is None:
+                equivalence = "equivalence not shown"
+                detail = "no prover given"
+            else:
+                shown = check_equivalence(best.statement, reference, target, backend, prover)
+                equivalence, detail = shown.verdict, shown.detail or None
+        row = FormalizerEvalRow(
+            name=problem.name,
+            elaborated=best is not None,
+            samples=len(result.candidates),
+            samples_elaborated=result.elaborated,
+            faithfulness=best.score if best is not None else None,
+            vacuous=best.vacuity.vacuous if best is not None and best.vacuity is not None else None,
+            equivalence=equivalence,
+            equivalence_detail=detail,
+            statement=best.source(target) if best is not None else None,
+            error=None if best is not None else result.failure_summary(),
+            seconds=round(time.monotonic() - started, 3),
+        )
+        if on_row is not None:
+            on_row(row)
+        yield row
+
+
+def summarize(rows: list[FormalizerEvalRow]) -> dict[str, Any]:
+    """Elaboration rate and equivalence counts over `rows`."""
+    total = len(rows)
+    elaborated = sum(row.elaborated for row in rows)
+    with_reference = [row for row in rows if row.elaborated and row.equivalence not in ("no reference", "no statement")]
+    return {
+        "problems": total,
+        "elaborated": elaborated,
+        "elaboration_rate": elaborated / total if total else 0.0,
+        "with_reference": len(with_reference),
+        "equivalent": sum(row.equivalence == "equivalent" for row in with_reference),
+        "one_direction": sum(row.equivalence.endswith("implies reference") or row.equivalence.endswith("implies candidate") for row in with_reference),
+        "not_shown": sum(row.equivalence == "equivalence not shown" for row in with_reference),
+        "vacuous_best": sum(bool(row.vacuous) for row in rows),
+    }

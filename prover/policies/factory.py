@@ -1,0 +1,386 @@
+"""Build a policy or a value function from a one-line spec (the `--policy` / `--value` options).
+
+Policy specs
+------------
+    SPEC   := TERM ( "+" TERM )*              a mixture when there are several terms
+    TERM   := [ WEIGHT "*" ] ATOM             e.g. 0.3*portfolio (weights default to 1, normalised)
+    ATOM   := "portfolio"                     the backend's symbolic tactic portfolio (the default)
+            | "hf:" MODEL [ "?" OPTIONS ]     a local transformers model: Hub id or directory
+            | "openai:" URL [ "?" OPTIONS ]   a model behind an OpenAI-compatible server
+            | "whole:" ATOM                   the same, as a whole-proof model (truncate-and-resume)
+            | ALIAS                           a named open model (below)
+    OPTIONS := KEY "=" VALUE ( "&" KEY "=" VALUE )*      (URL query syntax; write "+" as %2B)
+
+Examples:
+    portfolio
+    hf:kaiyuy/leandojo-lean4-tacgen-byt5-small
+    hf:ByteDance-Seed/BFS-Prover-V2-7B?template=bfs&n=8&temperature=1.0
+    hf:/path/to/saved/model?decoding=beam
+    openai:http://localhost:8000/v1?model=ByteDance-Seed/BFS-Prover-V2-7B&template=bfs
+    whole:openai:http://localhost:8000/v1?model=deepseek-ai/DeepSeek-Prover-V2-7B&template=deepseek-prover-v2
+    0.3*portfolio+0.7*hf:kaiyuy/leandojo-lean4-tacgen-byt5-small
+
+Aliases (the real open models, with their own prompt formats):
+    reprover          hf:kaiyuy/leandojo-lean4-tacgen-byt5-small   (template reprover, beam search)
+    bfs-prover        hf:ByteDance-Seed/BFS-Prover-V2-7B           (template bfs)
+    internlm-step     hf:internlm/internlm2_5-step-prover          (template internlm-step)
+    deepseek-prover   whole:hf:deepseek-ai/DeepSeek-Prover-V2-7B   (template deepseek-prover-v2)
+    goedel-prover     whole:hf:Goedel-LM/Goedel-Prover-V2-8B       (template goedel-prover-v2)
+    kimina-prover     whole:hf:AI-MO/Kimina-Prover-Distill-8B      (template kimina-prover)
+
+Options for hf: and openai: atoms:
+    template=NAME      a `prover.policies.prompts.TEMPLATES` name; default from the model's name
+                       (see `default_template`), else reprover (seq2seq) / bfs (causal, completions)
+                       / chat (chat endpoint)
+    n=INT              samples generated per state (default: as many as the search asks for)
+    temperature, top_p, max_new_tokens (hf) / max_tokens (openai)
+  hf only:     decoding=beam|sample|greedy, device=cuda|cpu, dtype=bfloat16|float32|...,
+               max_input_tokens, trust_remote_code=true
+  openai only: model=NAME (required), endpoint=completions|chat (default: the template's kind),
+               timeout, retries, backoff, concurrency, logprobs=true|false, api_key_env=VAR
+A template of kind whole_proof (or the `whole:` prefix) makes a whole-proof policy; the prover
+then wraps its environment with `prover.policies.whole_proof.attach_whole_proof`.
+
+Value specs
+-----------
+    heuristic              `search.values.HeuristicValue`: fewer, smaller goals (the default)
+    policy                 `search.values.PolicyScoreValue`: the policy's own confidence
+    hf-critic[:MODEL][?device=..&dtype=..&batch_size=..&trust_remote_code=..]
+                           a learned critic (`LearnedValue`); default MODEL is
+                           internlm/internlm2_5-step-prover-critic
+    constant:X             `search.values.ConstantValue`: X in [0, 1] for every state
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+from search.types import Policy, ValueFunction
+
+from prover.errors import InputError, ModelUnavailable
+from prover.policies.prompts import Language, PromptTemplate, get_template
+
+__all__ = [
+    "build_policy",
+    "build_value",
+    "parse_policy_spec",
+    "PolicyTerm",
+    "default_template",
+    "ALIASES",
+    "DEFAULT_POLICY",
+    "DEFAULT_VALUE",
+    "DEFAULT_HF_MODEL",
+    "DEFAULT_CRITIC",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_POLICY = "portfolio"
+DEFAULT_VALUE = "heuristic"
+DEFAULT_HF_MODEL = "kaiyuy/leandojo-lean4-tacgen-byt5-small"
+DEFAULT_CRITIC = "internlm/internlm2_5-step-prover-critic"
+
+ALIASES: dict[str, str] = {
+    "reprover": f"hf:{DEFAULT_HF_MODEL}",
+    "bfs-prover": "hf:ByteDance-Seed/BFS-Prover-V2-7B",
+    "internlm-step": "hf:internlm/internlm2_5-step-prover?trust_remote_code=true",
+    "deepseek-prover": "whole:hf:deepseek-ai/DeepSeek-Prover-V2-7B",
+    "goedel-prover": "whole:hf:Goedel-LM/Goedel-Prover-V2-8B",
+    "kimina-prover": "whole:hf:AI-MO/Kimina-Prover-Distill-8B",
+}
+
+# Model-name fragments (lower case) -> the template the model was trained with.
+_NAME_TEMPLATES: tuple[tuple[str, str], ...] = (
+    ("leandojo", "reprover"),
+    ("byt5", "reprover"),
+    ("bfs-prover", "bfs"),
+    ("step-prover", "internlm-step"),
+    ("deepseek-prover-v2", "deepseek-prover-v2"),
+    ("deepseek-prover-v1.5", "deepseek-prover-v1.5"),
+    ("goedel-prover", "goedel-prover-v2"),
+    ("kimina-prover", "kimina-prover"),
+)
+
+_WEIGHTED = re.compile(r"^\s*(?P<weight>\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+)\s*\*\s*(?P<atom>.+?)\s*$")
+
+
+@dataclass(frozen=True)
+class PolicyTerm:
+    """One term of a policy spec: `weight * atom`."""
+
+    weight: float
+    atom: str
+
+
+def parse_policy_spec(spec: str) -> list[PolicyTerm]:
+    """Split a spec into weighted atoms (aliases expanded); `InputError` for an empty or malformed one."""
+    terms: list[PolicyTerm] = []
+    for raw in spec.split("+"):
+        text = raw.strip()
+        if not text:
+            raise InputError(f"policy spec {spec!r} has an empty term (see `prover.policies.factory`)")
+        match = _WEIGHTED.match(text)
+        weight, atom = (float(match["weight"]), match["atom"]) if match else (1.0, text)
+        terms.append(PolicyTerm(weight, ALIASES.get(atom, atom)))
+    if all(term.weight == 0 for term in terms):
+        raise InputError(f"policy spec {spec!r}: every weight is zero")
+    return terms
+
+
+def default_template(model: str) -> str | None:
+    """The prompt template a known open model was trained with, from its name; None when unknown."""
+    lowered = model.lower()
+    for fragment, template in _NAME_TEMPLATES:
+        if fragment in lowered:
+            return template
+    return None
+
+
+def _split_options(text: str) -> tuple[str, dict[str, str]]:
+    target, _, query = text.partition("?")
+    options = dict(parse_qsl(query, keep_blank_values=True, strict_parsing=False)) if query else {}
+    return target, options
+
+
+class _Options:
+    """Typed access to an atom's options, with an error naming any option left unused."""
+
+    def __init__(self, atom: str, options: dict[str, str]) -> None:
+        self.atom = atom
+        self.options = dict(options)
+        self.used: set[str] = set()
+
+    def text(self, key: str, default: str | None = None) -> str | None:
+        self.used.add(key)
+        return self.options.get(key, default)
+
+    def number(self, key: str, default: float) -> float:
+        value = self.text(key)
+        try:
+            return float(value) if value is not None else default
+        except ValueError:
+            raise InputError(f"{self.atom}: option {key}={value!r} is not a number") from None
+
+    def integer(self, key: str, default: int | None) -> int | None:
+        value = self.text(key)
+        try:
+            return int(value) if value is not None else default
+        except ValueError:
+            raise InputError(f"{self.atom}: option {key}={value!r} is not an integer") from None
+
+    def flag(self, key: str, default: bool) -> bool:
+        value = self.text(key)
+        if value is None:
+            return default
+        if value.lower() in {"1", "true", "yes", "on"}:
+            return True
+        if value.lower() in {"0", "false", "no", "off"}:
+            return False
+        raise InputError(f"{self.atom}: option {key}={value!r} is not true/false")
+
+    def check_all_used(self) -> None:
+        unknown = sorted(set(self.options) - self.used)
+        if unknown:
+            raise InputError(f"{self.atom}: unknown option(s) {', '.join(unknown)}")
+
+
+def _language(backend: str) -> Language:
+    if backend not in {"coq", "lean"}:
+        raise InputError(f"unknown backend {backend!r}; expected coq or lean")
+    return "coq" if backend == "coq" else "lean"
+
+
+def build_policy(spec: str = DEFAULT_POLICY, *, backend: str, seed: int = 0) -> Policy:
+    """The policy that `spec` describes, for `backend` ("coq" or "lean"); see the module docstring.
+
+    Raises InputError for a malformed spec and ModelUnavailable for a model that cannot be loaded
+    or reached.
+    """
+    language = _language(backend)
+    terms = parse_policy_spec(spec)
+    policies = [_build_atom(term.atom, language=language, seed=seed) for term in terms]
+    if len(policies) == 1:
+        return policies[0]
+    from prover.policies.mixture import MixturePolicy
+
+    return MixturePolicy(policies, [term.weight for term in terms])
+
+
+def _build_atom(atom: str, *, language: Language, seed: int) -> Policy:
+    whole = False
+    text = atom.strip()
+    if text.startswith("whole:"):
+        whole, text = True, text[len("whole:"):]
+        text = ALIASES.get(text, text)
+        if text.startswith("whole:"):
+            text = text[len("whole:"):]
+    if text == "portfolio":
+        if whole:
+            raise InputError("whole:portfolio makes no sense: the portfolio proposes single tactics")
+        return _portfolio(language)
+    if text.startswith("hf:"):
+        return _hf_policy(text, language=language, seed=seed, whole=whole)
+    if text.startswith("openai:"):
+        return _openai_policy(text, language=language, seed=seed, whole=whole)
+    known = ", ".join(["portfolio", "hf:MODEL", "openai:URL", "whole:...", *ALIASES])
+    raise InputError(f"unknown policy {atom!r}; expected one of: {known}")
+
+
+def _portfolio(language: Language) -> Policy:
+    # Imported lazily: the portfolios are written separately and pull in backend knowledge.
+    module_name, class_name = (
+        ("prover.policies.coq_portfolio", "CoqPortfolioPolicy")
+        if language == "coq"
+        else ("prover.policies.lean_portfolio", "LeanPortfolioPolicy")
+    )
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as missing:
+        if missing.name != module_name:
+            raise
+        raise ModelUnavailable(f"the {language} tactic portfolio ({module_name}) is not installed") from missing
+    return getattr(module, class_name)()
+
+
+def _template(
+    options: _Options, model: str, *, whole: bool, fallback: str
+) -> PromptTemplate:
+    name = options.text("template") or default_template(model)
+    if whole and (name is None or get_template(name).kind != "whole_proof"):
+        if options.text("template"):
+            raise InputError(f"{options.atom}: template {name!r} is a tactic template, not a whole-proof one")
+        name = "chat-whole"
+    return get_template(name or fallback)
+
+
+def _model_policy(generator: Any, template: PromptTemplate, *, language: Language, samples: int | None) -> Policy:
+    from prover.policies.generation import ModelPolicy
+    from prover.policies.whole_proof import WholeProofPolicy
+
+    if template.kind == "whole_proof":
+        policy: Any = WholeProofPolicy(generator, template, language=language)
+    else:
+        policy = ModelPolicy(generator, template, language=language)
+    policy.num_samples = samples
+    return policy
+
+
+def _hf_policy(text: str, *, language: Language, seed: int, whole: bool) -> Policy:
+    target, raw_options = _split_options(text[len("hf:"):])
+    model = target or DEFAULT_HF_MODEL
+    options = _Options(f"hf:{model}", raw_options)
+    from prover.policies.hf import HFGenerator, load_model
+
+    trust = options.flag("trust_remote_code", False)
+    loaded = load_model(model, device=options.text("device"), dtype=options.text("dtype"), trust_remote_code=trust)
+    fallback = "reprover" if loaded.is_encoder_decoder else "bfs"
+    template = _template(options, model, whole=whole, fallback=fallback)
+    long_output = template.kind == "whole_proof"
+    decoding = options.text("decoding")
+    if decoding not in (None, "beam", "sample", "greedy"):
+        raise InputError(f"hf:{model}: decoding must be beam, sample or greedy, not {decoding!r}")
+    generator = HFGenerator(
+        model,
+        loaded=loaded,
+        decoding=decoding,  # type: ignore[arg-type]
+        temperature=options.number("temperature", 1.0),
+        top_p=options.number("top_p", 1.0 if not long_output else 0.95),
+        max_new_tokens=int(options.integer("max_new_tokens", 4096 if long_output else 128) or 128),
+        max_input_tokens=int(options.integer("max_input_tokens", 2048) or 2048),
+        seed=seed,
+    )
+    samples = options.integer("n", None)
+    options.check_all_used()
+    return _model_policy(generator, template, language=language, samples=samples)
+
+
+def _openai_policy(text: str, *, language: Language, seed: int, whole: bool) -> Policy:
+    import os
+
+    from prover.policies.openai_compat import OpenAIGenerator
+
+    url, raw_options = _split_options(text[len("openai:"):])
+    options = _Options(f"openai:{url}", raw_options)
+    if not url.startswith(("http://", "https://")):
+        raise InputError(f"openai:{url}: expected an http(s) URL such as http://localhost:8000/v1")
+    model = options.text("model")
+    if not model:
+        raise InputError(f"openai:{url}: say which served model with ?model=NAME")
+    endpoint = options.text("endpoint")
+    if endpoint not in (None, "completions", "chat"):
+        raise InputError(f"openai:{url}: endpoint must be completions or chat, not {endpoint!r}")
+    template_name = options.text("template")
+    fallback = "chat" if endpoint == "chat" else "bfs"
+    template = _template(options, model, whole=whole, fallback=fallback)
+    if template_name is None and endpoint == "completions" and template.chat:
+        template = get_template("bfs" if template.kind == "tactic" else "deepseek-prover-v1.5")
+    endpoint = endpoint or ("chat" if template.chat else "completions")
+    long_output = template.kind == "whole_proof"
+    key_env = options.text("api_key_env")
+    generator = OpenAIGenerator(
+        url,
+        model=model,
+        endpoint=endpoint,  # type: ignore[arg-type]
+        api_key=os.environ.get(key_env) if key_env else None,
+        temperature=options.number("temperature", 1.0),
+        top_p=options.number("top_p", 0.95),
+        max_tokens=int(options.integer("max_tokens", 4096 if long_output else 128) or 128),
+        stop=template.stop if endpoint == "completions" else (),
+        timeout=options.number("timeout", 600.0 if long_output else 60.0),
+        max_retries=int(options.integer("retries", 3) or 0),
+        backoff=options.number("backoff", 0.5),
+        max_concurrency=int(options.integer("concurrency", 8) or 8),
+        logprobs=options.flag("logprobs", True),
+        seed=seed,
+    )
+    samples = options.integer("n", None)
+    options.check_all_used()
+    return _model_policy(generator, template, language=language, samples=samples)
+
+
+def build_value(spec: str = DEFAULT_VALUE, *, policy: Policy | None = None) -> ValueFunction:
+    """The value function that `spec` describes (see the module docstring); `policy` serves spec "policy"."""
+    text = spec.strip()
+    if text == "heuristic":
+        from search.values import HeuristicValue
+
+        return HeuristicValue()
+    if text == "policy":
+        if policy is None:
+            raise InputError("value spec 'policy' needs the policy it should ask")
+        from search.values import PolicyScoreValue
+
+        return PolicyScoreValue(policy)
+    if text.startswith("constant:"):
+        from search.values import ConstantValue
+
+        raw = text[len("constant:"):]
+        try:
+            return ConstantValue(float(raw))
+        except ValueError:
+            raise InputError(f"value spec {spec!r}: expected constant:X with X a number in [0, 1]") from None
+    if text == "hf-critic" or text.startswith("hf-critic:") or text.startswith("hf-critic?"):
+        from prover.policies.value import LearnedValue
+
+        rest = text[len("hf-critic"):].lstrip(":")
+        target, raw_options = _split_options(rest)
+        model = target or DEFAULT_CRITIC
+        options = _Options(f"hf-critic:{model}", raw_options)
+        trust = options.flag("trust_remote_code", model == DEFAULT_CRITIC)
+        value = LearnedValue(
+            model,
+            device=options.text("device"),
+            dtype=options.text("dtype"),
+            batch_size=int(options.integer("batch_size", 16) or 16),
+            trust_remote_code=trust,
+        )
+        options.check_all_used()
+        return value
+    raise InputError(
+        f"unknown value {spec!r}; expected heuristic, policy, hf-critic[:MODEL] or constant:X"
+    )

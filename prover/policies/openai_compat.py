@@ -1,0 +1,204 @@
+"""A model behind an OpenAI-compatible HTTP API (vLLM, SGLang, llama.cpp server, hosted APIs) as a text generator.
+
+Both endpoints are spoken: `/completions` (raw prompt, e.g. BFS-Prover's `"{state}:::"`) and
+`/chat/completions` (chat messages, e.g. DeepSeek-Prover-V2). One request per prompt asks for `n`
+samples; requests run concurrently up to `max_concurrency`. Transport errors, timeouts, HTTP 429
+and 5xx are retried with exponential backoff; after the last retry, or at once on another 4xx,
+`ModelUnavailable` says which server failed and why. Token log-probabilities are requested and
+summed when the server returns them; otherwise the policy ranks candidates (`rank_prior`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Literal, Sequence
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field
+
+from prover.errors import ModelUnavailable
+from prover.policies.generation import Generation, Prompt
+
+__all__ = ["OpenAIGenerator"]
+
+log = logging.getLogger(__name__)
+
+Endpoint = Literal["completions", "chat"]
+
+
+# Wire models: only the fields we read; servers add many others (ignored).
+class _ChatTokenLogprob(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    logprob: float
+
+
+class _Logprobs(BaseModel):
+    """`token_logprobs` in /completions replies, `content` in /chat/completions replies."""
+
+    model_config = ConfigDict(extra="ignore")
+    token_logprobs: list[float | None] | None = None
+    content: list[_ChatTokenLogprob] | None = None
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    content: str | None = None
+
+
+class _Choice(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    index: int = 0
+    text: str | None = None  # completions
+    message: _Message | None = None  # chat
+    logprobs: _Logprobs | None = None
+
+
+class _Response(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    choices: list[_Choice] = Field(default_factory=list)
+
+
+class _RetryableError(Exception):
+    """A failure worth retrying (transport, timeout, 429, 5xx)."""
+
+
+class OpenAIGenerator:
+    """A `TextGenerator` over an OpenAI-compatible server.
+
+    base_url: the API root, e.g. `http://localhost:8000/v1`.
+    model: the served model's name. endpoint: "completions" or "chat".
+    api_key: sent as a bearer token; defaults to $OPENAI_API_KEY (none sent when unset).
+    timeout: seconds for one request (connect, read, write); max_retries: retries after the first try;
+    backoff: seconds before the first retry, doubled each time.
+    logprobs: ask the server for token log-probabilities.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        model: str,
+        endpoint: Endpoint = "completions",
+        api_key: str | None = None,
+        temperature: float = 1.0,
+        top_p: float = 0.95,
+        max_tokens: int = 256,
+        stop: Sequence[str] = (),
+        timeout: float = 60.0,
+        max_retries: int = 3,
+        backoff: float = 0.5,
+        max_concurrency: int = 8,
+        logprobs: bool = True,
+        seed: int | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.endpoint: Endpoint = endpoint
+        self.name = f"openai:{model}"
+        self.temperature = temperature
+        self.top_p = top_p
+        self.max_tokens = max_tokens
+        self.stop = list(stop)
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.max_concurrency = max(1, max_concurrency)
+        self.logprobs = logprobs
+        self.seed = seed
+        key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self._client = httpx.Client(base_url=self.base_url, headers=headers, timeout=httpx.Timeout(timeout))
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._client.close()
+
+    def __enter__(self) -> "OpenAIGenerator":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def generate(self, prompts: Sequence[Prompt], n: int) -> list[list[Generation]]:
+        """n samples for each prompt, the requests running concurrently (at most `max_concurrency`)."""
+        if not prompts or n <= 0:
+            return [[] for _ in prompts]
+        if len(prompts) == 1:
+            return [self._generate_one(prompts[0], n)]
+        with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(prompts))) as pool:
+            return list(pool.map(lambda prompt: self._generate_one(prompt, n), prompts))
+
+    def _payload(self, prompt: Prompt, n: int) -> tuple[str, dict[str, Any]]:
+        payload: dict[str, Any] = {
+            "model": self.model,
+            "n": n,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_tokens": self.max_tokens,
+        }
+        if self.stop:
+            payload["stop"] = self.stop
+        if self.seed is not None:
+            payload["seed"] = self.seed
+        if self.endpoint == "chat":
+            messages = prompt if isinstance(prompt, list) else [{"role": "user", "content": prompt}]
+            payload["messages"] = messages
+            if self.logprobs:
+                payload["logprobs"] = True
+            return "/chat/completions", payload
+        if not isinstance(prompt, str):
+            raise ModelUnavailable(
+                f"{self.name}: a chat prompt needs endpoint=chat (this template renders chat messages)"
+            )
+        payload["prompt"] = prompt
+        if self.logprobs:
+            payload["logprobs"] = 1
+        return "/completions", payload
+
+    def _generate_one(self, prompt: Prompt, n: int) -> list[Generation]:
+        path, payload = self._payload(prompt, n)
+        last_error = ""
+        for attempt in range(self.max_retries + 1):
+            if attempt:
+                delay = self.backoff * (2 ** (attempt - 1))
+                log.info("%s: retry %d in %.2fs after %s", self.name, attempt, delay, last_error)
+                time.sleep(delay)
+            try:
+                return self._request(path, payload)
+            except _RetryableError as error:
+                last_error = str(error)
+        raise ModelUnavailable(
+            f"{self.name} at {self.base_url} failed after {self.max_retries + 1} attempts: {last_error}"
+        )
+
+    def _request(self, path: str, payload: dict[str, Any]) -> list[Generation]:
+        try:
+            response = self._client.post(path, json=payload)
+        except httpx.TimeoutException as error:
+            raise _RetryableError(f"timed out ({type(error).__name__})") from error
+        except httpx.TransportError as error:
+            raise _RetryableError(f"cannot connect ({error})") from error
+        if response.status_code == 429 or response.status_code >= 500:
+            raise _RetryableError(f"HTTP {response.status_code}: {response.text[:200]}")
+        if response.status_code >= 400:
+            raise ModelUnavailable(
+                f"{self.name} at {self.base_url} refused the request: HTTP {response.status_code}: "
+                f"{response.text[:200]}"
+            )
+        try:
+            parsed = _Response.model_validate_json(response.content)
+        except ValueError as error:
+            raise _RetryableError(f"malformed reply ({str(error).splitlines()[0]})") from error
+        return [self._generation(choice) for choice in sorted(parsed.choices, key=lambda c: c.index)]
+
+    def _generation(self, choice: _Choice) -> Generation:
+        text = choice.message.content if choice.message is not None else choice.text
+        log_prob: float | None = None
+        logprobs = choice.logprobs
+        if logprobs is not None and logprobs.token_logprobs:
+            log_prob = sum(value for value in logprobs.token_logprobs if value is not None)
+        elif logprobs is not None and logprobs.content:
+            log_prob = sum(token.logprob for token in logprobs.content)
+        return Generation(text or "", log_prob)

@@ -1,0 +1,168 @@
+"""One shared inference service per GPU: requests from many concurrent searches become few large batches.
+
+`InferenceService` owns a policy (typically a `ModelPolicy` over an `HFGenerator`) and one worker
+thread. Callers, from any thread, `submit(states, n)` and get a future; the worker collects
+requests until `max_batch` states are waiting or `max_wait` seconds have passed since the first,
+then makes one `propose_batch` call per distinct `n` and completes the futures. `ServicePolicy`
+is the client side: a `Policy` that forwards to a service. The service is a plain in-process class;
+`prover.distributed` can host it in a Ray actor and hand searches a `ServicePolicy` over the actor
+handle's `propose_batch`.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Protocol, Sequence
+
+from search.types import Candidate, Policy, State
+
+__all__ = ["InferenceService", "ServicePolicy", "BatchingStats"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Request:
+    states: tuple[State, ...]
+    n: int
+    future: Future = field(default_factory=Future)
+
+
+@dataclass
+class BatchingStats:
+    """What the service did: how many requests it received and the sizes (in states) of the batches it ran."""
+
+    requests: int = 0
+    batch_sizes: list[int] = field(default_factory=list)
+
+
+class InferenceService:
+    """Batches `propose_batch` requests from many threads into few calls on one policy.
+
+    policy: the model-backed policy; only the worker thread calls it.
+    max_batch: the most states in one call (a request larger than this runs alone).
+    max_wait: seconds the worker waits for more requests after the first one arrives.
+    Use as a context manager, or call `close()`; pending requests fail once closed.
+    """
+
+    def __init__(self, policy: Policy, *, max_batch: int = 64, max_wait: float = 0.005) -> None:
+        self.policy = policy
+        self.max_batch = max(1, max_batch)
+        self.max_wait = max_wait
+        self.stats = BatchingStats()
+        self._queue: queue.Queue[_Request | None] = queue.Queue()
+        self._closed = threading.Event()
+        self._worker = threading.Thread(target=self._run, name="inference-service", daemon=True)
+        self._worker.start()
+
+    def __enter__(self) -> "InferenceService":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def submit(self, states: Sequence[State], n: int) -> "Future[list[list[Candidate]]]":
+        """Queue a request; the future resolves to one candidate list per state."""
+        if self._closed.is_set():
+            raise RuntimeError("the inference service is closed")
+        request = _Request(tuple(states), n)
+        self._queue.put(request)
+        return request.future
+
+    def propose_batch(self, states: Sequence[State], n: int) -> list[list[Candidate]]:
+        """Blocking form of `submit`: candidates for `states`, computed in a shared batch."""
+        if not states:
+            return []
+        return self.submit(states, n).result()
+
+    def close(self) -> None:
+        """Stop the worker after the requests already queued."""
+        if not self._closed.is_set():
+            self._closed.set()
+            self._queue.put(None)
+            self._worker.join()
+
+    def _collect(self, first: _Request) -> tuple[list[_Request], bool]:
+        """`first` and the requests that arrive within `max_wait`, up to `max_batch` states."""
+        batch = [first]
+        size = len(first.states)
+        deadline = time.monotonic() + self.max_wait
+        while size < self.max_batch:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                request = self._queue.get(timeout=remaining)
+            except queue.Empty:
+                break
+            if request is None:
+                return batch, True
+            if size + len(request.states) > self.max_batch:
+                # Too big to join: run it first in the next round (order of arrival is kept).
+                self._run_batch(batch)
+                batch, size = [request], len(request.states)
+                deadline = time.monotonic() + self.max_wait
+                continue
+            batch.append(request)
+            size += len(request.states)
+        return batch, False
+
+    def _run(self) -> None:
+        stop = False
+        while not stop:
+            first = self._queue.get()
+            if first is None:
+                break
+            batch, stop = self._collect(first)
+            self._run_batch(batch)
+        # Anything left after close() is refused rather than left hanging.
+        while True:
+            try:
+                request = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if request is not None:
+                request.future.set_exception(RuntimeError("the inference service is closed"))
+
+    def _run_batch(self, batch: list[_Request]) -> None:
+        by_n: dict[int, list[_Request]] = {}
+        for request in batch:
+            by_n.setdefault(request.n, []).append(request)
+        for n, requests in by_n.items():
+            states = [state for request in requests for state in request.states]
+            self.stats.requests += len(requests)
+            self.stats.batch_sizes.append(len(states))
+            try:
+                answers = self.policy.propose_batch(states, n)
+            except Exception as error:  # delivered to every caller of this batch, not swallowed
+                for request in requests:
+                    request.future.set_exception(error)
+                continue
+            start = 0
+            for request in requests:
+                request.future.set_result(answers[start : start + len(request.states)])
+                start += len(request.states)
+
+
+class _ProposesBatch(Protocol):
+    def propose_batch(self, states: Sequence[State], n: int) -> list[list[Candidate]]: ...
+
+
+class ServicePolicy:
+    """The client of an inference service: a `Policy` whose calls join the service's shared batches."""
+
+    def __init__(self, service: _ProposesBatch) -> None:
+        self.service = service
+
+    def propose(self, state: State, n: int) -> list[Candidate]:
+        """Up to `n` candidates for `state`, computed in a shared batch."""
+        return self.service.propose_batch([state], n)[0]
+
+    def propose_batch(self, states: Sequence[State], n: int) -> list[list[Candidate]]:
+        """Candidates for every state, computed in a shared batch."""
+        return self.service.propose_batch(states, n)
