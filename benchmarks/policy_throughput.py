@@ -7,7 +7,12 @@ states are proposed for one at a time and then as one batch; the speed-up is the
 wall-clock times. Figures are medians over repeats. Real models are far larger: these numbers measure
 the framework's per-call overhead and the value of batching, not a 7B model's speed.
 
-    .venv/bin/python benchmarks/policy_throughput.py [--states 16] [--candidates 8] [--max-new-tokens 32] [--repeats 3] [--width 64]
+    .venv/bin/python benchmarks/policy_throughput.py [--states 16] [--candidates 8] [--max-new-tokens 32]
+        [--repeats 3] [--width 64] [--threads 1]
+
+Torch runs on `--threads` CPU threads (default 1): models this small gain nothing from intra-op
+parallelism, and on a shared machine OpenMP threads spin-waiting for busy cores slow every matmul
+down by an order of magnitude.
 
 Prints a table and writes benchmarks/results/policy_throughput.json.
 """
@@ -83,9 +88,12 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--width", type=int, default=64, help="hidden size of the tiny models")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     args = parser.parse_args()
 
     import torch
+
+    torch.set_num_threads(args.threads)
 
     device, dtype = pick_device()
     states = sample_states(args.states)

@@ -114,7 +114,7 @@ def prove_file_command(
         raise InputError(f"invalid option: {_first_error(invalid)}") from invalid
 
     result = FileResult(file=str(file), backend=config.backend, parsed=None)  # type: ignore[arg-type]
-    display = _Display(enabled=stderr.is_terminal and not json_output)
+    display = _Display(live=stderr.is_terminal and not json_output, lines=not json_output)
     try:
         prove_file(
             file,
@@ -154,10 +154,6 @@ def _report(result: FileResult, *, json_output: bool, out: Path | None, write: b
     if json_output:
         typer.echo(json.dumps(result.to_json(), indent=2))
         return
-    for outcome in result.results:
-        typer.echo(_summary_line(outcome))
-        if outcome.status == "proved" and outcome.proof:
-            typer.echo(_indent(outcome.proof))
     proved = sum(r.status == "proved" for r in result.results)
     typer.echo(f"{proved}/{len(result.parsed.theorems)} theorems proved and kernel-checked in {result.file}")
 
@@ -183,10 +179,11 @@ def _first_error(error: ValueError) -> str:
 
 
 class _Display:
-    """A live progress line on a terminal (rich); silent otherwise, so pipes get plain output."""
+    """Progress: a live status line on a terminal (rich, on stderr), and one plain line per finished
+    theorem on stdout as soon as it finishes, so pipes and logs see progress too."""
 
-    def __init__(self, *, enabled: bool) -> None:
-        self.enabled = enabled
+    def __init__(self, *, live: bool, lines: bool) -> None:
+        self.live, self.lines = live, lines
         self._status = None
         self._name = ""
         self._index = (0, 0)
@@ -195,7 +192,7 @@ class _Display:
 
     def start(self, name: str, index: int, total: int) -> None:
         self._name, self._index, self._started = name, (index + 1, total), time.monotonic()
-        if self.enabled:
+        if self.live:
             if self._status is None:
                 self._status = stderr.status("")
                 self._status.start()
@@ -208,8 +205,13 @@ class _Display:
             self._status.update(self._line(expansions))
 
     def done(self, outcome: TheoremResult) -> None:
-        if self.enabled:
-            stderr.print(_summary_line(outcome), markup=False)
+        if not self.lines:
+            return
+        text = _summary_line(outcome)
+        if outcome.status == "proved" and outcome.proof:
+            text += "\n" + _indent(outcome.proof)
+        typer.echo(text)  # rich's live status redirects stdout, so this lands above the status line
+        sys.stdout.flush()
 
     def stop(self) -> None:
         if self._status is not None:

@@ -196,7 +196,8 @@ class CoqEnvironment:
         self._doc: list[tuple[str, int]] = []
         self._current: _Started | None = None
         self._step_cache: dict[tuple[tuple[str, ...], tuple[str, ...], str], Outcome] = {}
-        self.restarts = 0
+        self.restarts = 0  # processes killed and restarted after a crash or hang
+        self.sentences_added = 0  # Add calls sent (header reuse keeps this low; tests count it)
 
     # ------------------------------------------------------------ lifecycle
     def __enter__(self) -> "CoqEnvironment":
@@ -265,6 +266,7 @@ class CoqEnvironment:
             xml_pair(xml_int(0), xml_int(0)),
         )
         answer = self._process().call("Add", payload, timeout=self.header_timeout)
+        self.sentences_added += 1
         if answer.good:
             new_state = answer.value.find("pair/state_id")
             if new_state is None:
@@ -443,7 +445,11 @@ class CoqEnvironment:
                 return Failed("the step closed the proof block")
             if goals.none_left:
                 return Proved(path)
-            return Progress(State(goals=_goal_texts(goals), path=path, handle=(self._generation, self._tip())))
+            texts = _goal_texts(goals)
+            if texts == tuple(state.goals):
+                # `auto`, `simpl`, `try ...` succeed without doing anything: no new state for the search.
+                return Failed("no progress: the goals are unchanged")
+            return Progress(State(goals=texts, path=path, handle=(self._generation, self._tip())))
         raise ProverCrashed("unreachable: step retried without result")
 
     def _doc_starts_with(self, sentences: Sequence[str]) -> bool:

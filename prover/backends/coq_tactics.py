@@ -66,6 +66,8 @@ def tactic_sentences(tactic: str) -> tuple[str, ...]:
     sentences: list[str] = []
     for part in parts:
         text = " ".join(part.text.split())
+        if text.endswith(" .") and not text.endswith(".. ."):
+            text = text[:-2] + "."  # a comment removed before the final dot
         if not part.terminated:
             text = text + "."
         _check_sentence(part, text)

@@ -18,7 +18,7 @@ from typing import Any, Callable
 from search.types import Environment, Theorem
 
 from prover.backends.base import Backend
-from prover.errors import ProverCrashed, ProverError, ProverTimeout
+from prover.errors import ModelUnavailable, ProverError, ToolchainMissing
 from prover.formalizer.checking import Elaboration, Statement, elaborate
 from prover.formalizer.faithfulness import Faithfulness, assess_faithfulness
 from prover.formalizer.templates import FormalizerTemplate, Message, Target, get_template, repair_messages
@@ -248,7 +248,9 @@ class Formalizer:
         """Run `action(env)`; after a crash or hang, restart the prover and report the failure instead."""
         try:
             return action(self._environment()), None
-        except (ProverCrashed, ProverTimeout) as failure:
+        except (ToolchainMissing, ModelUnavailable):
+            raise
+        except ProverError as failure:  # crashed, hung, or lost its state: this check fails, the next gets a fresh prover
             log.warning("%s: proof assistant failed (%s); restarting it", what, failure)
             self._discard_environment()
             return None, f"proof assistant failed: {failure}"

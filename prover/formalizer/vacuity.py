@@ -5,7 +5,7 @@ each other (then anything follows), it assumes its own conclusion, or its conclu
 Each check starts the statement in the environment, introduces the hypotheses, and tries one quick
 tactic; success is evidence the statement is vacuous, and such candidates are ranked last.
 
-  true_conclusion          after `intros`, `exact I` (Coq) / `trivial` (Lean) closes the goal: the
+  true_conclusion          after `intros`, `exact I` (Coq) / `exact True.intro` (Lean) closes the goal: the
                            conclusion is `True`.
   contradictory_hypotheses after `intros`, `exfalso` and quick arithmetic/propositional automation
                            (lia, lra, nia, nra, tauto, congruence; Lean: omega, linarith, nlinarith,
@@ -73,7 +73,7 @@ TACTICS: dict[Target, VacuityTactics] = {
     "lean": VacuityTactics(
         imports="",
         introduce="intros",
-        true_goal="trivial",
+        true_goal="exact True.intro",
         contradiction="exfalso; first | omega | linarith | nlinarith | tauto | simp_all",
         assumption="assumption",
         automation=("rfl", "decide", "norm_num", "simp", "omega", "linarith", "tauto"),
@@ -120,8 +120,9 @@ class VacuityReport:
         if not self.flags:
             return "no vacuity found" + (f" (checks incomplete: {self.incomplete})" if self.incomplete else "")
         parts = [f"{flag} (by `{tactic}`)" for flag, tactic in self.evidence]
-        label = "VACUOUS" if self.vacuous else "trivial"
-        return f"{label}: " + ", ".join(parts)
+        if self.vacuous:
+            return "VACUOUS: " + ", ".join(parts)
+        return "not vacuous; easy: " + ", ".join(parts)
 
 
 def _closes(env: Environment, state: State, tactic: str) -> bool:

@@ -222,3 +222,34 @@ def test_summary_counts_elaboration_and_equivalence() -> None:
     )
     assert summary["elaborated"] == 3 and summary["elaboration_rate"] == pytest.approx(0.75)
     assert (summary["with_reference"], summary["equivalent"], summary["one_direction"], summary["not_shown"]) == (3, 1, 1, 1)
+
+
+def _problem(tmp_path: Path, text: str = "Show that 1 + 1 = 2.") -> Path:
+    path = tmp_path / "problem.txt"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["formalize", "no/such/problem.txt", "--model", "hf:x"], "no/such/problem.txt: no such file"),
+        (["formalize", "{problem}", "--target", "coq"], "no formalizer model: pass --model"),
+        (["formalize", "{problem}", "--target", "isabelle", "--model", "hf:x"], "--target must be lean or coq"),
+        (["formalize", "{problem}", "-o", "{tmp}/out.lean", "--target", "coq", "--model", "hf:x"], "goes in a .v file"),
+        (["solve", "{problem}", "--target", "coq", "--template", "herald", "--model", "hf:x"], "writes Lean 4, not Coq"),
+        (["formalize", "{empty}", "--model", "hf:x"], "the problem text is empty"),
+    ],
+)
+def test_bad_formalizer_input_is_one_line_and_exit_2(
+    args: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prover.cli import main
+
+    monkeypatch.delenv("PROVE_FORMALIZER_MODEL", raising=False)
+    empty = tmp_path / "empty.txt"
+    empty.write_text("  \n")
+    filled = [a.format(problem=_problem(tmp_path), tmp=tmp_path, empty=empty) for a in args]
+    assert main(filled) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and error[0].startswith("prove: ") and message in error[0]

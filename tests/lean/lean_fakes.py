@@ -90,6 +90,12 @@ def make_fake_lean(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeLean:
     root = tmp_path / "lean"
     lake = root / "bin" / "lake"
     _shim(lake, HERE / "fake_lake.py")
+    # `lake env PROG` is what every REPL start runs: answer it in the shell, without a Python start-up.
+    lake.write_text(
+        '#!/bin/sh\nif [ "$1" = env ]; then shift; exec "$@"; fi\n'
+        f'exec "{sys.executable}" "{HERE / "fake_lake.py"}" "$@"\n',
+        encoding="utf-8",
+    )
     project = root / "project"
     project.mkdir(parents=True)
     (project / "lean-toolchain").write_text("leanprover/lean4:v4.24.0\n", encoding="utf-8")

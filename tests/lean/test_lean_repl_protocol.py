@@ -63,6 +63,7 @@ def test_framing_joins_lines_after_trimming_them_so_a_raw_newline_vanishes() -> 
     assert requests[0]["cmd"] == "theorem foo : 1 = 1 := bysorry"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("group", _all_groups(), ids=lambda g: "/".join(g))
 def test_lean_interact_reads_every_recorded_answer_into_its_models(
     group: tuple[str, ...], fake_lean: FakeLean, monkeypatch: pytest.MonkeyPatch

@@ -30,6 +30,22 @@ def _require_models() -> None:
     pytest.importorskip("transformers", reason="the model tests need transformers (neuroprove[models])")
 
 
+@pytest.fixture(autouse=True)
+def _one_torch_thread() -> Iterator[None]:
+    """Run tiny models on one thread: on a shared 2-core machine, OpenMP threads spin-waiting for a busy
+    core make a 64-wide matmul take milliseconds instead of microseconds."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 @pytest.fixture(scope="session")
 def tiny_seq2seq(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A saved 2-layer T5 with the ByT5 tokenizer."""

@@ -1,0 +1,354 @@
+"""LeanBackend/LeanEnvironment through real lean-interact on the stand-in REPL.
+
+Each test names its source: RECORDED (upstream's REPL v4.24.0 transcripts and the v4.19.0 /
+v4.33.0-rc2 variants, ../shared/fixtures/lean-repl) or WRITTEN (tests/lean/written_transcripts,
+exchanges this project wrote in the REPL's format: `#print axioms`, miniF2F headers, hangs, crashes).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+import pytest
+from lean_fakes import RECORDED_MAIN, RECORDED_MATHLIB, WRITTEN, FakeLean, recorded
+
+from prover.backends.lean import LeanHandle, command_rejection, step_outcome
+from prover.errors import InputError
+from search.types import Failed, Progress, Proved, State, Theorem
+
+MATHLIB_HEADER = "import Mathlib\nopen BigOperators\nopen Real\nopen Nat"
+
+
+def _proof_steps(fake_lean: FakeLean) -> list[dict]:
+    return [r for r in fake_lean.requests() if "tactic" in r]
+
+
+# -- RECORDED: branching, errors with empty goals, metavariables, kernel check, drift ----------
+
+
+def test_branching_from_one_state_twice_then_proving(fake_lean: FakeLean) -> None:
+    """RECORDED proof_step: two tactics on the root state, then the proof closes from the second branch."""
+    fake_lean.use(recorded(*RECORDED_MAIN))
+    with fake_lean.backend().open_environment(step_timeout=10) as env:
+        root = env.start(Theorem(name="f", statement="def f : Nat :="))
+        assert root.goals == ("⊢ Nat",)
+        first = env.step(root, "apply Int.natAbs")
+        second = env.step(root, "have t : Nat := 42")
+        assert isinstance(first, Progress) and first.state.goals == ("⊢ Int",)
+        assert isinstance(second, Progress) and second.state.goals == ("t : Nat\n⊢ Nat",)
+        done = env.step(second.state, "exact t")
+    assert done == Proved(("have t : Nat := 42", "exact t"))
+    steps = _proof_steps(fake_lean)
+    assert [s["proofState"] for s in steps[:2]] == [0, 0]  # the same REPL state, stepped twice
+
+
+@pytest.mark.parametrize("variant", [RECORDED_MAIN, ("variants", "v4.19.0", "test"), ("variants", "v4.33.0-rc2-HEAD", "test")])
+def test_an_error_with_empty_goals_is_a_failure_in_every_recorded_lean_version(fake_lean: FakeLean, variant: tuple[str, ...]) -> None:
+    """RECORDED invalid_tactic (v4.19 `unknown identifier 'x'`, v4.24+ ``Unknown identifier `x` ``): goals [] with an error is Failed, never Proved."""
+    fake_lean.use(recorded(*variant))
+    with fake_lean.backend().open_environment(step_timeout=10) as env:
+        root = env.start(Theorem(name="my_theorem", statement="theorem my_theorem (x : Nat) : x = x :="))
+        outcome = env.step(root, "exact my_fake_premise")
+    assert isinstance(outcome, Failed)
+    assert "my_fake_premise" in outcome.message and "dentifier" in outcome.message
+
+
+def test_unsolved_goals_error_with_empty_goals_is_a_failure(fake_lean: FakeLean) -> None:
+    """RECORDED Mathlib/20240209: `simpa using show False by done` answers goals [] + error "unsolved goals"."""
+    fake_lean.use(recorded(*RECORDED_MATHLIB))
+    with fake_lean.backend().open_environment(step_timeout=10) as env:
+        root = env.start(Theorem(name="example_L1", statement="example : False :="))
+        outcome = env.step(root, "simpa using show False by done")
+    assert isinstance(outcome, Failed) and outcome.message.startswith("unsolved goals")
+
+
+def test_leftover_metavariables_with_empty_goals_is_a_failure(fake_lean: FakeLean) -> None:
+    """RECORDED app_type_mismatch (term-mode root): `apply ?succ` leaves goals [] but `Incomplete: contains metavariable(s)`."""
+    fake_lean.use(recorded(*RECORDED_MAIN))
+    with fake_lean.backend(root_sorry="sorry").open_environment(step_timeout=10) as env:
+        root = env.start(Theorem(name="example_L1", statement="example : 1 = 0 :="))
+        split = env.step(root, "cases 1")
+        assert isinstance(split, Progress) and len(split.state.goals) == 2
+        one_left = env.step(split.state, "rfl")
+        assert isinstance(one_left, Progress) and one_left.state.goals == ("case succ\nn✝ : Nat\n⊢ n✝ + 1 = 0",)
+        outcome = env.step(one_left.state, "apply ?succ")
+    assert isinstance(outcome, Failed) and "metavariable" in outcome.message
+
+
+def test_mathlib_placeholder_leftover_metavariables_is_a_failure(fake_lean: FakeLean) -> None:
+    """RECORDED Mathlib/placeholder_synthesis: under `import Mathlib`, `simpa [] using h _` leaves metavariables."""
+    fake_lean.use(recorded(*RECORDED_MATHLIB))
+    with fake_lean.backend(root_sorry="sorry").open_environment(step_timeout=10) as env:
+        root = env.start(Theorem(name="example_L2", statement="example : 1 = 0 :=", header="import Mathlib"))
+        step = env.step(root, "cases' exists_ne 2 with n h")
+        assert isinstance(step, Progress)
+        outcome = env.step(step.state, "simpa [] using h _")
+    assert isinstance(outcome, Failed) and "contains metavariable" in outcome.message
+
+
+def test_a_failed_kernel_check_with_no_error_message_is_a_failure(fake_lean: FakeLean) -> None:
+    """RECORDED self_proof_exact_check: `exact ex` gives goals [], no messages, `Error: kernel type check failed`."""
+    fake_lean.use(recorded(*RECORDED_MAIN))
+    with fake_lean.backend(root_sorry="sorry").open_environment(step_timeout=10) as env:
+        root = env.start(Theorem(name="ex", statement="theorem ex : False :="))
+        outcome = env.step(root, "exact ex")
+    assert isinstance(outcome, Failed) and "kernel type check failed" in outcome.message
+
+
+def test_a_repl_level_lean_error_is_a_failure(fake_lean: FakeLean) -> None:
+    """RECORDED unknown_tactic: `{"message": "Lean error:\\n<input>:1:1: unknown tactic"}` is Failed with the reason."""
+    fake_lean.use(recorded(*RECORDED_MAIN))
+    with fake_lean.backend().open_environment(step_timeout=10) as env:
+        root = env.start(Theorem(name="f", statement="def f : Nat :="))
+        outcome = env.step(root, "exat 42")
+    assert outcome == Failed("<input>:1:1: unknown tactic")
+
+
+def test_multiple_goals_keep_lean_order_and_case_tags(fake_lean: FakeLean) -> None:
+    """RECORDED by_cases: branching the same two-goal state twice; goals keep their `case` tags in Lean's order."""
+    fake_lean.use(recorded(*RECORDED_MAIN))
+    with fake_lean.backend().open_environment(step_timeout=10) as env:
+        root = env.start(Theorem(name="foo", statement="theorem foo (x : Int) : x = x :="))
+        split = env.step(root, "by_cases h : x < 0")
+        assert isinstance(split, Progress)
+        assert [g.split("\n")[0] for g in split.state.goals] == ["case pos", "case neg"]
+        closed_pos = env.step(split.state, "case pos => rfl")
+        assert isinstance(closed_pos, Progress) and closed_pos.state.goals == ("case neg\nx : Int\nh : ¬x < 0\n⊢ x = x",)
+
+
+@pytest.mark.parametrize(
+    ("session", "tactic"),
+    [("by_cases", "all_goals sorry"), ("have_by_sorry", "have h : x = 1 := by sorry"), ("tactic_mode_sorry", "sorry")],
+)
+def test_answers_with_nested_sorries_are_failures(fake_lean: FakeLean, session: str, tactic: str) -> None:
+    """RECORDED by_cases/have_by_sorry/tactic_mode_sorry answers (through lean-interact) with new sorries are never progress or proof."""
+    from lean_interact import Command, LeanREPLConfig, LeanServer, LocalProject, ProofStep
+
+    fake_lean.use(recorded(*RECORDED_MAIN, f"{session}.in"))
+    lines = [json.loads(line) for line in recorded(*RECORDED_MAIN, f"{session}.in").read_text().split("\n\n") if line.strip()]
+    config = LeanREPLConfig(
+        project=LocalProject(directory=str(fake_lean.project_dir), lake_path=str(fake_lean.lake), auto_build=False),
+        local_repl_path=str(fake_lean.repl_dir), build_repl=False, lake_path=str(fake_lean.lake),
+        enable_incremental_optimization=False, enable_parallel_elaboration=False,
+    )
+    server = LeanServer(config)
+    try:
+        answer = None
+        for request in lines:
+            if "cmd" in request:
+                answer = server.run(Command(cmd=request["cmd"]), timeout=30)
+            else:
+                answer = server.run(ProofStep(proof_state=request["proofState"], tactic=request["tactic"]), timeout=30)
+        assert answer is not None and answer.sorries  # the recorded answer really carries sorries
+        outcome = step_outcome(answer, (tactic,))
+    finally:
+        server.kill()
+    assert isinstance(outcome, Failed) and "sorry" in outcome.message
+
+
+def test_sorry_tactics_are_refused_without_asking_lean(fake_lean: FakeLean) -> None:
+    """RECORDED by_cases root; a tactic containing `sorry`/`admit` is Failed before it reaches the REPL."""
+    fake_lean.use(recorded(*RECORDED_MAIN))
+    with fake_lean.backend().open_environment(step_timeout=10) as env:
+        root = env.start(Theorem(name="foo", statement="theorem foo (x : Int) : x = x :="))
+        outcomes = [env.step(root, t) for t in ("all_goals sorry", "admit", "native_decide", "skip\ntheorem cheat : False := sorry")]
+    assert all(isinstance(o, Failed) for o in outcomes)
+    assert _proof_steps(fake_lean) == []
+
+
+@pytest.mark.parametrize("variant", [RECORDED_MAIN, ("variants", "v4.33.0-rc2-HEAD", "test")])
+def test_declaration_uses_sorry_is_rejected_in_both_wordings(fake_lean: FakeLean, variant: tuple[str, ...]) -> None:
+    """RECORDED invalid_tactic command answer: `declaration uses 'sorry'` (v4.24) and ``declaration uses `sorry` `` (v4.28+) both reject."""
+    from lean_interact import Command, LeanREPLConfig, LeanServer, LocalProject
+
+    fake_lean.use(recorded(*variant))
+    config = LeanREPLConfig(
+        project=LocalProject(directory=str(fake_lean.project_dir), lake_path=str(fake_lean.lake), auto_build=False),
+        local_repl_path=str(fake_lean.repl_dir), build_repl=False, lake_path=str(fake_lean.lake),
+        enable_incremental_optimization=False, enable_parallel_elaboration=False,
+    )
+    server = LeanServer(config)
+    try:
+        answer = server.run(Command(cmd="theorem my_theorem (x : Nat) : x = x := by sorry"), timeout=30)
+    finally:
+        server.kill()
+    assert command_rejection(answer) == "the proof contains sorry"
+    # Without the sorries list (as a file-level check would see it), the warning alone still rejects.
+    assert command_rejection(answer.model_copy(update={"sorries": []})) == "the proof contains sorry"
+
+
+@pytest.mark.parametrize("variant", [RECORDED_MAIN, ("variants", "v4.19.0", "test"), ("variants", "v4.33.0-rc2-HEAD", "test")])
+def test_verify_rejects_an_unfinished_proof_in_every_recorded_version(fake_lean: FakeLean, variant: tuple[str, ...]) -> None:
+    """RECORDED unfinished_tactic_block: the final check of `def f : Nat := by` with no tactic is rejected (v4.19 adds a parse error with endPos null)."""
+    fake_lean.use(recorded(*variant))
+    with fake_lean.backend().open_environment(step_timeout=10) as env:
+        verdict = env.verify(Theorem(name="f", statement="def f : Nat :="), [])
+    assert not verdict.accepted and "Lean rejects the proof" in verdict.reason
+
+
+def test_verify_rejects_a_proof_the_kernel_refuses(fake_lean: FakeLean) -> None:
+    """RECORDED app_type_mismatch: the whole proof as one command gets `(kernel) declaration has metavariables`."""
+    fake_lean.use(recorded(*RECORDED_MAIN))
+    with fake_lean.backend().open_environment(step_timeout=10) as env:
+        verdict = env.verify(Theorem(name="example_L1", statement="example : 1 = 0 :="), ["cases 1", "rfl", "apply ?succ"])
+    assert not verdict.accepted and "(kernel) declaration has metavariables" in verdict.reason
+
+
+def test_the_header_is_elaborated_once_and_its_env_reused(fake_lean: FakeLean) -> None:
+    """RECORDED Mathlib/pickle + H20231215_2: two theorems under one Mathlib header; the header command is sent once."""
+    fake_lean.use(recorded(*RECORDED_MATHLIB))
+    first = Theorem(
+        name="mathd_algebra_455",
+        statement="theorem mathd_algebra_455\n  (x : Nat)\n  (h : 2 * (2 * (2 * (2 * x))) = 48) :\n  x = 3 :=",
+        header=MATHLIB_HEADER,
+    )
+    second = Theorem(name="mathd_numbertheory_739", statement="theorem mathd_numbertheory_739 :\n  9! % 10 = 0 :=", header=MATHLIB_HEADER)
+    with fake_lean.backend().open_environment(step_timeout=10) as env:
+        root1 = env.start(first)
+        root2 = env.start(second)
+    assert root1.goals == ("x : ℕ\nh : 2 * (2 * (2 * (2 * x))) = 48\n⊢ x = 3",)
+    assert root2.goals == ("⊢ 9! % 10 = 0",)
+    commands = [r for r in fake_lean.requests() if "cmd" in r]
+    assert [c["cmd"] for c in commands].count(MATHLIB_HEADER) == 1
+    assert commands[1]["env"] == commands[2]["env"] == 0
+
+
+def test_a_statement_that_does_not_elaborate_is_input_error(fake_lean: FakeLean) -> None:
+    """RECORDED invalid_line_break: `theorem foo : 1 = 1 := bysorry` errors; start raises InputError naming the theorem."""
+    fake_lean.use(recorded(*RECORDED_MAIN))
+    with fake_lean.backend(root_sorry="bysorry").open_environment(step_timeout=10) as env:
+        with pytest.raises(InputError, match="foo: the statement does not elaborate: Unknown identifier `bysorry`"):
+            env.start(Theorem(name="foo", statement="theorem foo : 1 = 1 :="))
+
+
+# -- restarts and stale ids -------------------------------------------------------------------
+
+
+def test_a_state_survives_a_restart_by_replaying_its_path(fake_lean: FakeLean) -> None:
+    """RECORDED proof_step: after the REPL dies, an old state is rebuilt in the new process by replaying its tactics; no stale id is sent."""
+    fake_lean.use(recorded(*RECORDED_MAIN))
+    with fake_lean.backend().open_environment(step_timeout=10) as env:
+        root = env.start(Theorem(name="f", statement="def f : Nat :="))
+        middle = env.step(root, "have t : Nat := 42")
+        assert isinstance(middle, Progress)
+        os.killpg(os.getpgid(env._server._proc.pid), signal.SIGKILL)  # the REPL dies between steps
+        env._server._proc.wait()
+        done = env.step(middle.state, "exact t")
+    assert done == Proved(("have t : Nat := 42", "exact t"))
+    assert fake_lean.starts() == 2
+    after_restart = fake_lean.requests()[2:]
+    assert after_restart[0] == {"cmd": "def f : Nat := by sorry"}
+    assert [(r["proofState"], r["tactic"]) for r in after_restart[1:]] == [(0, "have t : Nat := 42"), (1, "exact t")]
+
+
+def test_a_state_from_another_process_is_replayed_not_trusted(fake_lean: FakeLean) -> None:
+    """RECORDED proof_step: a State whose handle names another process (another worker) is rebuilt from its path."""
+    fake_lean.use(recorded(*RECORDED_MAIN))
+    theorem = Theorem(name="f", statement="def f : Nat :=")
+    with fake_lean.backend().open_environment(step_timeout=10) as env:
+        env.start(theorem)
+        foreign = State(
+            goals=("t : Nat\n⊢ Nat",),
+            path=("have t : Nat := 42",),
+            handle=LeanHandle("another-process", 7, ("", theorem.statement)),
+        )
+        done = env.step(foreign, "exact t")
+    assert done == Proved(("have t : Nat := 42", "exact t"))
+    assert 7 not in [r["proofState"] for r in _proof_steps(fake_lean)]
+
+
+def test_an_unknown_proof_state_answer_triggers_a_rebuild(fake_lean: FakeLean) -> None:
+    """RECORDED unknown_proof_state wording: if the REPL ever answers `Unknown proof state.`, the state is rebuilt in a new process."""
+    fake_lean.use(recorded(*RECORDED_MAIN))
+    theorem = Theorem(name="f", statement="def f : Nat :=")
+    with fake_lean.backend().open_environment(step_timeout=10) as env:
+        root = env.start(theorem)
+        forged = State(goals=root.goals, path=(), handle=LeanHandle(root.handle.generation, 99, root.handle.theorem))
+        outcome = env.step(forged, "apply Int.natAbs")
+    assert isinstance(outcome, Progress) and outcome.state.goals == ("⊢ Int",)
+    assert fake_lean.starts() == 2
+
+
+# -- WRITTEN: hangs, crashes, axioms, miniF2F header ------------------------------------------
+
+
+def test_a_hanging_tactic_fails_and_the_search_goes_on_in_a_new_process(fake_lean: FakeLean) -> None:
+    """WRITTEN hang_and_crash: a tactic past the step timeout is Failed, the REPL is restarted, and older states still work."""
+    fake_lean.use(WRITTEN / "hang_and_crash.in")
+    with fake_lean.backend().open_environment(step_timeout=1.0) as env:
+        root = env.start(Theorem(name="add_zero'", statement="theorem add_zero' (n : Nat) : n + 0 = n :="))
+        skipped = env.step(root, "skip")
+        assert isinstance(skipped, Progress)
+        hung = env.step(skipped.state, "nlinarith [sq_nonneg (n - 1), sq_nonneg (n + 1)]")
+        assert isinstance(hung, Failed) and hung.message.startswith("timeout")
+        done = env.step(skipped.state, "simp")
+        assert done == Proved(("skip", "simp"))
+        crashed = env.step(skipped.state, "omega")
+        assert isinstance(crashed, Failed) and "crashed" in crashed.message
+        again = env.step(skipped.state, "simp")
+    assert again == Proved(("skip", "simp"))
+    assert fake_lean.starts() == 3
+
+
+def test_verify_accepts_a_clean_proof_and_reports_its_axioms(fake_lean: FakeLean) -> None:
+    """WRITTEN minif2f_mathd_algebra_182: the final check re-runs the theorem on the header env and reads `#print axioms`."""
+    fake_lean.use(WRITTEN)
+    theorem = Theorem(
+        name="mathd_algebra_182",
+        statement="theorem mathd_algebra_182 (y : ℂ) : 7 * (3 * y + 2) = 21 * y + 14 :=",
+        header="import Mathlib\n\nset_option maxHeartbeats 0\n\nopen BigOperators Real Nat Topology Rat\n\n",
+    )
+    with fake_lean.backend().open_environment(step_timeout=10) as env:
+        verdict = env.verify(theorem, ["ring"])
+    assert verdict.accepted, verdict.reason
+    assert verdict.axioms == ("propext", "Classical.choice", "Quot.sound")
+    sent = [r["cmd"] for r in fake_lean.requests()]
+    assert sent[0] == "import Mathlib\n\nset_option maxHeartbeats 200000\n\nopen BigOperators Real Nat Topology Rat"
+    assert sent[1].endswith(":= by\n  ring") and sent[2] == "#print axioms mathd_algebra_182"
+
+
+def test_verify_refuses_sorry_reached_through_a_lemma(fake_lean: FakeLean) -> None:
+    """WRITTEN verify_axioms: no error and no sorry warning, but `#print axioms` lists sorryAx: rejected."""
+    fake_lean.use(WRITTEN)
+    theorem = Theorem(
+        name="uses_helper", statement="theorem uses_helper : (2 : Nat) + 2 = 5 :=", header="theorem helper : (2 : Nat) + 2 = 5 := sorry"
+    )
+    with fake_lean.backend().open_environment(step_timeout=10) as env:
+        verdict = env.verify(theorem, ["exact helper"])
+    assert not verdict.accepted and "sorryAx" in verdict.reason
+
+
+@pytest.mark.parametrize("allow", [False, True])
+def test_verify_refuses_native_decide_axioms_unless_allowed(fake_lean: FakeLean, allow: bool) -> None:
+    """WRITTEN verify_axioms: `Lean.ofReduceBool` (native_decide) is refused by default and accepted only when allowed."""
+    fake_lean.use(WRITTEN)
+    theorem = Theorem(
+        name="big_mod", statement="theorem big_mod : 1000003 % 7 = 6 :=", header="theorem native_fact : 1000003 % 7 = 6 := by native_decide"
+    )
+    with fake_lean.backend(allow_native_decide=allow).open_environment(step_timeout=10) as env:
+        verdict = env.verify(theorem, ["exact native_fact"])
+    assert verdict.accepted is allow
+    assert verdict.axioms == ("Lean.ofReduceBool",)
+
+
+def test_verify_checks_an_example_under_a_fresh_name(fake_lean: FakeLean) -> None:
+    """WRITTEN verify_axioms: an `example` has no name for `#print axioms`; the same text is checked as a named theorem."""
+    fake_lean.use(WRITTEN)
+    with fake_lean.backend().open_environment(step_timeout=10) as env:
+        verdict = env.verify(Theorem(name="example_L1", statement="example : (3 : Nat) ∣ 12 :="), ["decide"])
+    assert verdict.accepted and verdict.axioms == ()
+
+
+def test_verify_refuses_smuggled_commands_and_sorry_before_asking_lean(fake_lean: FakeLean) -> None:
+    """WRITTEN (no exchange needed): a proof step that opens a new declaration, or says sorry, is rejected without a REPL call."""
+    fake_lean.use(WRITTEN)
+    theorem = Theorem(name="t", statement="theorem t : True :=")
+    with fake_lean.backend().open_environment(step_timeout=10) as env:
+        smuggled = env.verify(theorem, ["trivial", "axiom cheat : False"])
+        sorried = env.verify(theorem, ["sorry"])
+        native = env.verify(theorem, ["native_decide"])
+    assert not smuggled.accepted and "new command" in smuggled.reason
+    assert not sorried.accepted and not native.accepted
+    assert fake_lean.requests() == []
