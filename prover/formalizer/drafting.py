@@ -21,7 +21,14 @@ from prover.backends.base import Backend
 from prover.errors import ModelUnavailable, ProverError, ToolchainMissing
 from prover.formalizer.checking import Elaboration, Statement, elaborate
 from prover.formalizer.faithfulness import Faithfulness, assess_faithfulness
-from prover.formalizer.templates import FormalizerTemplate, Message, Target, get_template, repair_messages
+from prover.formalizer.templates import (
+    FormalizerTemplate,
+    Message,
+    Target,
+    get_template,
+    repair_messages,
+    strip_reasoning,
+)
 from prover.formalizer.vacuity import VacuityReport, check_vacuity
 from prover.policies.generation import TextGenerator
 
@@ -270,8 +277,9 @@ class Formalizer:
             prompts = []
             for draft in failing:
                 last = draft.attempts[-1]
+                # A reasoning model's thoughts are left out of the history: the answer and the error suffice.
                 draft.conversation = repair_messages(
-                    draft.conversation, last.reply, last.error or "", settings.target
+                    draft.conversation, strip_reasoning(last.reply).strip(), last.error or "", settings.target
                 )
                 prompts.append(draft.conversation)
             outputs = self.drafter.generate(prompts, 1)

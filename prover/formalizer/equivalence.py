@@ -121,12 +121,13 @@ def implication_source(
                         requires.append(sentence)
                 else:
                     local.append(sentence)
-            body = "\n".join(local)
-            modules.append(
-                f"Module {module}Statement.\n{body}\n"
-                f"Definition statement : Prop := {proposition(statement.statement, 'coq')}.\n"
-                f"End {module}Statement."
-            )
+            lines = [
+                f"Module {module}Statement.",
+                *local,
+                f"Definition statement : Prop := {proposition(statement.statement, 'coq')}.",
+                f"End {module}Statement.",
+            ]
+            modules.append("\n".join(lines))
         goal = (
             "ltac:(let t := eval cbv delta [PremiseStatement.statement ConclusionStatement.statement] in "
             "(PremiseStatement.statement -> ConclusionStatement.statement) in exact t)"

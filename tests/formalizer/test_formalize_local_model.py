@@ -23,6 +23,7 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return save_tiny_causal(tmp_path_factory.mktemp("formalizer") / "tiny-causal")
 
 
+@pytest.mark.slow  # imports torch and transformers (seconds on a loaded machine)
 def test_tiny_local_model_runs_the_real_generation_path_and_its_noise_is_reported_as_not_elaborating(
     tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -253,3 +253,26 @@ def test_bad_formalizer_input_is_one_line_and_exit_2(
     assert main(filled) == 2
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1 and error[0].startswith("prove: ") and message in error[0]
+
+
+def test_lean_implication_merges_headers_and_quantifies_both_statements() -> None:
+    from prover.formalizer.equivalence import implication_source
+
+    candidate = Statement("c", "import Mathlib\nopen Real", "theorem c (x : ℝ) (h : 0 < x) : x ^ 2 > 0")
+    reference = Statement("r", "import Mathlib\nopen Nat", "theorem r : ∀ x : ℝ, 0 < x → x ^ 2 > 0")
+    source = implication_source(candidate, reference, "lean", name="equivalence_forward")
+    assert source.startswith("import Mathlib\n\nopen Real\nopen Nat\n")
+    assert "theorem equivalence_forward : (∀ (x : ℝ) (h : 0 < x), x ^ 2 > 0) → (∀ x : ℝ, 0 < x → x ^ 2 > 0) := by\n  sorry" in source
+
+
+def test_coq_implication_keeps_each_statements_scopes_in_its_own_module() -> None:
+    from prover.formalizer.equivalence import implication_source
+
+    candidate = Statement("c", "Require Import Arith.", "Theorem c : 17 * 18 mod 4 = 2.")
+    reference = Statement("r", "Require Import Reals.\nOpen Scope R_scope.", "Theorem r (x : R) : x + 0 = x.")
+    source = implication_source(candidate, reference, "coq")
+    requires, premise, conclusion, theorem = source.split("\n\n")
+    assert requires == "Require Import Arith.\nRequire Import Reals."
+    assert "Open Scope" not in premise and "Definition statement : Prop := 17 * 18 mod 4 = 2." in premise
+    assert "Open Scope R_scope." in conclusion and "forall (x : R), x + 0 = x" in conclusion
+    assert "PremiseStatement.statement -> ConclusionStatement.statement" in theorem

@@ -54,6 +54,7 @@ def test_solve_without_an_elaborating_statement_exits_2(scripted_server, tmp_pat
     assert "no statement elaborated" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # two searches and two kernel checks (coqc): ~5-10 s
 def test_eval_formalizer_reports_elaboration_and_a_kernel_checked_equivalence(
     scripted_server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

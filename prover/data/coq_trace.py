@@ -1,0 +1,336 @@
+"""Trace Coq `.v` files into step rows by replaying each file once, in order, through coqidetop.
+
+Driving `CoqEnvironment.start` per theorem would re-send each file's growing prefix; instead the
+tracer sends every sentence of the file once over the same XML protocol, asks for the goals after
+each, and records one row per tactic sentence inside a proof. So that rows look exactly like the
+states the search sees, each proof is opened the way the environment opens it: the backend's
+preamble (`coq_preamble`) before the statement, then `Proof.` (a file's `Proof using ...` is
+sent as `Proof.`), and goals rendered by the backend's own renderer. A theorem's rows therefore
+replay through `CoqEnvironment` (header = the file's text before the statement).
+
+Nothing is dropped silently: a theorem that is admitted, aborted, uses `Proof with`, or runs a
+vernacular command inside its proof is counted under that reason; a file that fails to replay
+(an error, a timeout) is counted with the theorems it still held.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+from prover.backends.coq import _goal_texts, coq_preamble
+from prover.backends.coq_parse import THEOREM_KEYWORDS
+from prover.backends.coq_sentences import Sentence, SentenceSyntaxError, split_sentences, strip_comments
+from prover.backends.coq_tactics import TacticRefused, tactic_sentences
+from prover.backends.coq_xml import CoqGoals, CoqIdeTop, parse_goals, xml_bool, xml_int, xml_pair, xml_state_id, xml_string, xml_unit
+from prover.data.rows import NO_GOALS, TraceRow
+from prover.errors import ProverCrashed, ProverTimeout
+
+__all__ = ["TracedTheorem", "FileTrace", "CoqTracer", "trace_coq_files", "goals_text", "COQ_STDLIB", "COQ_USER_CONTRIB"]
+
+log = logging.getLogger(__name__)
+
+COQ_STDLIB = Path("/usr/lib/ocaml/coq/theories")
+COQ_USER_CONTRIB = Path("/usr/lib/ocaml/coq/user-contrib")
+
+_PROOF_ENDERS = {"Qed", "Defined", "Admitted", "Abort", "Save"}
+_ATTRIBUTES = re.compile(r"^(?:#\[[^\]]*\]\s*|(?:Local|Global|Polymorphic|Monomorphic|Private|Program)\s+)*")
+_IDENT = re.compile(r"[A-Za-z_][\w']*")
+# Declarations that may open a proof when they have no `:=` body.
+_MAYBE_PROOF = THEOREM_KEYWORDS | {"Definition", "Instance", "Let", "Fixpoint", "CoFixpoint", "Goal", "Lemma"}
+
+
+def goals_text(goals: CoqGoals | None) -> str:
+    """The state as the search's policies see it (`State.key` of the environment's state)."""
+    if goals is None or goals.none_left:
+        return NO_GOALS
+    return "\n\n".join(_goal_texts(goals))
+
+
+def _keyword(text: str) -> str:
+    match = _IDENT.match(_ATTRIBUTES.sub("", strip_comments(text).lstrip()))
+    return match.group(0) if match else ""
+
+
+def _declared_name(text: str) -> str | None:
+    cleaned = _ATTRIBUTES.sub("", strip_comments(text).lstrip())
+    match = re.match(r"(\w+)\s+([A-Za-z_][\w'.]*)", cleaned)
+    return match.group(2) if match else None
+
+
+@dataclass(frozen=True)
+class TracedTheorem:
+    """One proof met in a file.
+
+    name: the declaration's name (`Unnamed_thm@LINE` when it has none).
+    statement: the sentence that opened the proof, as written.
+    header_end: character offset of the statement in the file: `text[:header_end]` is the header
+        a `Theorem` needs to replay the rows through `CoqEnvironment`.
+    status: "traced" or the reason it was not (e.g. "admitted", "proof with", "command in proof").
+    steps: rows recorded (0 unless traced).
+    """
+
+    name: str
+    statement: str
+    header_end: int
+    status: str
+    steps: int = 0
+
+    def to_json(self, source: str) -> dict:
+        """A JSON object for `theorems.jsonl`."""
+        return {
+            "source": source,
+            "theorem": self.name,
+            "statement": self.statement,
+            "header_end": self.header_end,
+            "status": self.status,
+            "steps": self.steps,
+        }
+
+
+@dataclass
+class FileTrace:
+    """What tracing one file produced: rows, theorems, and why anything was not traced."""
+
+    source: str
+    rows: list[TraceRow] = field(default_factory=list)
+    theorems: list[TracedTheorem] = field(default_factory=list)
+    failure: str | None = None  # why the file stopped replaying (None when it went through)
+    untraced_after_failure: int = 0  # theorem-like declarations left unreplayed after the failure
+    sentences: int = 0
+    seconds: float = 0.0
+
+    def skipped_by_reason(self) -> Counter:
+        """Theorems not traced, by reason (file failures included)."""
+        counts = Counter(t.status for t in self.theorems if t.status != "traced")
+        if self.failure is not None and self.untraced_after_failure:
+            counts[f"file failed: {_reason_class(self.failure)}"] += self.untraced_after_failure
+        return counts
+
+
+def _reason_class(message: str) -> str:
+    """A short class of a failure message, for counting (`timeout`, `error`, `crash`, ...)."""
+    return message.split(":", 1)[0]
+
+
+class _FileFailed(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class CoqTracer:
+    """Replays `.v` files in one coqidetop process each (reused across files, restarted as needed).
+
+    sentence_timeout: wall seconds allowed for one sentence (a file that overruns is reported).
+    hammer: add CoqHammer's import to the preamble, as `CoqEnvironment` does when it is installed;
+        pass the environment's choice (`CoqBackend().hammer`) so rows match its states exactly.
+    """
+
+    def __init__(self, *, sentence_timeout: float = 60.0, hammer: bool = False, automation: bool = True) -> None:
+        self.sentence_timeout = sentence_timeout
+        self.preamble = coq_preamble(automation=automation, hammer=hammer)
+        self._top: CoqIdeTop | None = None
+        self._tip = 1
+
+    def close(self) -> None:
+        """Stop the coqidetop process."""
+        if self._top is not None:
+            self._top.close()
+            self._top = None
+
+    def __enter__(self) -> "CoqTracer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ protocol
+    def _fresh(self, cwd: str | None) -> CoqIdeTop:
+        self.close()
+        top = CoqIdeTop(cwd=cwd)
+        init = top.call("Init", '<option val="none"/>', timeout=60)
+        if not init.good:
+            top.close()
+            raise ProverCrashed(f"coqidetop refused Init: {init.error}")
+        state = init.value.find("state_id")
+        self._tip = int(state.get("val", "1")) if state is not None else 1
+        self._top = top
+        return top
+
+    def _send(self, sentence: str) -> CoqGoals | None:
+        """Add one sentence, run it, return the goals after it; `_FileFailed` on any error."""
+        top = self._top
+        assert top is not None
+        payload = xml_pair(
+            xml_pair(
+                xml_pair(xml_pair(xml_string(sentence), xml_int(0)), xml_pair(xml_state_id(self._tip), xml_bool(False))),
+                xml_int(0),
+            ),
+            xml_pair(xml_int(0), xml_int(0)),
+        )
+        try:
+            added = top.call("Add", payload, timeout=self.sentence_timeout)
+            if not added.good:
+                raise _FileFailed(f"error: {added.error[:300]}")
+            new_state = added.value.find("pair/state_id")
+            if new_state is None:
+                raise _FileFailed("crash: Add answered without a state id")
+            self._tip = int(new_state.get("val", "0"))
+            answer = top.call("Goal", xml_unit(), timeout=self.sentence_timeout)
+        except ProverTimeout:
+            self.close()
+            raise _FileFailed(f"timeout: a sentence ran over {self.sentence_timeout:.0f} s") from None
+        except ProverCrashed as crash:
+            self.close()
+            raise _FileFailed(f"crash: {str(crash)[:200]}") from None
+        if not answer.good:
+            raise _FileFailed(f"error: {answer.error[:300]}")
+        return parse_goals(answer.value)
+
+    # ------------------------------------------------------------ files
+    def trace_file(self, path: str | Path, *, source: str | None = None) -> FileTrace:
+        """Replay one file and return its rows and report (never raises for a bad file)."""
+        started = time.monotonic()
+        file = Path(path)
+        label = source or str(file)
+        result = FileTrace(label)
+        try:
+            text = file.read_text()
+            sentences = split_sentences(text)
+        except (OSError, UnicodeDecodeError, SentenceSyntaxError) as bad:
+            result.failure = f"unreadable: {bad}"
+            result.seconds = time.monotonic() - started
+            return result
+        imports = tuple(
+            " ".join(strip_comments(s.text).split()) for s in sentences if _keyword(s.text) in {"Require", "From"}
+        )
+        try:
+            self._fresh(cwd=str(file.parent))
+            self._replay(text, sentences, imports, result)
+        except _FileFailed as failed:
+            result.failure = failed.reason
+        except (ProverCrashed, ProverTimeout) as crash:
+            result.failure = f"crash: {crash}"
+        finally:
+            self.close()
+        if result.failure is not None:
+            done = {t.header_end for t in result.theorems}
+            last = max(done) if done else -1
+            result.untraced_after_failure = sum(
+                1 for s in sentences if s.start > last and _keyword(s.text) in THEOREM_KEYWORDS
+            )
+        result.seconds = time.monotonic() - started
+        return result
+
+    def _replay(self, text: str, sentences: Sequence[Sentence], imports: tuple[str, ...], result: FileTrace) -> None:
+        index = 0
+        count = len(sentences)
+        while index < count:
+            sentence = sentences[index]
+            keyword = _keyword(sentence.text)
+            following = _keyword(sentences[index + 1].text) if index + 1 < count else ""
+            likely_proof = keyword in THEOREM_KEYWORDS or (keyword in _MAYBE_PROOF and following == "Proof")
+            if likely_proof:
+                for line in self.preamble:
+                    self._send(line)
+            goals = self._send(sentence.text)
+            result.sentences += 1
+            index += 1
+            if goals is None:
+                continue
+            # The sentence opened a proof: trace it up to its Qed/Defined/Admitted/Abort.
+            index = self._trace_proof(text, sentences, index, sentence, goals, imports, result)
+
+    def _trace_proof(
+        self,
+        text: str,
+        sentences: Sequence[Sentence],
+        index: int,
+        opening: Sentence,
+        goals: CoqGoals,
+        imports: tuple[str, ...],
+        result: FileTrace,
+    ) -> int:
+        line = text.count("\n", 0, opening.start) + 1
+        name = _declared_name(opening.text) if _keyword(opening.text) != "Goal" else None
+        name = name or f"Unnamed_thm@{line}"
+        status = "traced"
+        count = len(sentences)
+        # `Proof.` as the environment sends it; a file's own `Proof using ...` is the same interactively.
+        if index < count and _keyword(sentences[index].text) == "Proof":
+            proof_sentence = " ".join(strip_comments(sentences[index].text).split())
+            if re.fullmatch(r"Proof\s*\.|Proof\s+using\b.*", proof_sentence):
+                goals = self._send("Proof.") or goals
+            else:
+                status = "proof with" if proof_sentence.startswith("Proof with") else "proof term"
+                goals = self._send(sentences[index].text) or goals
+            index += 1
+        else:
+            goals = self._send("Proof.") or goals
+        rows: list[TraceRow] = []
+        before = goals_text(goals)
+        while index < count:
+            sentence = sentences[index]
+            keyword = _keyword(sentence.text)
+            index += 1
+            if keyword in _PROOF_ENDERS:
+                if keyword == "Admitted":
+                    status = "admitted"
+                elif keyword == "Abort":
+                    status = "aborted"
+                elif before != NO_GOALS and status == "traced":
+                    status = "not closed"
+                self._send(sentence.text)
+                result.sentences += 1
+                break
+            cleaned = " ".join(strip_comments(sentence.text).split())
+            tactic: str | None
+            try:
+                parts = tactic_sentences(cleaned)
+                tactic = parts[0] if len(parts) == 1 else cleaned
+            except TacticRefused:
+                tactic = None
+                if status == "traced":
+                    status = f"command in proof: {_keyword(sentence.text) or cleaned[:20]}"
+            after_goals = self._send(sentence.text)
+            result.sentences += 1
+            after = goals_text(after_goals)
+            if tactic is not None:
+                rows.append(TraceRow(result.source, name, len(rows), before, tactic, after, imports))
+            before = after
+        else:
+            status = "unterminated proof"
+        if status == "traced":
+            result.rows.extend(rows)
+        result.theorems.append(
+            TracedTheorem(name, opening.text, opening.start, status, len(rows) if status == "traced" else 0)
+        )
+        return index
+
+
+def trace_coq_files(
+    files: Sequence[tuple[str | Path, str]],
+    *,
+    jobs: int = 1,
+    sentence_timeout: float = 60.0,
+    hammer: bool = False,
+    on_file: Callable[[FileTrace], None] | None = None,
+) -> Iterable[FileTrace]:
+    """Trace `(path, source label)` pairs with `jobs` coqidetop processes; yields results in input order."""
+
+    def one(item: tuple[str | Path, str]) -> FileTrace:
+        with CoqTracer(sentence_timeout=sentence_timeout, hammer=hammer) as tracer:
+            return tracer.trace_file(item[0], source=item[1])
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for traced in pool.map(one, files):
+            if on_file is not None:
+                on_file(traced)
+            yield traced
