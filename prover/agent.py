@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Literal
 
 import search
@@ -40,6 +40,8 @@ class TheoremResult:
     expansions: (state, tactic) steps tried.
     model_seconds / prover_seconds: time spent in the policy / in the proof assistant during search.
     error: the one-line reason for "invalid"/"error", or why a found proof was rejected.
+    search_graph: the search's `search.tree.ProofGraph` (for --save-tree and analysis); not
+        part of equality or of `to_json`.
     """
 
     theorem: str
@@ -52,10 +54,11 @@ class TheoremResult:
     model_seconds: float = 0.0
     prover_seconds: float = 0.0
     error: str | None = None
+    search_graph: object | None = field(default=None, compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict (tuples as lists)."""
-        row = asdict(self)
+        """A JSON-ready dict (tuples as lists; the search graph left out)."""
+        row = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "search_graph"}
         row["tactics"] = list(self.tactics) if self.tactics is not None else None
         return row
 
@@ -163,6 +166,7 @@ class Prover:
             expansions=result.expansions,
             model_seconds=result.policy_seconds,
             prover_seconds=result.env_seconds,
+            search_graph=result.graph,
         )
         if result.status is not SearchStatus.PROVED or result.proof is None:
             return TheoremResult(

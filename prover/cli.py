@@ -95,6 +95,10 @@ def prove_file_command(
     step_timeout: Annotated[float, typer.Option(help="Seconds one tactic may run.")] = ProverConfig().step_timeout,
     seed: Annotated[int, typer.Option(help="Seed of the search's randomness.")] = 0,
     backend: Annotated[str, typer.Option(help="coq, lean, or auto (from the extension).")] = "auto",
+    save_tree: Annotated[
+        Optional[Path],
+        typer.Option(help="Save each theorem's search graph: .json (reloadable), .graphml or .dot by suffix."),
+    ] = None,
 ) -> None:
     """Search for proofs of FILE's open theorems and report the kernel's verdicts."""
     if out is not None and write:
@@ -129,6 +133,8 @@ def prove_file_command(
     finally:
         display.stop()
 
+    if save_tree is not None and result.results:
+        _save_trees(save_tree, result.results)
     if result.parsed is not None:
         _report(result, json_output=json_output, out=out, write=write, file=file)
     if result.interrupted:
@@ -156,6 +162,52 @@ def _report(result: FileResult, *, json_output: bool, out: Path | None, write: b
         return
     proved = sum(r.status == "proved" for r in result.results)
     typer.echo(f"{proved}/{len(result.parsed.theorems)} theorems proved and kernel-checked in {result.file}")
+
+
+def _save_trees(path: Path, results: list[TheoremResult]) -> None:
+    """Write each theorem's search graph; with several theorems the name goes before the suffix."""
+    with_graphs = [r for r in results if r.search_graph is not None]
+    for outcome in with_graphs:
+        target = path if len(with_graphs) == 1 else path.with_name(f"{path.stem}.{outcome.theorem}{path.suffix}")
+        _export_graph(outcome.search_graph, target)
+
+
+def _export_graph(graph: object, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.suffix == ".graphml":
+        graph.to_graphml(target)  # type: ignore[attr-defined]
+    elif target.suffix == ".dot":
+        target.write_text(graph.to_dot())  # type: ignore[attr-defined]
+    else:
+        graph.save_json(target)  # type: ignore[attr-defined]
+
+
+@app.command("tree")
+def tree_command(
+    saved: Annotated[Path, typer.Argument(help="A search graph saved with --save-tree PATH.json.")],
+    dot: Annotated[Optional[Path], typer.Option(help="Also write it as Graphviz DOT here.")] = None,
+    graphml: Annotated[Optional[Path], typer.Option(help="Also write it as GraphML here.")] = None,
+) -> None:
+    """Inspect a saved search graph: its size, node statuses and the proof it holds; convert it."""
+    from search.tree import ProofGraph
+
+    if not saved.is_file():
+        raise InputError(f"{saved}: no such file")
+    try:
+        graph = ProofGraph.load_json(saved)
+    except (ValueError, KeyError, TypeError) as broken:
+        raise InputError(f"{saved}: not a saved search graph: {broken}") from broken
+    statuses: dict[str, int] = {}
+    for key in graph.keys():
+        status = graph.status(key).value
+        statuses[status] = statuses.get(status, 0) + 1
+    typer.echo(f"{saved}: {sum(statuses.values())} states, " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())))
+    proof = graph.extract_proof()
+    typer.echo("proof: " + (" ; ".join(proof) if proof else "none found"))
+    if dot is not None:
+        _export_graph(graph, dot.with_suffix(".dot"))
+    if graphml is not None:
+        _export_graph(graph, graphml.with_suffix(".graphml"))
 
 
 def _summary_line(outcome: TheoremResult) -> str:

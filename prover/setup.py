@@ -237,14 +237,19 @@ def doctor_checks(project_dir: Path | None = None) -> list[Check]:
 
 
 def render_checks(checks: Sequence[Check], console: Console) -> None:
-    """The doctor's table: component, status, version/path or problem, and the fix."""
-    table = Table(title="prove doctor", show_lines=False)
-    for column in ("group", "component", "status", "detail", "fix"):
+    """The doctor's table (component, status, version/path or problem), then each fix on its own line to copy."""
+    table = Table(title="prove doctor")
+    for column in ("group", "component", "status", "detail"):
         table.add_column(column, overflow="fold")
     for check in checks:
         status = "[green]ok[/green]" if check.ok else ("[red]MISSING[/red]" if check.essential else "[yellow]missing[/yellow]")
-        table.add_row(check.group, check.name, status, check.detail, check.fix)
+        table.add_row(check.group, check.name, status, check.detail)
     console.print(table)
+    fixes = [check for check in checks if not check.ok and check.fix]
+    if fixes:
+        console.print("To fix:", markup=False)
+        for check in fixes:
+            console.print(f"  {check.name}: {check.fix}", markup=False, soft_wrap=True)
 
 
 # -- commands ---------------------------------------------------------------------------------
@@ -268,7 +273,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Show what is installed, what is missing, and the command that fixes each; exit 0 when the Coq path works."""
         checks = doctor_checks(project_dir)
-        render_checks(checks, Console(highlight=False, width=max(160, Console().width)))
+        render_checks(checks, Console(highlight=False))
         if not all(check.ok for check in checks if check.essential):
             raise typer.Exit(2)
 

@@ -113,3 +113,18 @@ def test_ctrl_c_keeps_the_finished_proof(tmp_path: Path) -> None:
     text = completed_file.read_text()
     assert text.count("Qed.") == 2, "both finished proofs were written before exiting"
     assert "Admitted." in text
+
+
+def test_saved_search_tree_reloads_with_its_proof(tmp_path: Path) -> None:
+    problem = tmp_path / "one.v"
+    problem.write_text("Require Import Lia.\nTheorem one : forall n : nat, n + 0 = n.\nAdmitted.\n")
+    tree = tmp_path / "tree.json"
+    completed = prove(str(problem), "--search", "mcts", "--budget-seconds", "20", "--save-tree", str(tree))
+    assert completed.returncode == 0, completed.stderr
+    shown = prove("tree", str(tree), "--dot", str(tmp_path / "tree.dot"))
+    assert shown.returncode == 0, shown.stderr
+    proof_line = [line for line in shown.stdout.splitlines() if line.startswith("proof: ")][0]
+    found = json.loads(prove(str(problem), "--search", "mcts", "--budget-seconds", "20", "--json").stdout)
+    rendered_steps = [line.strip().rstrip(".") for line in found["results"][0]["proof"].splitlines()[1:-1]]
+    assert proof_line == "proof: " + " ; ".join(rendered_steps)
+    assert (tmp_path / "tree.dot").read_text().startswith("digraph")

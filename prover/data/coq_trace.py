@@ -119,6 +119,17 @@ def _reason_class(message: str) -> str:
     return message.split(":", 1)[0]
 
 
+def _load_path_for(file: Path) -> tuple[str, ...]:
+    """`-R DIR LIB` for a file of an installed user-contrib library, whose files `Require` their
+    siblings by short name (Coquelicot's `Require Import Rcomplements`)."""
+    try:
+        relative = file.resolve().relative_to(COQ_USER_CONTRIB)
+    except ValueError:
+        return ()
+    library = relative.parts[0]
+    return ("-R", str(COQ_USER_CONTRIB / library), library)
+
+
 class _FileFailed(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -152,9 +163,9 @@ class CoqTracer:
         self.close()
 
     # ------------------------------------------------------------ protocol
-    def _fresh(self, cwd: str | None) -> CoqIdeTop:
+    def _fresh(self, cwd: str | None, extra_args: Sequence[str] = ()) -> CoqIdeTop:
         self.close()
-        top = CoqIdeTop(cwd=cwd)
+        top = CoqIdeTop(cwd=cwd, extra_args=extra_args)
         init = top.call("Init", '<option val="none"/>', timeout=60)
         if not init.good:
             top.close()
@@ -212,7 +223,7 @@ class CoqTracer:
             " ".join(strip_comments(s.text).split()) for s in sentences if _keyword(s.text) in {"Require", "From"}
         )
         try:
-            self._fresh(cwd=str(file.parent))
+            self._fresh(cwd=str(file.parent), extra_args=_load_path_for(file))
             self._replay(text, sentences, imports, result)
         except _FileFailed as failed:
             result.failure = failed.reason

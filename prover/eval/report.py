@@ -220,7 +220,7 @@ def render_markdown(rows: Sequence[ResultRow], summary: dict[str, Any], *, plot:
     proved = sorted((r for r in rows if r.status == "proved" and r.attempt == 0), key=lambda r: r.problem)
     if proved:
         lines += ["", "## Solved (first attempt)", ""]
-        lines += [f"- `{r.problem}` ({r.seconds:.1f} s, {r.expansions} steps): `{_one_line(r.tactics)}`" for r in proved]
+        lines += [f"- `{r.problem}` ({r.seconds:.1f} s, {r.expansions} steps): `{_one_line(r)}`" for r in proved]
     invalid = sorted({r.problem: r for r in rows if r.status == "invalid"}.values(), key=lambda r: r.problem)
     if invalid:
         lines += ["", "## Invalid statements", ""]
@@ -232,8 +232,10 @@ def render_markdown(rows: Sequence[ResultRow], summary: dict[str, Any], *, plot:
     return "\n".join(lines) + "\n"
 
 
-def _one_line(tactics: Sequence[str] | None) -> str:
-    return " ".join(t.replace("\n", " ") for t in (tactics or ())).replace("`", "'")
+def _one_line(row: ResultRow) -> str:
+    """The rendered proof on one line (its tactics joined when no text was rendered)."""
+    text = row.proof if row.proof else " ".join(row.tactics or ())
+    return " ".join(text.split()).replace("`", "'")
 
 
 def _short(text: str | None, limit: int = 200) -> str:

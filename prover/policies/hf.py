@@ -247,7 +247,10 @@ class HFGenerator:
             padding=True,
             truncation=True,
             max_length=self.max_input_tokens,
-            add_special_tokens=self.is_encoder_decoder or not getattr(tokenizer, "chat_template", None),
+            # Raw prompts get the tokenizer's BOS as in training; a rendered chat template has its own.
+            add_special_tokens=self.is_encoder_decoder or not any(
+                isinstance(prompt, list) and getattr(tokenizer, "chat_template", None) for prompt in prompts
+            ),
         ).to(self.loaded.device)
         count = 1 if self.decoding == "greedy" else n
         options: dict[str, Any] = dict(
@@ -281,11 +284,12 @@ class HFGenerator:
             generated = generated[:, 1:]  # the decoder start token is not generated
         generated = generated[:, -transition.shape[1]:] if generated.shape[1] >= transition.shape[1] else generated
         log_probs, mask = _sum_until_eos(generated, transition, model.generation_config.eos_token_id)
-        decoded = tokenizer.batch_decode(generated, skip_special_tokens=True)
         token_rows = [
             tuple(int(token) for token, keep in zip(row, row_mask) if keep)
             for row, row_mask in zip(generated[:, : mask.shape[1]].tolist(), mask.tolist())
         ]
+        # Decode exactly the tokens the log-probability covers (nothing after the first EOS).
+        decoded = tokenizer.batch_decode([list(row) for row in token_rows], skip_special_tokens=True)
         results: list[list[Generation]] = []
         for index in range(len(prompts)):
             rows = range(index * count, (index + 1) * count)

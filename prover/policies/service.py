@@ -1,12 +1,17 @@
 """One shared inference service per GPU: requests from many concurrent searches become few large batches.
 
-`InferenceService` owns a policy (typically a `ModelPolicy` over an `HFGenerator`) and one worker
-thread. Callers, from any thread, `submit(states, n)` and get a future; the worker collects
-requests until `max_batch` states are waiting or `max_wait` seconds have passed since the first,
-then makes one `propose_batch` call per distinct `n` and completes the futures. `ServicePolicy`
-is the client side: a `Policy` that forwards to a service. The service is a plain in-process class;
-`prover.distributed` can host it in a Ray actor and hand searches a `ServicePolicy` over the actor
-handle's `propose_batch`.
+`InferenceService` owns a batched model and one worker thread. Callers, from any thread,
+`submit(items, n)` and get a future; the worker collects requests until `max_batch` items are
+waiting or `max_wait` seconds have passed since the first, then makes one `propose_batch(items, n)`
+call per distinct `n` and completes the futures. Two ways to use it:
+
+- states in, candidates out: `InferenceService(policy)` with clients `ServicePolicy(service)`;
+- prompts in, generations out: `InferenceService(GeneratorBatcher(generator))` with clients
+  `ModelPolicy(ServedGenerator(service), template)`. Prompts are then rendered by each client, so
+  per-search context (a whole-proof policy's current theorem) stays with its search.
+
+The service is a plain in-process class; `prover.distributed` can host it in a Ray actor and give
+clients an object whose `propose_batch` calls the actor.
 """
 
 from __future__ import annotations
@@ -17,18 +22,20 @@ import threading
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence
+from typing import Any, Protocol, Sequence
 
-from search.types import Candidate, Policy, State
+from search.types import Candidate, State
 
-__all__ = ["InferenceService", "ServicePolicy", "BatchingStats"]
+from prover.policies.generation import Generation, Prompt, TextGenerator
+
+__all__ = ["InferenceService", "ServicePolicy", "GeneratorBatcher", "ServedGenerator", "BatchingStats"]
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class _Request:
-    states: tuple[State, ...]
+    states: tuple[Any, ...]  # states, or prompts when the service wraps a generator
     n: int
     future: Future = field(default_factory=Future)
 
@@ -44,13 +51,14 @@ class BatchingStats:
 class InferenceService:
     """Batches `propose_batch` requests from many threads into few calls on one policy.
 
-    policy: the model-backed policy; only the worker thread calls it.
+    policy: anything with `propose_batch(items, n)` returning one answer per item (a model-backed
+        policy, or a `GeneratorBatcher`); only the worker thread calls it.
     max_batch: the most states in one call (a request larger than this runs alone).
     max_wait: seconds the worker waits for more requests after the first one arrives.
     Use as a context manager, or call `close()`; pending requests fail once closed.
     """
 
-    def __init__(self, policy: Policy, *, max_batch: int = 64, max_wait: float = 0.005) -> None:
+    def __init__(self, policy: "_ProposesBatch", *, max_batch: int = 64, max_wait: float = 0.005) -> None:
         self.policy = policy
         self.max_batch = max(1, max_batch)
         self.max_wait = max_wait
@@ -66,16 +74,16 @@ class InferenceService:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def submit(self, states: Sequence[State], n: int) -> "Future[list[list[Candidate]]]":
-        """Queue a request; the future resolves to one candidate list per state."""
+    def submit(self, states: Sequence[Any], n: int) -> "Future[list[Any]]":
+        """Queue a request; the future resolves to one answer (candidate list) per state (prompt)."""
         if self._closed.is_set():
             raise RuntimeError("the inference service is closed")
         request = _Request(tuple(states), n)
         self._queue.put(request)
         return request.future
 
-    def propose_batch(self, states: Sequence[State], n: int) -> list[list[Candidate]]:
-        """Blocking form of `submit`: candidates for `states`, computed in a shared batch."""
+    def propose_batch(self, states: Sequence[Any], n: int) -> list[Any]:
+        """Blocking form of `submit`: answers for `states`, computed in a shared batch."""
         if not states:
             return []
         return self.submit(states, n).result()
@@ -150,7 +158,7 @@ class InferenceService:
 
 
 class _ProposesBatch(Protocol):
-    def propose_batch(self, states: Sequence[State], n: int) -> list[list[Candidate]]: ...
+    def propose_batch(self, states: Sequence[Any], n: int) -> list[Any]: ...
 
 
 class ServicePolicy:
@@ -166,3 +174,29 @@ class ServicePolicy:
     def propose_batch(self, states: Sequence[State], n: int) -> list[list[Candidate]]:
         """Candidates for every state, computed in a shared batch."""
         return self.service.propose_batch(states, n)
+
+
+class GeneratorBatcher:
+    """A `TextGenerator` seen as the service's batched model: prompts in, generations out."""
+
+    def __init__(self, generator: TextGenerator) -> None:
+        self.generator = generator
+        self.name = generator.name
+
+    def propose_batch(self, prompts: Sequence[Prompt], n: int) -> list[list[Generation]]:
+        """`generate` on all the prompts at once."""
+        return self.generator.generate(prompts, n)
+
+
+class ServedGenerator:
+    """The client of a service over a `GeneratorBatcher`: a `TextGenerator` whose calls join shared batches."""
+
+    def __init__(self, service: _ProposesBatch, name: str = "served") -> None:
+        self.service = service
+        self.name = name
+
+    def generate(self, prompts: Sequence[Prompt], n: int) -> list[list[Generation]]:
+        """Generations for every prompt, computed in a shared batch."""
+        if not prompts:
+            return []
+        return self.service.propose_batch(list(prompts), n)

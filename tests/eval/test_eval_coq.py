@@ -18,7 +18,7 @@ from prover.eval.results import RESULTS_FILE, read_rows
 SHARED_COQ = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "minif2f-coq"
 
 # Easy for the symbolic portfolio (linear arithmetic over R and nat), plus one it should not solve.
-EASY = ("mathd_algebra_109", "mathd_numbertheory_3")
+EASY = ("mathd_algebra_104", "mathd_algebra_123")
 HARD = "imo_1964_p1_2"
 
 pytestmark = pytest.mark.coq

@@ -146,3 +146,40 @@ def test_service_over_a_tiny_model_batches_and_matches_direct_calls(tiny_seq2seq
             served = list(pool.map(call, states))
     assert [[c.tactic for c in row] for row in served] == [[c.tactic for c in row] for row in direct]
     assert sum(sizes) == len(states) and len(sizes) < len(states)
+
+
+def test_whole_proof_clients_sharing_a_generator_service_keep_their_own_theorems() -> None:
+    from prover.policies.generation import Generation, TheoremSlot
+    from prover.policies.prompts import get_template
+    from prover.policies.service import GeneratorBatcher, ServedGenerator
+    from prover.policies.whole_proof import WholeProofPolicy
+    from search.types import Theorem
+
+    class Recording:
+        name = "recording"
+
+        def __init__(self) -> None:
+            self.batches: list[list] = []
+
+        def generate(self, prompts, n):
+            self.batches.append(list(prompts))
+            return [[Generation("```lean4\ntheorem t : P := by\n  simp\n```", -1.0)] for _ in prompts]
+
+    model = Recording()
+    names = [f"thm{index}" for index in range(6)]
+    barrier = threading.Barrier(len(names))
+    with InferenceService(GeneratorBatcher(model), max_wait=0.2) as service:
+
+        def search(name: str) -> list:
+            slot = TheoremSlot()
+            slot.set(Theorem(name=name, statement=f"theorem {name} : P :="))
+            policy = WholeProofPolicy(ServedGenerator(service), get_template("deepseek-prover-v2"), theorem_slot=slot)
+            barrier.wait()
+            return policy.propose(State(goals=("⊢ P",)), 1)
+
+        with ThreadPoolExecutor(len(names)) as pool:
+            answers = list(pool.map(search, names))
+    assert all([c.tactic for c in answer] == ["simp"] for answer in answers)
+    prompts = [messages[0]["content"] for batch in model.batches for messages in batch]
+    assert sorted(name for name in names for prompt in prompts if f"theorem {name} : P := by" in prompt) == sorted(names)
+    assert len(model.batches) < len(names)

@@ -1,0 +1,125 @@
+"""Lean source handling without Lean: finding open theorems, splitting and rendering proofs, completing files."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from lean_fakes import recorded
+
+from prover.backends.lean import LeanBackend, bounded_header, parse_axioms
+from prover.backends.lean_source import declared_name, find_open_declarations, name_example, smuggled_command, split_tactics
+from prover.errors import InputError
+
+FILE = """import Mathlib
+open Real
+
+/-- A doc comment that belongs to `a`. -/
+theorem a (x : ℕ) (h : x = 1 := by simp) : x = x := by
+  sorry
+
+-- theorem in_a_comment : True := sorry
+lemma b : True :=
+  sorry
+
+theorem done : 1 = 1 := by rfl
+
+example : 2 = 2 := by sorry -- trailing comment
+/- theorem in_a_block : True := sorry -/
+theorem c (s : String := "theorem fake := sorry") : s = s := by
+  sorry
+"""
+
+
+def test_parse_file_finds_sorry_by_sorry_and_by_newline_sorry_only() -> None:
+    """Open proofs are `sorry`, `by sorry` and `by\\n  sorry`; proved ones, comments and strings are skipped."""
+    parsed = LeanBackend().parse_file("f.lean", FILE)
+    names = [t.theorem.name for t in parsed.theorems]
+    assert names == ["a", "b", "example_L14", "c"]
+    spans = [FILE[s:e] for s, e in (t.span for t in parsed.theorems)]
+    assert spans == ["by\n  sorry", "sorry", "by sorry", "by\n  sorry"]
+    first = parsed.theorems[0].theorem
+    assert first.statement.startswith("/-- A doc comment") and first.statement.endswith(": x = x :=")
+    assert first.header == "import Mathlib\nopen Real\n\n"
+    assert parsed.theorems[1].theorem.header.endswith("  sorry\n\n-- theorem in_a_comment : True := sorry\n")
+
+
+def test_every_minif2f_valid_problem_parses_to_one_open_theorem() -> None:
+    """All 244 miniF2F-lean4 valid files (header + statement) give exactly their theorem, header unchanged."""
+    rows = [json.loads(line) for line in recorded("..", "..", "data", "minif2f-lean4", "minif2f_valid.jsonl").read_text().splitlines()]
+    backend = LeanBackend()
+    for row in rows:
+        text = row["header"] + row["formal_statement"] + "\n"
+        (open_theorem,) = backend.parse_file(row["name"], text).theorems
+        assert open_theorem.theorem.name == row["name"]
+        assert open_theorem.theorem.header == row["header"]
+        assert text[open_theorem.span[0] : open_theorem.span[1]] == "by sorry"
+
+
+def test_complete_file_replaces_only_proved_theorems() -> None:
+    """Proved theorems get `by` + indented tactics where `sorry` was; the others keep their sorry."""
+    backend = LeanBackend()
+    parsed = backend.parse_file("f.lean", FILE)
+    completed = backend.complete_file(parsed, {"a": ["intro", "cases x with\n| zero => rfl\n| succ n => rfl"], "c": ["rfl"]})
+    assert "x = x := by\n  intro\n  cases x with\n  | zero => rfl\n  | succ n => rfl\n" in completed
+    assert 'theorem c (s : String := "theorem fake := sorry") : s = s := by\n  rfl\n' in completed
+    assert "lemma b : True :=\n  sorry" in completed and "example : 2 = 2 := by sorry" in completed
+
+
+def test_duplicate_declarations_are_an_input_error() -> None:
+    """Two open theorems with one name cannot be completed unambiguously."""
+    with pytest.raises(InputError, match="declared more than once: t"):
+        LeanBackend().parse_file("d.lean", "theorem t : True := sorry\ntheorem t : True := sorry\n")
+
+
+def test_split_proof_keeps_nested_blocks_and_splits_lines_and_semicolons() -> None:
+    """Base-indented lines start steps; deeper lines, `<;>` and `| case` continue them; top-level `;` splits; comments go."""
+    script = (
+        ":= by\n  intro x\n  -- a comment\n  cases x with\n  | inl h => simp\n  | inr h => simp\n"
+        "  · norm_num\n    linarith\n  simp <;>\n    ring\n  norm_num; linarith [h, (a; b)]\n  /- block -/ exact \"--x\"\n"
+    )
+    assert LeanBackend().split_proof(script) == [
+        "intro x",
+        "cases x with\n| inl h => simp\n| inr h => simp",
+        "· norm_num\n  linarith",
+        "simp <;>\n  ring",
+        "norm_num",
+        "linarith [h, (a; b)]",
+        'exact "--x"',
+    ]
+
+
+def test_render_then_split_round_trips() -> None:
+    """What render_proof writes, split_proof reads back as the same steps."""
+    backend = LeanBackend()
+    steps = ["intro n", "induction n with\n| zero => simp\n| succ k ih => omega", "nlinarith [sq_nonneg (a - b)]"]
+    assert backend.split_proof(backend.render_proof(steps)) == steps
+
+
+def test_smuggled_commands_are_detected_but_tactic_combinators_are_not() -> None:
+    """A step that opens a declaration or a `#` command is caught; `open ... in`, `set_option ... in` and names like `theorem_x` are fine."""
+    assert smuggled_command("simp\ntheorem x : False := sorry") == "theorem"
+    assert smuggled_command("  #eval 1") == "#"
+    assert smuggled_command("exact (axiom_free_lemma)") is None
+    assert smuggled_command("open Real in simp") is None
+    assert smuggled_command("set_option maxRecDepth 1000 in simp") is None
+
+
+def test_declared_name_and_example_renaming() -> None:
+    """The name `#print axioms` asks about; an example gets a fresh name with the rest of the text unchanged."""
+    assert declared_name("@[simp] private theorem Foo.bar (x : Nat) : x = x :=") == ("theorem", "Foo.bar")
+    assert declared_name("/-- an example doc -/\nexample : True :=") == ("example", None)
+    assert name_example("/-- an example doc -/\nexample : True := by\n  trivial", "fresh") == "/-- an example doc -/\ntheorem fresh : True := by\n  trivial"
+
+
+def test_unbounded_heartbeats_become_finite_and_bounded_ones_stay() -> None:
+    """`set_option maxHeartbeats 0` (miniF2F headers) becomes the configured limit; finite settings are left alone."""
+    assert bounded_header("import Mathlib\nset_option maxHeartbeats 0\nopen Real", 200000) == "import Mathlib\nset_option maxHeartbeats 200000\nopen Real"
+    assert bounded_header("set_option maxHeartbeats 400000", 200000) == "set_option maxHeartbeats 400000"
+
+
+def test_axioms_are_read_from_both_print_axioms_answers_and_line_wraps() -> None:
+    """`'x' depends on axioms: [..]` (also wrapped over lines) and `'x' does not depend on any axioms`; None when absent."""
+    assert parse_axioms(["'t' depends on axioms: [propext,\n Classical.choice, Quot.sound]"]) == ("propext", "Classical.choice", "Quot.sound")
+    assert parse_axioms(["`t` does not depend on any axioms"]) == ()
+    assert parse_axioms(["t : True"]) is None
