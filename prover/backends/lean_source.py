@@ -217,7 +217,9 @@ def split_tactics(script: str) -> list[str]:
     indentation starts a step, deeper lines (and lines starting with `<;>`) continue it; `;`
     outside brackets on one line separates steps.
     """
-    text = mask_only_comments(script.replace("\t", "  "))
+    # Comments are deleted, not blanked, so a step written after `/- ... -/` keeps its indentation.
+    original = script.replace("\t", "  ")
+    text = mask_only_comments(original, fill="\0").replace("\0", "")
     stripped = text.strip()
     stripped = re.sub(r"^:=\s*", "", stripped)
     stripped = re.sub(r"^by(?=\s)", "", stripped)
@@ -250,8 +252,8 @@ def split_tactics(script: str) -> list[str]:
     return result
 
 
-def mask_only_comments(text: str) -> str:
-    """`text` with comments (not strings) replaced by spaces, newlines kept."""
+def mask_only_comments(text: str, fill: str = " ") -> str:
+    """`text` with comments (not strings) replaced by `fill` characters, newlines kept."""
     out = list(text)
     i, n = 0, len(text)
     while i < n:
@@ -263,7 +265,7 @@ def mask_only_comments(text: str) -> str:
         elif text.startswith("--", i):
             end = text.find("\n", i)
             end = n if end == -1 else end
-            out[i:end] = " " * (end - i)
+            out[i:end] = fill * (end - i)
             i = end
         elif text.startswith("/-", i):
             depth, j = 1, i + 2
@@ -274,7 +276,7 @@ def mask_only_comments(text: str) -> str:
                     depth, j = depth - 1, j + 2
                 else:
                     j += 1
-            out[i:j] = [c if c == "\n" else " " for c in text[i:j]]
+            out[i:j] = [c if c == "\n" else fill for c in text[i:j]]
             i = j
         else:
             i += 1
