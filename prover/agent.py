@@ -103,7 +103,12 @@ class Prover:
 
     def _environment(self) -> Environment:
         if self._env is None:
-            self._env = self.backend.open_environment(step_timeout=self.config.step_timeout)
+            from prover.policies.whole_proof import attach_whole_proof
+
+            env = self.backend.open_environment(step_timeout=self.config.step_timeout)
+            # Whole-proof candidates are stepped sentence by sentence and cut at their longest
+            # verified prefix (truncate-and-resume); one-tactic candidates pass straight through.
+            self._env = attach_whole_proof(env, self.policy, self.backend.split_proof)
         return self._env
 
     def prove_theorem(

@@ -74,18 +74,25 @@ def install_project_files(template: Path, project_dir: Path) -> None:
 def run_setup(
     project_dir: Path | None = None,
     *,
+    force: bool = False,
     console: Console | None = None,
     run: Callable[..., subprocess.CompletedProcess] = subprocess.run,
 ) -> LeanProjectLayout:
-    """Build the Lean project in `project_dir` (default: the user cache); raise a one-line ProverError on failure."""
+    """Build the Lean project in `project_dir` (default: the user cache); raise a one-line ProverError on failure.
+
+    A project that is already built from the same definition is left alone (no network) unless `force`.
+    """
     console = console or Console(stderr=True, highlight=False)
     lake = find_lake()
     if lake is None:
-        raise ToolchainMissing(f"`lake` was not found: install elan with `{ELAN_INSTALL_COMMAND}`, open a new shell, then run `prove setup` again")
+        raise ToolchainMissing(f"`lake` was not found: install elan with `{ELAN_INSTALL_COMMAND}`, then run `prove setup` again")
     template = project_template_dir()
     if template is None:
         raise ProverError("this installation has no lean_project/ folder to set up (reinstall neuroprove from its repository)")
     layout = project_layout(project_dir)
+    if not force and not layout.missing() and _same_definition(template, layout.project_dir):
+        console.print(f"Lean is already set up in {layout.project_dir} (use --force to rebuild)", markup=False)
+        return layout
     install_project_files(template, layout.project_dir)
     log_path = layout.project_dir / "setup.log"
     console.print(f"Setting up Lean in {layout.project_dir} (log: {log_path})", markup=False)
@@ -111,6 +118,15 @@ def run_setup(
         raise ProverError(f"set-up finished but {problems[0]}; see {log_path}")
     console.print(f"Lean is ready: {layout.project_dir} (REPL: {layout.repl_binary})", markup=False)
     return layout
+
+
+def _same_definition(template: Path, project_dir: Path) -> bool:
+    """Whether `project_dir` holds the same project files as the template."""
+    for name in TEMPLATE_FILES:
+        source, target = template / name, project_dir / name
+        if source.is_file() and (not target.is_file() or target.read_bytes() != source.read_bytes()):
+            return False
+    return True
 
 
 def _last_error_line(log_path: Path) -> str:
@@ -263,9 +279,10 @@ def register(app: typer.Typer) -> None:
         project_dir: Annotated[
             Optional[Path], typer.Option(help="Where to build the Lean project (default: ~/.cache/neuroprove/lean_project).")
         ] = None,
+        force: Annotated[bool, typer.Option("--force", help="Run every step again even if the project is built.")] = False,
     ) -> None:
         """Install the Lean project (Lean v4.24.0, Mathlib, REPL) and build it; needs the network once."""
-        run_setup(project_dir)
+        run_setup(project_dir, force=force)
 
     @app.command("doctor")
     def doctor_command(

@@ -10,6 +10,7 @@ state rebuilt by replaying its path. `verify` re-checks a finished proof from sc
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import os
@@ -26,13 +27,16 @@ from prover.backends.base import OpenTheorem, ParsedFile
 from prover.backends.coq_parse import (
     declared_axioms,
     declared_lemmas,
+    declared_modules,
     find_open_proofs,
     normalise_for_coq816,
+    open_blocks,
 )
 from prover.backends.coq_sentences import SentenceSyntaxError, split_sentences, strip_comments
 from prover.backends.coq_tactics import TacticRefused, tactic_sentences
 from prover.backends.coq_xml import (
     COQIDETOP,
+    HAMMER_LIBEXEC,
     CallResult,
     CoqGoals,
     CoqIdeTop,
@@ -52,8 +56,11 @@ __all__ = [
     "AUTOMATION_IMPORT",
     "HAMMER_IMPORT",
     "coq_preamble",
+    "hammer_available",
+    "uses_hammer_tactics",
     "CoqBackend",
     "CoqEnvironment",
+    "CoqHandle",
     "render_coq_proof",
     "parse_assumptions",
 ]
@@ -63,14 +70,18 @@ log = logging.getLogger(__name__)
 # The axioms Coq 8.16's standard library rests on, fully qualified. Measured with
 # `coqchk -o -silent Coq.Reals.Reals Coq.micromega.Lra Coq.micromega.Psatz Coq.micromega.Lia
 # Coq.Reals.Rpower Coq.Reals.Ranalysis Coq.Reals.RiemannInt Coq.Reals.Rtrigo Coq.Reals.R_sqrt
-# Coq.Reals.Sqrt_reg` (its CONTEXT SUMMARY lists every axiom of those libraries and their
-# dependencies): the classical Dedekind reals need these four and nothing else.
+# Coq.Reals.Sqrt_reg` (its CONTEXT SUMMARY lists every axiom of those libraries and of their
+# dependencies): the classical Dedekind reals need the first four and nothing else.
+# `coqchk -o -silent Coquelicot.Coquelicot Hammer.Tactics.Tactics` adds only Eqdep's eq_rect_eq
+# (uniqueness of identity proofs), which already follows from `classic` (classic -> proof
+# irrelevance -> UIP), so allowing it adds no logical strength.
 ALLOWED_AXIOMS = frozenset(
     {
         "Coq.Reals.ClassicalDedekindReals.sig_forall_dec",
         "Coq.Reals.ClassicalDedekindReals.sig_not_dec",
         "Coq.Logic.FunctionalExtensionality.functional_extensionality_dep",
         "Coq.Logic.Classical_Prop.classic",
+        "Coq.Logic.Eqdep.Eq_rect_eq.eq_rect_eq",
     }
 )
 
@@ -82,22 +93,40 @@ def _names_allowed_axiom(printed: str) -> bool:
     return any(full == printed or full.endswith("." + printed) for full in ALLOWED_AXIOMS)
 
 
-# The preamble: imports added after the file's header, before the statement, so the portfolio's
-# decision procedures (lia, nia, lra, nra, psatz) and CoqHammer's reconstruction tactics (sauto,
-# hauto, qauto) exist whatever the file imports. Steps, the kernel check and the completed file all
-# use the same header + preamble + statement order (`complete_file` writes the preamble on the line
-# before each proved statement; re-importing is harmless).
+# The preamble: imports put before the file's own text, so the portfolio's decision procedures
+# (lia, nia, lra, nra, psatz) and CoqHammer's reconstruction tactics (sauto, hauto, qauto) exist
+# whatever the file imports. Steps, the kernel check and the completed file all use the same
+# preamble + header + statement order (`complete_file` writes the preamble as the file's first
+# lines when it completes a proof). At the top rather than before the statement because
+# `Require` inside a section is fragile, and because the file's own definitions then shadow ours.
 AUTOMATION_IMPORT = "From Coq Require Import Lia Lra Psatz."
 HAMMER_IMPORT = "From Hammer Require Import Tactics."
 
 
 def coq_preamble(*, automation: bool = True, hammer: bool = False) -> tuple[str, ...]:
-    """The import sentences added between a header and its statement."""
+    """The import sentences put before a file's header."""
     return ((AUTOMATION_IMPORT,) if automation else ()) + ((HAMMER_IMPORT,) if hammer else ())
+
+
+# Tactics of CoqHammer's `Tactics` library; a proof that names none of them is checked and written
+# without the Hammer import, so completed files depend on CoqHammer only when they use it.
+_HAMMER_TACTIC = re.compile(
+    r"\b(?:[shql]auto|sfirstorder|[hfe]?crush|[hf]?fcrush|scrush|[sq]simpl|sintuition|strivial|sdone|srun"
+    r"|[sqh]blast|sdestruct|sinvert|sinduction|depelim|snorm|sforward|qforwarding|hprover)\b"
+)
+
+
+def uses_hammer_tactics(proof: Sequence[str]) -> bool:
+    """Whether any step names a CoqHammer reconstruction tactic (sauto, hauto, qauto, ...)."""
+    return any(_HAMMER_TACTIC.search(strip_comments(step)) for step in proof)
+
 
 _PROOF = "Proof."
 _CHECK_MODULE = "NeuroproveCheck"
+_TRANSIENT = ("step timed out", "coqidetop crashed", "User interrupt")
 _MAX_MESSAGE = 600
+_REMEMBERED_THEOREMS = 64  # started theorems whose states step() still accepts
+_CACHED_STEPS = 200_000  # step outcomes remembered (cleared when full)
 
 
 def _one_line(text: str, limit: int = _MAX_MESSAGE) -> str:
@@ -130,7 +159,9 @@ def _header_sentences(header: str) -> tuple[str, ...]:
         raise InputError(f"cannot read the file's header: {bad}") from bad
 
 
-def _hammer_available() -> bool:
+@lru_cache(maxsize=1)
+def hammer_available() -> bool:
+    """Whether CoqHammer's tactics library (Debian: libcoq-hammer) is installed for this Coq."""
     coqc = shutil.which("coqc")
     if coqc is None:
         return False
@@ -143,11 +174,22 @@ def _hammer_available() -> bool:
 
 @dataclass(frozen=True)
 class _Started:
-    """The theorem being searched and the sentences that reach its root state."""
+    """A started theorem and the sentences that reach its root state."""
 
     theorem: Theorem
     prefix: tuple[str, ...]
-    allowed_user_axioms: frozenset[str]
+    key: str
+
+
+@dataclass(frozen=True)
+class CoqHandle:
+    """`State.handle` of a Coq state: which started theorem it belongs to (a stable digest of its
+    header and statement), and the process generation and state id it had (informational: the
+    environment always re-derives the state from its path)."""
+
+    theorem_key: str
+    generation: int
+    state_id: int
 
 
 class _ReplayFailed(Exception):
@@ -185,7 +227,8 @@ class CoqEnvironment:
             raise ToolchainMissing(f"{COQIDETOP} not found: install Coq 8.16 (apt-get install coq)")
         self.step_timeout = float(step_timeout)
         self.coq_timeout = max(1, math.ceil(step_timeout))
-        self.hammer = _hammer_available() if hammer is None else hammer
+        self.hammer = hammer_available() if hammer is None else hammer
+        self.automation = automation
         self.preamble = coq_preamble(automation=automation, hammer=self.hammer)
         self.header_timeout = header_timeout
         self.coqc_timeout = coqc_timeout
@@ -195,7 +238,8 @@ class CoqEnvironment:
         # The document: sentences sent and the state id after each, from the initial state.
         self._doc: list[tuple[str, int]] = []
         self._current: _Started | None = None
-        self._step_cache: dict[tuple[tuple[str, ...], tuple[str, ...], str], Outcome] = {}
+        self._started: dict[str, _Started] = {}
+        self._step_cache: dict[tuple[str, tuple[str, ...], str], Outcome] = {}
         self.restarts = 0  # processes killed and restarted after a crash or hang
         self.sentences_added = 0  # Add calls sent (header reuse keeps this low; tests count it)
 
@@ -239,6 +283,25 @@ class CoqEnvironment:
         self.restarts += 1
         self._process()
 
+    # ------------------------------------------------------------ calls
+    def _call(self, name: str, payload: str, *, timeout: float) -> CallResult:
+        """One protocol call. A process that overruns `timeout` is interrupted (SIGINT, as CoqIDE's
+        Interrupt button); if it still does not answer it is killed and restarted, and
+        `ProverTimeout` is raised. A dead process raises `ProverCrashed` (the caller restarts)."""
+        top = self._process()
+        try:
+            return top.call(name, payload, timeout=timeout)
+        except ProverTimeout:
+            top.interrupt()
+            try:
+                return top.await_value(3.0, what="the interrupted command")
+            except (ProverTimeout, ProverCrashed):
+                log.warning("coqidetop %d ignored SIGINT; killing and restarting it", top.pid)
+                self._restart()
+                raise ProverTimeout(
+                    f"coqidetop did not answer {name} within {timeout:.1f} s; it was killed and restarted"
+                ) from None
+
     # ------------------------------------------------------------ document moves
     def _tip(self) -> int:
         return self._doc[-1][1] if self._doc else self._init_state
@@ -248,7 +311,7 @@ class CoqEnvironment:
         if length >= len(self._doc):
             return
         target = self._doc[length - 1][1] if length > 0 else self._init_state
-        answer = self._process().call("Edit_at", xml_state_id(target), timeout=60)
+        answer = self._call("Edit_at", xml_state_id(target), timeout=60)
         union = answer.value.find("union")
         if not answer.good or union is None or union.get("val") != "in_l":
             # Not expected with -async-proofs off; a fresh process is the safe way back.
@@ -257,7 +320,7 @@ class CoqEnvironment:
             return
         del self._doc[length:]
 
-    def _add(self, sentence: str) -> CallResult:
+    def _add(self, sentence: str, *, timeout: float) -> CallResult:
         payload = xml_pair(
             xml_pair(
                 xml_pair(xml_pair(xml_string(sentence), xml_int(0)), xml_pair(xml_state_id(self._tip()), xml_bool(False))),
@@ -265,7 +328,7 @@ class CoqEnvironment:
             ),
             xml_pair(xml_int(0), xml_int(0)),
         )
-        answer = self._process().call("Add", payload, timeout=self.header_timeout)
+        answer = self._call("Add", payload, timeout=timeout)
         self.sentences_added += 1
         if answer.good:
             new_state = answer.value.find("pair/state_id")
@@ -278,7 +341,7 @@ class CoqEnvironment:
         """After a failed sentence, cut the document back to `keep` sentences (dropping the failed one)."""
         # A failed Add may or may not have created a state; the chain we record is the truth.
         target = self._doc[keep - 1][1] if keep > 0 else self._init_state
-        answer = self._process().call("Edit_at", xml_state_id(target), timeout=60)
+        answer = self._call("Edit_at", xml_state_id(target), timeout=60)
         if not answer.good:
             self._restart()
             return
@@ -297,7 +360,7 @@ class CoqEnvironment:
         self._edit_at(common)
         for index in range(len(self._doc), len(sentences)):
             keep = len(self._doc)
-            answer = self._add(sentences[index])
+            answer = self._add(sentences[index], timeout=timeout)
             if not answer.good:
                 self._recover_after_failure(keep)
                 raise _ReplayFailed(index, answer.error)
@@ -305,40 +368,31 @@ class CoqEnvironment:
 
     def _observe(self, *, timeout: float) -> CoqGoals | None:
         """Run every pending sentence (Coq executes lazily) and return the goals at the tip."""
-        top = self._process()
-        try:
-            answer = top.call("Goal", xml_unit(), timeout=timeout)
-        except ProverTimeout:
-            answer = self._interrupt_or_restart(top)
+        answer = self._call("Goal", xml_unit(), timeout=timeout)
         if not answer.good:
             failed_at = self._index_of_state(answer.error_state_id)
             self._recover_after_failure(failed_at)
             raise _ReplayFailed(failed_at, answer.error)
         return parse_goals(answer.value)
 
-    def _interrupt_or_restart(self, top: CoqIdeTop) -> CallResult:
-        """The process overran its wall-clock limit: interrupt it (SIGINT), or kill it and raise."""
-        top.interrupt()
-        try:
-            answer = top.await_value(3.0, what="the interrupted command")
-        except (ProverTimeout, ProverCrashed):
-            log.warning("coqidetop %d ignored SIGINT; killing and restarting it", top.pid)
-            self._restart()
-            raise ProverTimeout("coqidetop stopped answering; it was killed and restarted") from None
-        if answer.good:  # finished just as we interrupted
-            return answer
-        return answer
-
     def _index_of_state(self, state_id: int) -> int:
         """Number of document sentences up to and including `state_id` (the last good one)."""
         for index, (_, sid) in enumerate(self._doc):
             if sid == state_id:
                 return index + 1
-        return 0 if state_id == self._init_state else len(self._doc) - 1
+        if state_id == self._init_state:
+            return 0
+        log.warning("coqidetop blamed unknown state %d; assuming the last sentence failed", state_id)
+        return max(0, len(self._doc) - 1)
 
     # ------------------------------------------------------------ prefixes
+    def preamble_for(self, proof: Sequence[str]) -> tuple[str, ...]:
+        """The preamble of the kernel check and of the completed file: the Hammer import only when
+        the proof uses a Hammer tactic (steps always run with the full preamble)."""
+        return coq_preamble(automation=self.automation, hammer=self.hammer and uses_hammer_tactics(proof))
+
     def _prefix_for(self, theorem: Theorem) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        header = _header_sentences(normalise_for_coq816(theorem.header)) + self.preamble
+        header = self.preamble + _header_sentences(normalise_for_coq816(theorem.header))
         return header, (theorem.statement.strip(), _PROOF)
 
     def _sentences_for_path(self, path: Sequence[str]) -> list[str]:
@@ -368,8 +422,12 @@ class CoqEnvironment:
         one line), `ProverCrashed`/`ProverTimeout` when the process cannot get there.
         """
         header, opening = self._prefix_for(theorem)
-        if re.search(r"\.\s", theorem.statement.strip() + " ") is None:
-            raise InputError(f"{theorem.name}: the statement does not end with '.'")
+        try:
+            statement_sentences = split_sentences(theorem.statement)
+        except SentenceSyntaxError as bad:
+            raise InputError(f"{theorem.name}: cannot read the statement: {bad}") from bad
+        if len(statement_sentences) != 1:
+            raise InputError(f"{theorem.name}: the statement must be exactly one sentence ending in '.'")
         for attempt in range(2):
             try:
                 try:
@@ -393,25 +451,39 @@ class CoqEnvironment:
         if goals is None or goals.none_left:
             raise InputError(f"{theorem.name}: the statement did not open a proof")
         prefix = header + opening
-        if self._current is None or self._current.prefix != prefix:
-            self._step_cache.clear()
-        self._current = _Started(theorem, prefix, declared_axioms(normalise_for_coq816(theorem.header)))
-        return State(goals=_goal_texts(goals), path=(), handle=(self._generation, self._tip()))
+        key = hashlib.sha256("\n".join(prefix).encode()).hexdigest()[:16]
+        self._current = _Started(theorem, prefix, key)
+        self._started[key] = self._current
+        while len(self._started) > _REMEMBERED_THEOREMS:
+            self._started.pop(next(iter(self._started)))
+        return State(goals=_goal_texts(goals), path=(), handle=self._handle())
+
+    def _handle(self) -> CoqHandle:
+        assert self._current is not None
+        return CoqHandle(self._current.key, self._generation, self._tip())
 
     def step(self, state: State, tactic: str) -> Outcome:
         """Apply `tactic` to `state`: Progress, Proved (no goal of any kind left) or Failed (data)."""
-        if self._current is None:
+        started = self._current
+        if isinstance(state.handle, CoqHandle):
+            # A state of another theorem started earlier on this environment (interleaved searches).
+            started = self._started.get(state.handle.theorem_key, started)
+        if started is None:
             raise ProverError("step() before start(): no theorem is open")
         try:
             new_sentences = [self._wrap(s) for s in _checked_sentences(tactic)]
         except TacticRefused as refused:
             return Failed(str(refused))
-        key = (self._current.prefix, tuple(state.path), tactic)
+        key = (started.key, tuple(state.path), tactic)
         cached = self._step_cache.get(key)
         if cached is not None:
             return cached
+        self._current = started
         outcome = self._step_uncached(state, tactic, new_sentences)
-        self._step_cache[key] = outcome
+        if not (isinstance(outcome, Failed) and outcome.message.startswith(_TRANSIENT)):
+            if len(self._step_cache) >= _CACHED_STEPS:
+                self._step_cache.clear()
+            self._step_cache[key] = outcome  # a hang or crash may not happen again: retry those
         return outcome
 
     def _step_uncached(self, state: State, tactic: str, new_sentences: list[str]) -> Outcome:
@@ -449,7 +521,7 @@ class CoqEnvironment:
             if texts == tuple(state.goals):
                 # `auto`, `simpl`, `try ...` succeed without doing anything: no new state for the search.
                 return Failed("no progress: the goals are unchanged")
-            return Progress(State(goals=texts, path=path, handle=(self._generation, self._tip())))
+            return Progress(State(goals=texts, path=path, handle=self._handle()))
         raise ProverCrashed("unreachable: step retried without result")
 
     def _doc_starts_with(self, sentences: Sequence[str]) -> bool:
@@ -499,18 +571,24 @@ class CoqEnvironment:
     def _kernel_check(self, theorem: Theorem, proof: Sequence[str]) -> Verdict:
         header = normalise_for_coq816(theorem.header)
         body = "\n".join("  " + s for step in proof for s in _checked_sentences(step))
+        # Close the sections and modules the header leaves open (coqc insists), then ask for the
+        # theorem's assumptions by its full name; Redirect writes them where no tactic's output can.
+        blocks = open_blocks(header)
+        closing = "".join(f"End {name}.\n" for _, name in reversed(blocks))
+        qualified = ".".join([name for kind, name in blocks if kind == "Module"] + [theorem.name])
         with tempfile.TemporaryDirectory(prefix="neuroprove-coq-") as workdir:
             assumptions = Path(workdir) / "assumptions"
             text = (
-                f"{header.rstrip()}\n"
-                + "".join(f"{sentence}\n" for sentence in self.preamble)
+                "".join(f"{sentence}\n" for sentence in self.preamble_for(proof))
+                + f"{header.rstrip()}\n"
                 + f"{theorem.statement.strip()}\nProof.\n{body}\nQed.\n"
-                + f'Redirect "{assumptions}" Print Assumptions {theorem.name}.\n'
+                + closing
+                + f'Redirect "{assumptions}" Print Assumptions {qualified}.\n'
             )
             source = Path(workdir) / f"{_CHECK_MODULE}.v"
             source.write_text(text)
             env = dict(os.environ)
-            env["PATH"] = "/usr/libexec/coq-hammer" + os.pathsep + env.get("PATH", "")
+            env["PATH"] = HAMMER_LIBEXEC + os.pathsep + env.get("PATH", "")
             try:
                 run = subprocess.run(
                     ["coqc", "-q", source.name],
@@ -535,6 +613,7 @@ class CoqEnvironment:
         axioms, problems = parse_assumptions(report)
         header = normalise_for_coq816(theorem.header)
         user_axioms = declared_axioms(header)
+        user_modules = declared_modules(header) | {_CHECK_MODULE}
         # A lemma the header leaves unproved (Admitted) is printed like an axiom; one whose short name
         # collides with an allowed axiom must not pass as that axiom.
         header_lemmas = declared_lemmas(header) - user_axioms
@@ -544,7 +623,8 @@ class CoqEnvironment:
             short = axiom.rsplit(".", 1)[-1]
             if short == theorem.name and axiom in (short, f"{_CHECK_MODULE}.{short}"):
                 return Verdict(False, f"{theorem.name} itself is assumed (the proof was admitted)", axioms)
-            if short in user_axioms and (axiom == short or axiom.startswith(f"{_CHECK_MODULE}.")):
+            qualifiers = axiom.split(".")[:-1]
+            if short in user_axioms and all(q in user_modules for q in qualifiers):
                 continue
             if short not in header_lemmas and _names_allowed_axiom(axiom):
                 continue
@@ -607,12 +687,12 @@ class CoqBackend:
     def hammer(self) -> bool:
         """Whether environments import CoqHammer's tactics (auto-detected unless set)."""
         if self._hammer is None:
-            self._hammer = _hammer_available()
+            self._hammer = hammer_available()
         return self._hammer
 
     @property
     def preamble(self) -> tuple[str, ...]:
-        """The imports every environment of this backend adds before a statement (see `coq_preamble`)."""
+        """The imports every environment of this backend runs before a file's header (see `coq_preamble`)."""
         return coq_preamble(automation=self.automation, hammer=self.hammer)
 
     def check_toolchain(self) -> None:
@@ -655,8 +735,8 @@ class CoqBackend:
     def complete_file(self, parsed: ParsedFile, proofs: Mapping[str, Sequence[str]]) -> str:
         """The file with each proved theorem's open proof replaced; others untouched.
 
-        The preamble's imports go on the line before each proved statement, where the kernel check
-        had them.
+        When at least one proof is written, the preamble's imports become the file's first lines,
+        where the kernel check had them (the Hammer import only when some written proof uses it).
         """
         edits: list[tuple[int, int, str]] = []
         for open_theorem in parsed.theorems:
@@ -664,15 +744,15 @@ class CoqBackend:
             if proof is None:
                 continue
             start, end = open_theorem.span
-            statement = open_theorem.theorem.statement
-            statement_at = parsed.text.rfind(statement, 0, start + 1)
-            if statement_at >= 0 and self.preamble:
-                edits.append((statement_at, statement_at, "".join(f"{p}\n" for p in self.preamble)))
             rendered = render_coq_proof(proof)
             edits.append((start, end, ("\n" + rendered) if start == end else rendered))
-        pieces: list[str] = []
+        if not edits:
+            return parsed.text
+        written = [step for proof in proofs.values() for step in proof]
+        preamble = coq_preamble(automation=self.automation, hammer=self.hammer and uses_hammer_tactics(written))
+        pieces: list[str] = ["".join(f"{sentence}\n" for sentence in preamble)]
         cursor = 0
-        for start, end, replacement in sorted(edits, key=lambda edit: (edit[0], edit[1])):
+        for start, end, replacement in sorted(edits):
             pieces.append(parsed.text[cursor:start])
             pieces.append(replacement)
             cursor = end

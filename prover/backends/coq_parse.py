@@ -23,6 +23,8 @@ __all__ = [
     "normalise_for_coq816",
     "declared_axioms",
     "declared_lemmas",
+    "open_blocks",
+    "declared_modules",
 ]
 
 THEOREM_KEYWORDS = frozenset(
@@ -165,3 +167,48 @@ def declared_lemmas(header: str) -> frozenset[str]:
         return frozenset()
     names = {_theorem_name(s) for s in sentences if _keyword(s) in THEOREM_KEYWORDS}
     return frozenset(name for name in names if name is not None)
+
+
+def open_blocks(header: str) -> list[tuple[str, str]]:
+    """Sections and modules the header leaves open, outermost first, as (kind, name).
+
+    The kernel check must close them (`End name.`) before the file ends; a theorem inside a module
+    is then named `Module.theorem`.
+    """
+    stack: list[tuple[str, str]] = []
+    try:
+        sentences = split_sentences(header, allow_unterminated=True)
+    except SentenceSyntaxError:
+        return stack
+    for sentence in sentences:
+        keyword = _keyword(sentence)
+        text = _ATTRIBUTES.sub("", strip_comments(sentence.text).strip())
+        if keyword == "Section":
+            match = re.match(rf"Section\s+({_IDENT})", text)
+            if match:
+                stack.append(("Section", match.group(1)))
+        elif keyword == "Module" and ":=" not in text:
+            match = re.match(rf"Module\s+(?:Type\s+|Import\s+|Export\s+)?({_IDENT})", text)
+            if match:
+                stack.append(("Module", match.group(1)))
+        elif keyword == "End":
+            match = re.match(rf"End\s+({_IDENT})", text)
+            if match and stack and stack[-1][1] == match.group(1):
+                stack.pop()
+    return stack
+
+
+def declared_modules(header: str) -> frozenset[str]:
+    """Names of the modules (and module types) the header declares."""
+    try:
+        sentences = split_sentences(header, allow_unterminated=True)
+    except SentenceSyntaxError:
+        return frozenset()
+    names: set[str] = set()
+    for sentence in sentences:
+        if _keyword(sentence) == "Module":
+            text = _ATTRIBUTES.sub("", strip_comments(sentence.text).strip())
+            match = re.match(rf"Module\s+(?:Type\s+|Import\s+|Export\s+)?({_IDENT})", text)
+            if match:
+                names.add(match.group(1))
+    return frozenset(names)

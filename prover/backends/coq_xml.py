@@ -38,6 +38,7 @@ __all__ = [
     "xml_pair",
     "xml_unit",
     "richpp_text",
+    "parse_goals",
 ]
 
 log = logging.getLogger(__name__)
@@ -161,10 +162,21 @@ class CallResult:
 class CoqIdeTop:
     """One `coqidetop.opt` process speaking the XML protocol over stdin/stdout."""
 
-    def __init__(self, *, extra_args: Sequence[str] = (), cwd: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        extra_args: Sequence[str] = (),
+        cwd: str | None = None,
+        command: Sequence[str] | None = None,
+    ) -> None:
+        """Start the process. `command` replaces the whole command line (tests use a fake server)."""
         env = dict(os.environ)
         env["PATH"] = HAMMER_LIBEXEC + os.pathsep + env.get("PATH", "")
-        argv = [COQIDETOP, "-main-channel", "stdfds", "-async-proofs", "off", *extra_args]
+        argv = (
+            list(command)
+            if command is not None
+            else [COQIDETOP, "-main-channel", "stdfds", "-async-proofs", "off", *extra_args]
+        )
         self._stderr = tempfile.TemporaryFile()
         try:
             self._process = subprocess.Popen(

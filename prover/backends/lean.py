@@ -3,7 +3,8 @@
 How a search talks to Lean (facts from REPL/Main.lean at v4.24.0 and its recorded transcripts,
 ../shared/fixtures/lean-repl/INDEX.md):
   * the file's header (imports, opens, earlier declarations) is elaborated once per process as one
-    command; its `env` id is reused for every theorem under that header (an env is an immutable
+    command (a header that extends an earlier one, as a later theorem's does, only elaborates the
+    extension on the earlier env); its `env` id is reused for every theorem under that header (an env is an immutable
     snapshot: commands run on top of it never change it, so it is also the "fresh env" the final
     check runs in);
   * `<statement> by sorry` run in that env yields the root proof state (the sorry's `proofState`);
@@ -84,8 +85,10 @@ class LeanSettings:
     lake_path: the `lake` executable (lean-interact starts `lake env <repl binary>`).
     step_timeout: wall-clock seconds one tactic may run; past it the REPL is killed and restarted.
     command_timeout: wall-clock seconds for a command (the header's imports, the final check).
-    memory_limit_mb: hard address-space limit of the REPL process (RLIMIT_AS), None for none;
-        the process is also restarted between steps once it holds more than 80% of it.
+    memory_limit_mb: hard address-space limit of the REPL process (RLIMIT_AS, set by lean-interact
+        before Lean starts), None for none; past it Lean dies and is restarted.
+    memory_restart_mb: resident memory (process tree) past which the REPL is restarted between
+        steps, before it hits the hard limit; None means 80% of `memory_limit_mb` (or never).
     max_heartbeats: the `maxHeartbeats` that replaces an unbounded `set_option maxHeartbeats 0`
         (Lean's default, 200000, applies when a header sets nothing).
     allow_native_decide: accept proofs that use `native_decide` (axiom `Lean.ofReduceBool`).
@@ -98,9 +101,17 @@ class LeanSettings:
     step_timeout: float = 10.0
     command_timeout: float = 600.0
     memory_limit_mb: int | None = 16384
+    memory_restart_mb: float | None = None
     max_heartbeats: int = 200000
     allow_native_decide: bool = False
     root_sorry: str = "by sorry"
+
+    @property
+    def restart_threshold_mb(self) -> float | None:
+        """Resident megabytes past which the process is restarted between steps."""
+        if self.memory_restart_mb is not None:
+            return self.memory_restart_mb
+        return 0.8 * self.memory_limit_mb if self.memory_limit_mb is not None else None
 
 
 @dataclass(frozen=True)
@@ -147,6 +158,7 @@ class LeanBackend:
         repl_dir: str | Path | None = None,
         lake_path: str | Path | None = None,
         memory_limit_mb: int | None = 16384,
+        memory_restart_mb: float | None = None,
         max_heartbeats: int = 200000,
         allow_native_decide: bool = False,
         root_sorry: str = "by sorry",
@@ -154,6 +166,7 @@ class LeanBackend:
         self.layout = project_layout(Path(project_dir) if project_dir else None, Path(repl_dir) if repl_dir else None)
         self._lake_path = Path(lake_path) if lake_path else None
         self.memory_limit_mb = memory_limit_mb
+        self.memory_restart_mb = memory_restart_mb
         self.max_heartbeats = max_heartbeats
         self.allow_native_decide = allow_native_decide
         self.root_sorry = root_sorry
@@ -199,6 +212,7 @@ class LeanBackend:
             lake_path=lake,
             step_timeout=step_timeout,
             memory_limit_mb=self.memory_limit_mb,
+            memory_restart_mb=self.memory_restart_mb,
             max_heartbeats=self.max_heartbeats,
             allow_native_decide=self.allow_native_decide,
             root_sorry=self.root_sorry,
@@ -266,9 +280,7 @@ class LeanEnvironment:
 
     def close(self) -> None:
         """Stop the REPL process (and its children)."""
-        if self._server is not None:
-            server, self._server = self._server, None
-            server.kill()
+        self._kill()
 
     def _lean_config(self) -> Any:
         if self._config is None:
@@ -293,22 +305,23 @@ class LeanEnvironment:
                 raise ToolchainMissing(f"the Lean project cannot be used ({failure}): run `prove setup`") from failure
         return self._config
 
-    def _ensure_server(self) -> Any:
+    def _ensure_server(self, *, check_memory: bool = True) -> Any:
+        """A live REPL: the current one, or a new one (new generation) when it died or, between steps, grew too big."""
         if self._server is not None and self._server.is_alive():
-            if not self._over_memory():
+            if not check_memory or not self._over_memory():
                 return self._server
             log.info("Lean REPL holds too much memory; restarting it")
         self._start_server()
         return self._server
 
     def _over_memory(self) -> bool:
-        limit = self.settings.memory_limit_mb
-        return limit is not None and self._server.get_memory_usage() > 0.8 * limit
+        threshold = self.settings.restart_threshold_mb
+        return threshold is not None and self._server.get_memory_usage() > threshold
 
     def _start_server(self) -> None:
         from lean_interact import LeanServer
 
-        self.close()
+        self._kill()
         if self._started_once:
             self.restarts += 1
         self._started_once = True
@@ -356,10 +369,19 @@ class LeanEnvironment:
         if text in self._generation.header_envs:
             return self._generation.header_envs[text]
         env_id: int | None = None
+        # A later theorem's header extends an earlier one (the earlier theorem is part of it):
+        # elaborate only the extension on top of the earlier env instead of importing again.
+        # Only at a line break (a command boundary) and never before an `import` (imports come first).
+        extended = [h for h in self._generation.header_envs if h and text.startswith(h + "\n")]
+        base = max(extended, key=len, default="")
+        rest = text[len(base) :].strip()
+        if base and re.match(r"(?:/-.*?-/\s*|--[^\n]*\n\s*)*import\b", rest, re.DOTALL):
+            base, rest = "", text
         if text:
             from lean_interact import Command
 
-            response = self._run(Command(cmd=text), self.settings.command_timeout)
+            request = Command(cmd=rest, env=self._generation.header_envs[base]) if base else Command(cmd=text)
+            response = self._run(request, self.settings.command_timeout)
             message = _lean_error(response)
             if message is not None:
                 raise InputError(f"the file's header does not elaborate: {_one_line(message)}")
@@ -466,7 +488,7 @@ class LeanEnvironment:
     def _resolve(self, state: State, key: tuple[str, str]) -> int:
         """The id of `state` in the current process, replaying its path when it comes from another."""
         handle = state.handle
-        self._ensure_server()
+        self._ensure_server(check_memory=False)  # the caller checked memory; a restart now would loop
         if isinstance(handle, LeanHandle) and handle.generation == self._generation.token:
             return handle.proof_state
         known = self._generation.state_ids
@@ -502,8 +524,9 @@ class LeanEnvironment:
         statement = theorem.statement.rstrip()
         if not statement.endswith(":="):
             statement += " :="
+        statement = bounded_header(statement, self.settings.max_heartbeats)
         command = f"{statement} {render_tactics(proof)}"
-        if not command.startswith(theorem.statement.rstrip()):
+        if not command.startswith(bounded_header(theorem.statement.rstrip(), self.settings.max_heartbeats)):
             return Verdict(accepted=False, reason="the statement changed")
         self._ensure_server()
         env = self._header_env(theorem.header)

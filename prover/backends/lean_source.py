@@ -132,14 +132,24 @@ def _proof_start(masked: str, start: int, end: int) -> int | None:
     return None
 
 
+_OPTION_IN = re.compile(r"[ \t]*set_option\s+\S+\s+\S+\s+in[ \t]*\n?$")
+
+
 def _doc_comment_start(text: str, masked: str, start: int) -> int:
-    """Move `start` back over a doc comment that ends right before it (it belongs to the declaration)."""
-    stripped = text[:start].rstrip()
-    if stripped.endswith("-/"):
-        doc = stripped.rfind("/--")
-        if doc != -1 and "-/" not in stripped[doc + 3 : -2]:
-            return doc
-    return start
+    """Move `start` back over what belongs to the declaration before it: a doc comment, `set_option ... in` lines."""
+    while True:
+        stripped = text[:start].rstrip()
+        if stripped.endswith("-/"):
+            doc = stripped.rfind("/--")
+            if doc != -1 and "-/" not in stripped[doc + 3 : -2]:
+                start = doc
+                continue
+            return start
+        line_start = masked.rfind("\n", 0, len(stripped)) + 1
+        if _OPTION_IN.match(masked[line_start : len(stripped)]):
+            start = line_start
+            continue
+        return start
 
 
 def find_open_declarations(text: str) -> list[OpenDeclaration]:
@@ -219,7 +229,12 @@ def split_tactics(script: str) -> list[str]:
     """
     # Comments are deleted, not blanked, so a step written after `/- ... -/` keeps its indentation.
     original = script.replace("\t", "  ")
-    text = mask_only_comments(original, fill="\0").replace("\0", "")
+    removed = mask_only_comments(original, fill="\0").replace("\0", "").split("\n")
+    # A line's indentation is the one it was written with, even when it began with a comment.
+    text = "\n".join(
+        (line[: len(line) - len(line.lstrip())] + kept.strip()) if kept.strip() else ""
+        for line, kept in zip(original.split("\n"), removed)
+    )
     stripped = text.strip()
     stripped = re.sub(r"^:=\s*", "", stripped)
     stripped = re.sub(r"^by(?=\s)", "", stripped)

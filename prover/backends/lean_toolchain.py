@@ -29,7 +29,7 @@ LEAN_VERSION = "v4.24.0"
 # The one-line installer elan's README gives; elan then fetches the pinned Lean by itself.
 ELAN_INSTALL_COMMAND = (
     "curl https://raw.githubusercontent.com/leanprover/elan/master/elan-init.sh -sSf "
-    "| sh -s -- -y --default-toolchain none"
+    "| sh -s -- -y --default-toolchain leanprover/lean4:v4.24.0"
 )
 
 # Environment variables that override the defaults (for tests and unusual installs).

@@ -82,10 +82,11 @@ class TracedTheorem:
     status: str
     steps: int = 0
 
-    def to_json(self, source: str) -> dict:
+    def to_json(self, source: str, path: str = "") -> dict:
         """A JSON object for `theorems.jsonl`."""
         return {
             "source": source,
+            "path": path,
             "theorem": self.name,
             "statement": self.statement,
             "header_end": self.header_end,
@@ -99,6 +100,7 @@ class FileTrace:
     """What tracing one file produced: rows, theorems, and why anything was not traced."""
 
     source: str
+    path: str = ""  # the file on disk (theorem headers are read from it)
     rows: list[TraceRow] = field(default_factory=list)
     theorems: list[TracedTheorem] = field(default_factory=list)
     failure: str | None = None  # why the file stopped replaying (None when it went through)
@@ -211,7 +213,7 @@ class CoqTracer:
         started = time.monotonic()
         file = Path(path)
         label = source or str(file)
-        result = FileTrace(label)
+        result = FileTrace(label, str(file.resolve()))
         try:
             text = file.read_text()
             sentences = split_sentences(text)
@@ -286,6 +288,7 @@ class CoqTracer:
         else:
             goals = self._send("Proof.") or goals
         rows: list[TraceRow] = []
+        pending: list[str] = []
         before = goals_text(goals)
         while index < count:
             sentence = sentences[index]
@@ -314,7 +317,13 @@ class CoqTracer:
             result.sentences += 1
             after = goals_text(after_goals)
             if tactic is not None:
-                rows.append(TraceRow(result.source, name, len(rows), before, tactic, after, imports))
+                if after == before:
+                    # A step that changes nothing the search can see (`{` on the only goal, a no-op
+                    # `simpl`): the environment refuses it alone, so it rides with the next step.
+                    pending.append(tactic)
+                    continue
+                rows.append(TraceRow(result.source, name, len(rows), before, " ".join([*pending, tactic]), after, imports))
+                pending.clear()
             before = after
         else:
             status = "unterminated proof"

@@ -27,6 +27,7 @@ __all__ = [
     "read_rows",
     "write_rows",
     "is_structural",
+    "strip_structure",
     "write_splits",
 ]
 
@@ -83,6 +84,16 @@ class TraceRow:
 def is_structural(tactic: str) -> bool:
     """A bullet or brace (`-`, `+`, `*`, `{`, `}`, `2: {`): proof structure, not a tactic to learn."""
     return _STRUCTURAL.fullmatch(tactic.strip()) is not None
+
+
+def strip_structure(tactic: str) -> str:
+    """The tactic without the bullets and braces a traced step may start with (`- {  auto.` -> `auto.`)."""
+    text = tactic.strip()
+    while True:
+        match = re.match(r"(?:-+|\++|\*+|\{|\}|(?:\d+|\[\s*[A-Za-z_][\w']*\s*\])\s*:\s*\{)(?=\s|$)\s*", text)
+        if match is None or match.end() == 0:
+            return text
+        text = text[match.end():]
 
 
 def _fraction(key: str) -> float:

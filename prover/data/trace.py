@@ -137,7 +137,7 @@ def trace_coq(
             _count(report, traced)
             rows.extend(traced.rows)
             for theorem in traced.theorems:
-                theorems.write(json.dumps(theorem.to_json(traced.source)) + "\n")
+                theorems.write(json.dumps(theorem.to_json(traced.source, traced.path)) + "\n")
     report.seconds = time.monotonic() - started
     write_rows(out / "rows.jsonl", rows)
     report.splits = write_splits(out, rows)

@@ -45,16 +45,16 @@ Value specs
 -----------
     heuristic              `search.values.HeuristicValue`: fewer, smaller goals (the default)
     policy                 `search.values.PolicyScoreValue`: the policy's own confidence
-    hf-critic[:MODEL][?device=..&dtype=..&batch_size=..&trust_remote_code=..]
+    hf-critic[:MODEL][?device=..&dtype=..&batch_size=..&trust_remote_code=..&head=lm]
                            a learned critic (`LearnedValue`); default MODEL is
-                           internlm/internlm2_5-step-prover-critic
+                           internlm/internlm2_5-step-prover-critic; head=lm makes a causal LM
+                           the judge (probability of answering Yes)
     constant:X             `search.values.ConstantValue`: X in [0, 1] for every state
 """
 
 from __future__ import annotations
 
 import importlib
-import logging
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -78,7 +78,6 @@ __all__ = [
     "DEFAULT_CRITIC",
 ]
 
-log = logging.getLogger(__name__)
 
 DEFAULT_POLICY = "portfolio"
 DEFAULT_VALUE = "heuristic"
@@ -189,6 +188,13 @@ class _Options:
             raise InputError(f"{self.atom}: unknown option(s) {', '.join(unknown)}")
 
 
+def _choice(options: _Options, key: str, allowed: tuple[str, ...], default: str) -> str:
+    value = options.text(key, default) or default
+    if value not in allowed:
+        raise InputError(f"{options.atom}: {key} must be one of {', '.join(allowed)}, not {value!r}")
+    return value
+
+
 def _language(backend: str) -> Language:
     if backend not in {"coq", "lean"}:
         raise InputError(f"unknown backend {backend!r}; expected coq or lean")
@@ -276,26 +282,36 @@ def _hf_policy(text: str, *, language: Language, seed: int, whole: bool) -> Poli
     options = _Options(f"hf:{model}", raw_options)
     from prover.policies.hf import HFGenerator, load_model
 
+    # Every option is read and checked before the (possibly long) model load.
     trust = options.flag("trust_remote_code", False)
-    loaded = load_model(model, device=options.text("device"), dtype=options.text("dtype"), trust_remote_code=trust)
-    fallback = "reprover" if loaded.is_encoder_decoder else "bfs"
-    template = _template(options, model, whole=whole, fallback=fallback)
-    long_output = template.kind == "whole_proof"
+    device, dtype = options.text("device"), options.text("dtype")
+    named_template = options.text("template")
+    if named_template is not None:
+        get_template(named_template)
     decoding = options.text("decoding")
     if decoding not in (None, "beam", "sample", "greedy"):
         raise InputError(f"hf:{model}: decoding must be beam, sample or greedy, not {decoding!r}")
+    temperature = options.number("temperature", 1.0)
+    top_p = options.text("top_p")
+    max_new_tokens = options.integer("max_new_tokens", None)
+    max_input_tokens = int(options.integer("max_input_tokens", 2048) or 2048)
+    samples = options.integer("n", None)
+    options.check_all_used()
+
+    loaded = load_model(model, device=device, dtype=dtype, trust_remote_code=trust)
+    fallback = "reprover" if loaded.is_encoder_decoder else "bfs"
+    template = _template(options, model, whole=whole, fallback=fallback)
+    long_output = template.kind == "whole_proof"
     generator = HFGenerator(
         model,
         loaded=loaded,
         decoding=decoding,  # type: ignore[arg-type]
-        temperature=options.number("temperature", 1.0),
-        top_p=options.number("top_p", 1.0 if not long_output else 0.95),
-        max_new_tokens=int(options.integer("max_new_tokens", 4096 if long_output else 128) or 128),
-        max_input_tokens=int(options.integer("max_input_tokens", 2048) or 2048),
+        temperature=temperature,
+        top_p=options.number("top_p", 0.95 if long_output else 1.0) if top_p is not None else (0.95 if long_output else 1.0),
+        max_new_tokens=max_new_tokens or (4096 if long_output else 128),
+        max_input_tokens=max_input_tokens,
         seed=seed,
     )
-    samples = options.integer("n", None)
-    options.check_all_used()
     return _model_policy(generator, template, language=language, samples=samples)
 
 
@@ -371,16 +387,15 @@ def build_value(spec: str = DEFAULT_VALUE, *, policy: Policy | None = None) -> V
         target, raw_options = _split_options(rest)
         model = target or DEFAULT_CRITIC
         options = _Options(f"hf-critic:{model}", raw_options)
-        trust = options.flag("trust_remote_code", model == DEFAULT_CRITIC)
-        value = LearnedValue(
-            model,
+        settings: dict[str, Any] = dict(
             device=options.text("device"),
             dtype=options.text("dtype"),
             batch_size=int(options.integer("batch_size", 16) or 16),
-            trust_remote_code=trust,
+            trust_remote_code=options.flag("trust_remote_code", model == DEFAULT_CRITIC),
+            head=_choice(options, "head", ("classification", "lm"), "classification"),
         )
-        options.check_all_used()
-        return value
+        options.check_all_used()  # before loading: a typo should not cost a model load
+        return LearnedValue(model, **settings)
     raise InputError(
         f"unknown value {spec!r}; expected heuristic, policy, hf-critic[:MODEL] or constant:X"
     )

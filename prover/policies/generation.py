@@ -7,7 +7,6 @@ into tactics (or whole-proof scripts), removes duplicates and orders them best f
 
 from __future__ import annotations
 
-import logging
 import math
 import threading
 from dataclasses import dataclass, field
@@ -19,7 +18,6 @@ from prover.policies.prompts import Language, Message, PromptContext, PromptTemp
 
 __all__ = ["Generation", "Prompt", "TextGenerator", "ModelPolicy", "TheoremSlot", "rank_prior"]
 
-log = logging.getLogger(__name__)
 
 Prompt = str | list[Message]
 

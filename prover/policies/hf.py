@@ -157,6 +157,7 @@ def _load_model(
             )
             model.to(torch_device)
             model.eval()
+            log.info("loaded %s (%s) on %s as %s", model_id, type(model).__name__, torch_device, torch_dtype)
             return LoadedModel(model, tokenizer, torch_device, torch_dtype, is_encoder_decoder)
         except (OSError, ValueError) as error:  # missing files, unreachable Hub, unknown architecture
             last_error = error

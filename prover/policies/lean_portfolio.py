@@ -237,7 +237,7 @@ class LeanPortfolioPolicy:
             out.append((_BASE["intro"] + 0.4, "intro h"))
             out.append((_BASE["push_neg"], "push_neg"))
         if "∧" in target or "↔" in target:
-            out.append((_BASE["constructor"] + 1.0, "constructor"))
+            out.append((_BASE["constructor"] + 2.0, "constructor"))  # closers cannot split a conjunction
         if target.startswith("∃"):
             out.append((_BASE["constructor"], "constructor"))
             numbers = re.findall(r"\b\d+\b", target)

@@ -141,13 +141,18 @@ def extract_code_block(text: str, languages: Sequence[str] = ("lean4", "lean", "
 
 
 def extract_proof_body(code: str, language: Language = "lean") -> str:
-    """The proof script inside a complete theorem: after the last `:= by` (Lean) or `Proof.` (Coq).
+    """The proof script inside a complete theorem: after the main theorem's `:= by` (Lean) or `Proof.` (Coq).
 
     Text with no such marker is taken to be a proof script already. Coq's closing `Qed.`/`Defined.`
     and a Lean trailing `sorry` line are not part of the script.
     """
     if language == "lean":
-        marker = re.search(r":=\s*by\b(?!.*:=\s*by\b)", code, re.DOTALL)
+        # The main theorem is the last `theorem` (helper lemmas come before it); its proof starts at
+        # the first `:= by` after the keyword (later ones belong to `have ... := by` inside the proof).
+        keywords = list(re.finditer(r"^[ \t]*(?:theorem|lemma|example)\b", code, re.M))
+        theorems = [match for match in keywords if match.group().strip() == "theorem"] or keywords
+        start = theorems[-1].start() if theorems else 0
+        marker = re.compile(r":=\s*by\b").search(code, start)
         body = code[marker.end():] if marker else code
         body = _dedent(body)
         lines = body.rstrip().splitlines()
@@ -367,9 +372,10 @@ def _render_deepseek_v15(context: PromptContext) -> str:
 def _parse_completion(text: str, context: PromptContext) -> str:
     # The continuation is proof text until the closing fence; a model that starts over (a new
     # block or a new theorem) is read like a whole-proof answer.
-    if text.lstrip().startswith("```") or re.search(r":=\s*by\b", text):
+    if text.lstrip().startswith("```") or re.search(r"^[ \t]*theorem\b", text, re.M):
         return _whole_parse(text, context)
-    body = text.split("```")[0]
+    # The prompt ended with the proof's two-space indentation, which the first line continues.
+    body = "  " + text.split("```")[0]
     return remove_proof_prefix(_dedent(body).strip("\n"), context.proof_before)
 
 

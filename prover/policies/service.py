@@ -16,7 +16,6 @@ clients an object whose `propose_batch` calls the actor.
 
 from __future__ import annotations
 
-import logging
 import queue
 import threading
 import time
@@ -29,8 +28,6 @@ from search.types import Candidate, State
 from prover.policies.generation import Generation, Prompt, TextGenerator
 
 __all__ = ["InferenceService", "ServicePolicy", "GeneratorBatcher", "ServedGenerator", "BatchingStats"]
-
-log = logging.getLogger(__name__)
 
 
 @dataclass

@@ -7,8 +7,10 @@
 'no goals'?", assistant: STATE] is scored by a reward head). Here any sequence-classification
 model works: one output is a logit (mapped by a sigmoid), two or more are classes (softmax, the
 last class meaning "provable"); remote-code reward models exposing `get_scores` (the InternLM
-critic) are used through it, their unbounded score mapped by a sigmoid. States are scored in
-batches; scores are cached by state key.
+critic) are used through it, their unbounded score mapped by a sigmoid. With `head="lm"` a causal
+language model is the judge: asked whether the state can be proved, the value is its probability of
+answering `positive` rather than `negative` as the next token. States are scored in batches; scores
+are cached by state key.
 """
 
 from __future__ import annotations
@@ -16,16 +18,19 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
-from typing import Any, Sequence
+from typing import Any, Literal, Sequence
 
 from search.types import State
 
 from prover.policies.hf import LoadedModel, load_model
 
-__all__ = ["LearnedValue", "CRITIC_QUESTION"]
+__all__ = ["LearnedValue", "CRITIC_QUESTION", "JUDGE_QUESTION"]
 
 # The question InternLM2.5-StepProver's critic was trained with (its model card's example).
 CRITIC_QUESTION = "Which state is closer to 'no goals'?"
+
+# What an LM-head judge is asked (head="lm").
+JUDGE_QUESTION = "Can the following proof state be proved? Answer Yes or No.\n\n{state}"
 
 
 def _sigmoid(value: float) -> float:
@@ -62,7 +67,10 @@ class LearnedValue:
     """A critic model behind `search.types.ValueFunction`: `value(state)` in [0, 1], `values(states)` batched.
 
     model_id: a Hub id or local directory of a sequence-classification model, or (with
-        trust_remote_code) a reward model exposing `get_scores(tokenizer, chats)`.
+        trust_remote_code) a reward model exposing `get_scores(tokenizer, chats)`, or (head="lm")
+        a causal language model.
+    head: "classification" (default) or "lm".
+    positive / negative: the answers compared by an LM head (their first tokens).
     """
 
     def __init__(
@@ -75,21 +83,31 @@ class LearnedValue:
         max_input_tokens: int = 2048,
         cache_size: int = 100_000,
         trust_remote_code: bool = False,
+        head: Literal["classification", "lm"] = "classification",
+        positive: str = "Yes",
+        negative: str = "No",
         loaded: LoadedModel | None = None,
     ) -> None:
+        if head not in ("classification", "lm"):
+            raise ValueError(f"head must be classification or lm, not {head!r}")
         self.model_id = model_id
+        self.head = head
         self.batch_size = max(1, batch_size)
         self.max_input_tokens = max_input_tokens
+        kind = "generate" if head == "lm" else ("auto-model" if trust_remote_code else "classify")
         self.loaded = loaded or load_model(
-            model_id,
-            kind="auto-model" if trust_remote_code else "classify",
-            device=device,
-            dtype=dtype,
-            trust_remote_code=trust_remote_code,
+            model_id, kind=kind, device=device, dtype=dtype, trust_remote_code=trust_remote_code  # type: ignore[arg-type]
         )
         tokenizer = self.loaded.tokenizer
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
+        self._answer_ids: tuple[int, int] | None = None
+        if head == "lm":
+            tokenizer.padding_side = "left"  # the next-token logits are read at the last position
+            ids = [tokenizer.encode(word, add_special_tokens=False) for word in (positive, negative)]
+            if not ids[0] or not ids[1] or ids[0][0] == ids[1][0]:
+                raise ValueError(f"answers {positive!r} and {negative!r} need distinct first tokens")
+            self._answer_ids = (ids[0][0], ids[1][0])
         self._cache = _Cache(cache_size)
         self._lock = threading.Lock()
 
@@ -104,6 +122,13 @@ class LearnedValue:
 
     def _text(self, state: State) -> str:
         tokenizer = self.loaded.tokenizer
+        if self.head == "lm":
+            question = JUDGE_QUESTION.format(state=state.key if state.goals else "no goals")
+            if getattr(tokenizer, "chat_template", None):
+                return tokenizer.apply_chat_template(
+                    [{"role": "user", "content": question}], tokenize=False, add_generation_prompt=True
+                )
+            return f"{question}\nAnswer:"
         chat = self.chat(state)
         if getattr(tokenizer, "chat_template", None):
             return tokenizer.apply_chat_template(chat, tokenize=False)
@@ -142,6 +167,9 @@ class LearnedValue:
                 max_length=self.max_input_tokens,
             ).to(self.loaded.device)
             logits = model(**encoded).logits.float()
+        if self._answer_ids is not None:
+            last = logits[:, -1, list(self._answer_ids)]
+            return [float(value) for value in torch.softmax(last, dim=-1)[:, 0]]
         if logits.shape[-1] == 1:
             return [_sigmoid(float(value)) for value in logits[:, 0]]
         probabilities = torch.softmax(logits, dim=-1)[:, -1]

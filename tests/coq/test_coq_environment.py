@@ -146,6 +146,7 @@ def test_looping_tactic_is_stopped_by_coq_timeout() -> None:
         assert isinstance(env.step(root, "intros; split; lia"), Proved)
 
 
+@pytest.mark.slow
 def test_hung_process_is_killed_restarted_and_usable() -> None:
     skip_without_coq()
     with CoqEnvironment(step_timeout=1, hammer=False) as env:
@@ -163,3 +164,21 @@ def test_hung_process_is_killed_restarted_and_usable() -> None:
         assert env.process_id != pid and env.restarts == 1
         again = env.step(intro.state, "split")
         assert isinstance(again, Progress) and len(again.state.goals) == 2
+
+
+def test_states_of_two_theorems_can_be_stepped_interleaved(coq_env: CoqEnvironment) -> None:
+    root_a = coq_env.start(CONJ)
+    intro_a = coq_env.step(root_a, "intros n")
+    other = Theorem(name="other_b", statement="Lemma other_b : forall m : nat, m * 1 = m.", header=HEADER)
+    root_b = coq_env.start(other)
+    intro_b = coq_env.step(root_b, "intros m")
+    assert isinstance(intro_a, Progress) and isinstance(intro_b, Progress)
+    split_a = coq_env.step(intro_a.state, "split")  # back in theorem A, whose state carries its handle
+    assert isinstance(split_a, Progress) and split_a.state.goals[0].endswith("n + 0 = n")
+    assert isinstance(coq_env.step(intro_b.state, "lia"), Proved)
+
+
+def test_statement_must_be_one_sentence(coq_env: CoqEnvironment) -> None:
+    two = Theorem(name="two", statement="Lemma two : True. Proof.", header=HEADER)
+    with pytest.raises(InputError, match="one sentence"):
+        coq_env.start(two)

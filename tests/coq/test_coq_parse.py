@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from prover.backends.coq import AUTOMATION_IMPORT, CoqBackend, parse_assumptions
-from prover.backends.coq_parse import declared_axioms, declared_lemmas, normalise_for_coq816
+from prover.backends.coq import AUTOMATION_IMPORT, HAMMER_IMPORT, CoqBackend, parse_assumptions, uses_hammer_tactics
+from prover.backends.coq_parse import declared_axioms, declared_lemmas, normalise_for_coq816, open_blocks
 from prover.errors import InputError
 
 from conftest import shared_file
@@ -82,9 +82,22 @@ def test_complete_file_replaces_only_proved_and_adds_the_preamble() -> None:
     parsed = BACKEND.parse_file("f.v", text)
     completed = BACKEND.complete_file(parsed, {"b": ["reflexivity"]})
     assert completed == (
-        "Require Import Arith.\n\nLemma a : 1 = 1.\nProof.\nAdmitted.\n\n"
-        f"{AUTOMATION_IMPORT}\nLemma b : 2 = 2.\nProof.\n  reflexivity.\nQed.\n"
+        f"{AUTOMATION_IMPORT}\nRequire Import Arith.\n\nLemma a : 1 = 1.\nProof.\nAdmitted.\n\n"
+        "Lemma b : 2 = 2.\nProof.\n  reflexivity.\nQed.\n"
     )
+    assert BACKEND.complete_file(parsed, {}) == text
+
+
+def test_hammer_import_is_written_only_for_proofs_that_use_hammer_tactics() -> None:
+    text = "Lemma a : True.\nAdmitted.\n"
+    with_hammer = CoqBackend(hammer=True)
+    parsed = with_hammer.parse_file("f.v", text)
+    assert with_hammer.complete_file(parsed, {"a": ["exact I"]}).startswith(f"{AUTOMATION_IMPORT}\nLemma a")
+    assert with_hammer.complete_file(parsed, {"a": ["intros; sauto"]}).startswith(
+        f"{AUTOMATION_IMPORT}\n{HAMMER_IMPORT}\nLemma a"
+    )
+    assert uses_hammer_tactics(["qauto."]) and uses_hammer_tactics(["split; [hauto | lia]"])
+    assert not uses_hammer_tactics(["auto", "intuition", "(* sauto *) lia"])
 
 
 def test_complete_file_on_a_bare_proof_at_end() -> None:
@@ -99,6 +112,14 @@ def test_render_and_split_proof_round_trip() -> None:
     assert rendered == "Proof.\n  intros x.\n  lra.\nQed."
     assert BACKEND.split_proof(rendered) == ["intros x.", "lra."]
     assert BACKEND.split_proof("intros. (* c *) split. - lia. - lia") == ["intros.", "split.", "-", "lia.", "-", "lia"]
+
+
+def test_open_sections_and_modules_are_tracked() -> None:
+    header = (
+        "Module M.\nSection S.\nVariable n : nat.\nEnd S.\nModule N := M.\n"
+        "Section T.\nModule Type MT.\nEnd MT.\n"
+    )
+    assert open_blocks(header) == [("Module", "M"), ("Section", "T")]
 
 
 def test_declared_axioms_and_lemmas() -> None:

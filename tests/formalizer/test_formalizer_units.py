@@ -276,3 +276,14 @@ def test_coq_implication_keeps_each_statements_scopes_in_its_own_module() -> Non
     assert "Open Scope" not in premise and "Definition statement : Prop := 17 * 18 mod 4 = 2." in premise
     assert "Open Scope R_scope." in conclusion and "forall (x : R), x + 0 = x" in conclusion
     assert "PremiseStatement.statement -> ConclusionStatement.statement" in theorem
+
+
+def test_a_lean_statement_written_by_the_formalizer_is_read_back_by_the_lean_backend() -> None:
+    from prover.backends.lean import LeanBackend
+    from prover.formalizer.equivalence import statement_of_theorem
+
+    statement = split_statement("import Mathlib\n\ntheorem problem (x : ℝ) (h₀ : 0 < x) : x ^ 2 > 0 := by\n  positivity", "lean")
+    parsed = LeanBackend().parse_file("problem.lean", statement.source("lean", "Problem: x > 0 implies x^2 > 0"))
+    (opened,) = parsed.theorems
+    assert opened.theorem.name == "problem"
+    assert statement_of_theorem(opened.theorem).statement == statement.statement

@@ -1,6 +1,6 @@
-"""Fixtures for the Lean tests: a stand-in Lean installation whose REPL replays transcripts.
+"""A stand-in Lean installation whose REPL replays transcripts (used by the `fake_lean` fixture).
 
-`fake_lean` builds, in a temporary folder, what a real installation looks like to lean-interact
+`make_fake_lean` builds, in a temporary folder, what a real installation looks like to lean-interact
 and to the backend: a `lake` executable (tests/lean/fake_lake.py), a Lean project folder with its
 `lean-toolchain`, and a REPL package whose `.lake/build/bin/repl` is tests/lean/fake_repl.py. The
 REAL lean-interact code then starts `lake env <repl>` in the project folder and talks to it over
@@ -83,19 +83,18 @@ class FakeLean:
         return sum("start" in e for e in self.events())
 
 
-
-
 def make_fake_lean(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeLean:
     """A stand-in Lean installation (lake, project, REPL) replaying transcripts; see the module docstring."""
     root = tmp_path / "lean"
     lake = root / "bin" / "lake"
-    _shim(lake, HERE / "fake_lake.py")
+    lake.parent.mkdir(parents=True)
     # `lake env PROG` is what every REPL start runs: answer it in the shell, without a Python start-up.
     lake.write_text(
         '#!/bin/sh\nif [ "$1" = env ]; then shift; exec "$@"; fi\n'
         f'exec "{sys.executable}" "{HERE / "fake_lake.py"}" "$@"\n',
         encoding="utf-8",
     )
+    lake.chmod(lake.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     project = root / "project"
     project.mkdir(parents=True)
     (project / "lean-toolchain").write_text("leanprover/lean4:v4.24.0\n", encoding="utf-8")
@@ -110,7 +109,7 @@ def make_fake_lean(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeLean:
     log = root / "repl.log"
     monkeypatch.setenv("FAKE_REPL_LOG", str(log))
     monkeypatch.setenv("FAKE_REPL_TRANSCRIPTS", "")
-    # The pickling transcripts write relative paths (test/c.olean): run where that folder exists.
+    # The pickling transcripts write relative paths (test/c.olean): that folder must exist.
     (project / "test").mkdir()
     return FakeLean(root=root, lake=lake, project_dir=project, repl_dir=repl, log=log)
 

@@ -118,6 +118,19 @@ def test_multiple_goals_keep_lean_order_and_case_tags(fake_lean: FakeLean) -> No
         assert isinstance(closed_pos, Progress) and closed_pos.state.goals == ("case neg\nx : Int\nh : ¬x < 0\n⊢ x = x",)
 
 
+def test_mathlib_tactic_with_two_goals(fake_lean: FakeLean) -> None:
+    """RECORDED Mathlib/H20231115: `induction'` under `import Mathlib.Tactic.Cases` gives the zero and succ goals; the env is an Environment."""
+    from search.types import Environment
+
+    fake_lean.use(recorded(*RECORDED_MATHLIB))
+    with fake_lean.backend().open_environment(step_timeout=10) as env:
+        assert isinstance(env, Environment)
+        root = env.start(Theorem(name="example_L1", statement="example {x : Nat} : x + 1 > x :=", header="import Mathlib.Tactic.Cases"))
+        outcome = env.step(root, "induction' x with x hx")
+    assert isinstance(outcome, Progress)
+    assert outcome.state.goals == ("case zero\n⊢ 0 + 1 > 0", "case succ\nx : Nat\nhx : x + 1 > x\n⊢ x + 1 + 1 > x + 1")
+
+
 @pytest.mark.parametrize(
     ("session", "tactic"),
     [("by_cases", "all_goals sorry"), ("have_by_sorry", "have h : x = 1 := by sorry"), ("tactic_mode_sorry", "sorry")],
@@ -352,3 +365,50 @@ def test_verify_refuses_smuggled_commands_and_sorry_before_asking_lean(fake_lean
     assert not smuggled.accepted and "new command" in smuggled.reason
     assert not sorried.accepted and not native.accepted
     assert fake_lean.requests() == []
+
+
+# -- memory limits ----------------------------------------------------------------------------
+
+
+def test_the_hard_memory_limit_reaches_the_repl_process(fake_lean: FakeLean) -> None:
+    """RECORDED proof_step: `memory_limit_mb` becomes the REPL process's RLIMIT_AS (set by lean-interact before exec)."""
+    limits = "/proc/self/limits"
+    if not os.path.exists(limits):
+        pytest.skip("no /proc/<pid>/limits on this platform")
+    fake_lean.use(recorded(*RECORDED_MAIN))
+    with fake_lean.backend(memory_limit_mb=4096).open_environment(step_timeout=10) as env:
+        env.start(Theorem(name="f", statement="def f : Nat :="))
+        text = open(f"/proc/{env._server._proc.pid}/limits", encoding="utf-8").read()
+    line = next(row for row in text.splitlines() if row.startswith("Max address space"))
+    assert line.split()[3] == str(4096 * 1024 * 1024)
+
+
+def test_over_the_soft_memory_limit_the_repl_restarts_between_steps_and_the_search_goes_on(fake_lean: FakeLean) -> None:
+    """RECORDED proof_step: with a restart threshold below the process's size, every step runs in a fresh REPL, rebuilt by replay."""
+    fake_lean.use(recorded(*RECORDED_MAIN))
+    with fake_lean.backend(memory_limit_mb=None, memory_restart_mb=1).open_environment(step_timeout=10) as env:
+        root = env.start(Theorem(name="f", statement="def f : Nat :="))
+        middle = env.step(root, "have t : Nat := 42")
+        assert isinstance(middle, Progress)
+        done = env.step(middle.state, "exact t")
+        assert done == Proved(("have t : Nat := 42", "exact t"))
+        assert env.restarts == 2
+    assert fake_lean.starts() == 3
+
+
+def test_a_later_theorem_extends_the_earlier_header_env_instead_of_reimporting(fake_lean: FakeLean) -> None:
+    """WRITTEN two_theorems: theorem 2's header (header 1 + theorem 1) is elaborated as the extension only, on header 1's env."""
+    fake_lean.use(WRITTEN / "two_theorems.in")
+    text = "def double (n : Nat) : Nat := 2 * n\n\ntheorem first : double 1 = 2 := by sorry\n\ntheorem second : double 2 = 4 := by sorry\n"
+    backend = fake_lean.backend()
+    first, second = (t.theorem for t in backend.parse_file("two.lean", text).theorems)
+    with backend.open_environment(step_timeout=10) as env:
+        assert env.start(first).goals == ("⊢ double 1 = 2",)
+        assert env.start(second).goals == ("⊢ double 2 = 4",)
+    commands = [(r["cmd"], r.get("env")) for r in fake_lean.requests()]
+    assert commands == [
+        ("def double (n : Nat) : Nat := 2 * n", None),
+        ("theorem first : double 1 = 2 := by sorry", 0),
+        ("theorem first : double 1 = 2 := by sorry", 0),  # the extension of the header, on env 0
+        ("theorem second : double 2 = 4 := by sorry", 2),
+    ]

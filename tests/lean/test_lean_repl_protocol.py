@@ -109,19 +109,24 @@ def _server(fake_lean: FakeLean):
     return LeanServer(config)
 
 
-def test_lean_interact_starts_lake_env_repl_in_the_project_without_git(fake_lean: FakeLean) -> None:
-    """LocalProject(auto_build=False) + local_repl_path + build_repl=False: no git, no build; the REPL runs as `lake env <repl>` in the project."""
+def test_lean_interact_starts_lake_env_repl_in_the_project_without_git(
+    fake_lean: FakeLean, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """LocalProject(auto_build=False) + local_repl_path + build_repl=False: no git, no lake build/update; the REPL runs as `lake env <repl>` in the project."""
+    lake_log = tmp_path / "lake-commands.log"
+    monkeypatch.setenv("FAKE_LAKE_LOG", str(lake_log))
     fake_lean.use(recorded(*RECORDED_MAIN))
     server = _server(fake_lean)
     try:
         assert server.config.working_dir == str(fake_lean.project_dir.resolve())
         assert server.config.lean_version == "v4.24.0"
-        args = server._proc.args
-        assert args == [str(fake_lean.lake), "env", str(fake_lean.repl_dir / ".lake" / "build" / "bin" / "repl")]
-        assert fake_lean.starts() >= 0  # the process is up; no build/update was run:
-        assert not (fake_lean.root / "lake.log").exists()
+        assert server._proc.args == [str(fake_lean.lake), "env", str(fake_lean.repl_dir / ".lake" / "build" / "bin" / "repl")]
+        from lean_interact import Command
+
+        assert server.run(Command(cmd="def f : Nat := by sorry"), timeout=30).env == 0
     finally:
         server.kill()
+    assert not lake_log.exists()  # only `lake env` ran: nothing was built, updated or fetched
 
 
 def test_unknown_ids_are_repl_errors_not_crashes(fake_lean: FakeLean, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,7 +15,7 @@ from lean_fakes import FakeLean
 from rich.console import Console
 
 from prover.backends.lean import LeanBackend
-from prover.backends.lean_toolchain import find_lake, project_layout, project_template_dir
+from prover.backends.lean_toolchain import project_layout, project_template_dir
 from prover.cli import main
 from prover.errors import ProverError, ToolchainMissing
 from prover.setup import TEMPLATE_FILES, doctor_checks, run_setup
@@ -131,3 +131,18 @@ def test_the_shipped_lean_project_pins_one_consistent_stack() -> None:
     lakefile = (template / "lakefile.toml").read_text()
     assert 'rev = "v4.24.0"' in lakefile and "leanprover-community/repl" in lakefile
     assert project_layout(Path("/p")).repl_binary == Path("/p/.lake/packages/REPL/.lake/build/bin/repl")
+
+
+def test_setup_again_on_a_built_project_does_nothing_unless_forced(fake_lean: FakeLean, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A second `prove setup` finds the project built from the same definition and runs no lake command (offline); --force reruns all four."""
+    log = tmp_path / "lake.log"
+    monkeypatch.setenv("NEUROPROVE_LAKE", str(fake_lean.lake))
+    monkeypatch.setenv("FAKE_LAKE_LOG", str(log))
+    target = tmp_path / "proj"
+    quiet = Console(stderr=True, quiet=True)
+    run_setup(target, console=quiet)
+    assert len(log.read_text().splitlines()) == 4
+    run_setup(target, console=quiet)
+    assert len(log.read_text().splitlines()) == 4
+    run_setup(target, force=True, console=quiet)
+    assert len(log.read_text().splitlines()) == 8

@@ -8,7 +8,7 @@ import pytest
 from lean_fakes import recorded
 
 from prover.backends.lean import LeanBackend, bounded_header, parse_axioms
-from prover.backends.lean_source import declared_name, find_open_declarations, name_example, smuggled_command, split_tactics
+from prover.backends.lean_source import declared_name, name_example, smuggled_command
 from prover.errors import InputError
 
 FILE = """import Mathlib
@@ -123,3 +123,11 @@ def test_axioms_are_read_from_both_print_axioms_answers_and_line_wraps() -> None
     assert parse_axioms(["'t' depends on axioms: [propext,\n Classical.choice, Quot.sound]"]) == ("propext", "Classical.choice", "Quot.sound")
     assert parse_axioms(["`t` does not depend on any axioms"]) == ()
     assert parse_axioms(["t : True"]) is None
+
+
+def test_a_set_option_in_prefix_stays_with_its_theorem() -> None:
+    """`set_option maxHeartbeats 400000 in` before a theorem is part of its statement, not a dangling header line."""
+    text = "import Mathlib\n\nset_option maxHeartbeats 400000 in\n/-- doc -/\ntheorem t : True := by sorry\n"
+    (open_theorem,) = LeanBackend().parse_file("t.lean", text).theorems
+    assert open_theorem.theorem.header == "import Mathlib\n\n"
+    assert open_theorem.theorem.statement == "set_option maxHeartbeats 400000 in\n/-- doc -/\ntheorem t : True :="

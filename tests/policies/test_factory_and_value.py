@@ -175,3 +175,17 @@ def test_missing_critic_offline_is_model_unavailable(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ModelUnavailable):
         build_value("hf-critic:no-such-org/no-such-critic")
+
+
+def test_lm_head_judge_gives_the_probability_of_yes_in_batches(tiny_causal: Path) -> None:
+    from prover.policies.value import LearnedValue
+
+    judge = build_value(f"hf-critic:{tiny_causal}?head=lm&batch_size=3")
+    assert isinstance(judge, LearnedValue) and judge.head == "lm"
+    states = [State(goals=(f"⊢ {'x' * index} = x",)) for index in range(1, 6)]
+    batched = judge.values(states)
+    alone = [LearnedValue(str(tiny_causal), head="lm").value(state) for state in states]
+    assert all(0.0 < value < 1.0 for value in batched)
+    assert batched == pytest.approx(alone, abs=1e-5)
+    with pytest.raises(InputError, match="head"):
+        build_value(f"hf-critic:{tiny_causal}?head=sideways")

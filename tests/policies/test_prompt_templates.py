@@ -154,3 +154,16 @@ def test_every_template_renders_and_parses_a_state() -> None:
 def test_unknown_template_names_the_known_ones() -> None:
     with pytest.raises(InputError, match="bfs"):
         get_template("no-such-template")
+
+
+def test_whole_proof_parse_keeps_nested_have_blocks_and_skips_helper_lemmas() -> None:
+    answer = (
+        "```lean4\nlemma helper : Q := by\n  simp\n\n"
+        "theorem t (x : ℕ) : P x := by\n  have h : Q := by\n    exact helper\n  exact h\n```"
+    )
+    assert get_template("goedel-prover-v2").parse(answer, context()) == "have h : Q := by\n  exact helper\nexact h"
+
+
+def test_completion_parse_keeps_a_have_block_in_the_continuation() -> None:
+    continuation = "have h : Q := by\n    simp\n  exact h\n```"
+    assert get_template("deepseek-prover-v1.5").parse(continuation, context()) == "have h : Q := by\n  simp\nexact h"

@@ -109,3 +109,35 @@ def test_wrapper_delegates_verify_and_close() -> None:
     env.close()
     assert closed == [True]
     assert env.start_count == 1  # other attributes are the wrapped environment's
+
+
+def _tiny_mixture(tiny_seq2seq):
+    from prover.policies.hf import HFGenerator
+
+    model = ModelPolicy(HFGenerator(str(tiny_seq2seq), decoding="beam", max_new_tokens=4), get_template("reprover"))
+    return MixturePolicy([ScriptedPolicy([("dec", 0.9), ("nope", 0.1)], source="portfolio"), model], [0.5, 0.5])
+
+
+def test_mixture_with_a_tiny_model_proves_inside_both_searches_what_the_portfolio_proves(tiny_seq2seq) -> None:
+    import search
+    from search.types import Budget, SearchStatus
+    from search.values import HeuristicValue
+
+    for name, run in search.ALGORITHMS.items():
+        inner = CounterEnvironment(3)
+        env = attach_whole_proof(inner, _tiny_mixture(tiny_seq2seq), split_lines)
+        root = env.start(THEOREM)
+        result = run(env, _tiny_mixture(tiny_seq2seq), root, budget=Budget(max_expansions=200), value=HeuristicValue(), seed=0)
+        assert result.status is SearchStatus.PROVED, name
+        assert env.verify(THEOREM, result.proof).accepted, name
+
+
+def test_whole_proof_candidates_prove_in_one_expansion_through_the_wrapper() -> None:
+    import search
+    from search.types import Budget, SearchStatus
+
+    policy = WholeProofPolicy(_RecordingGenerator("```lean4\ntheorem t : P := by\n  dec\n  dec\n  dec\n```"), get_template("goedel-prover-v2"))
+    env = attach_whole_proof(CounterEnvironment(3), policy, split_lines)
+    result = search.ALGORITHMS["best_first"](env, policy, env.start(THEOREM), budget=Budget(max_expansions=5))
+    assert result.status is SearchStatus.PROVED and result.proof == ("dec", "dec", "dec")
+    assert result.expansions == 1

@@ -1,0 +1,132 @@
+"""The typed experiment file (`prove experiment run cfg.toml`): what to prove, with what, how long.
+
+Example (every table but [dataset] optional):
+
+    name = "portfolio+knn on held-out stdlib"
+    kind = "evaluate"                 # or "expert_iteration"
+
+    [dataset]
+    name = "trace:trace/"             # minif2f-coq | a folder of .v files | a .jsonl | trace:DIR
+    split = "test"                    # miniF2F split, or the held-out split of a trace (by file)
+    limit = 40
+
+    [prover]                          # prover.config.ProverConfig fields
+    backend = "coq"
+    policy = "portfolio"
+    search = "best_first"
+    budget_seconds = 20
+    step_timeout = 5
+
+    [knn]                             # add a kNN policy over traced rows to [prover].policy
+    rows = "trace/splits/by_file/train.jsonl"
+    weight = 0.5
+
+    [expert_iteration]
+    rounds = 2
+    train_model = false               # also fine-tune a tiny model on the rows each round
+
+    seed = 0
+    attempts = 1
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from prover.config import ProverConfig
+from prover.errors import InputError
+
+__all__ = ["DatasetConfig", "KnnConfig", "ExpertIterationConfig", "ExperimentConfig", "load_experiment"]
+
+
+class DatasetConfig(BaseModel):
+    """The problems. name: `minif2f-coq`, `minif2f-lean4`, a folder of files, a `.jsonl`, or
+    `trace:DIR` (the traced theorems of the `split` by file of a `prove trace` output: held-out
+    files). split: the dataset's split. limit/only: select problems (see `prove eval`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    split: str = "valid"
+    limit: int | None = Field(default=None, ge=0)
+    only: tuple[str, ...] = ()
+    data_dir: str | None = None
+
+
+class KnnConfig(BaseModel):
+    """A kNN policy mixed into the prover's policy. rows: trace rows it indexes (None: start empty,
+    e.g. for expert iteration from scratch). weight: its share of the mixture. k, temperature: as
+    `prover.policies.knn.KNNPolicy`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rows: str | None = None
+    weight: float = Field(0.5, gt=0, le=1)
+    k: int = Field(64, ge=1)
+    temperature: float = Field(0.1, gt=0)
+
+
+class ExpertIterationConfig(BaseModel):
+    """Search, keep kernel-checked proofs, trace them into rows, retrain, repeat.
+
+    rounds: how many search-and-learn rounds. train_model: also fine-tune a tiny policy each round
+    on the base rows plus the new ones (it then joins the mixture as `hf:` with `model_weight`).
+    train_steps: optimizer steps per round. base_rows: rows the model starts from (default: the
+    kNN's rows).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rounds: int = Field(2, ge=1)
+    train_model: bool = False
+    train_steps: int = Field(200, ge=1)
+    model_weight: float = Field(0.3, gt=0, le=1)
+    base_rows: str | None = None
+
+
+class ExperimentConfig(BaseModel):
+    """One experiment: a dataset, a prover configuration, optional kNN, and its kind."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = "experiment"
+    kind: Literal["evaluate", "expert_iteration"] = "evaluate"
+    dataset: DatasetConfig
+    prover: ProverConfig = ProverConfig(backend="coq")
+    knn: KnnConfig | None = None
+    expert_iteration: ExpertIterationConfig = ExpertIterationConfig()
+    seed: int = 0
+    attempts: int = Field(1, ge=1)
+    workers: int = Field(1, ge=1)
+
+    @property
+    def policy_label(self) -> str:
+        """The policy as one spec-like string (for tables and the run identity)."""
+        label = self.prover.policy
+        if self.knn is not None:
+            label += f"+{self.knn.weight:g}*knn"
+        return label
+
+
+def load_experiment(path: str | Path) -> ExperimentConfig:
+    """Read and validate an experiment TOML file; `InputError` with the first problem otherwise."""
+    file = Path(path)
+    try:
+        data = tomllib.loads(file.read_text())
+    except OSError as missing:
+        raise InputError(f"{file}: cannot read the experiment file ({missing.strerror})") from None
+    except tomllib.TOMLDecodeError as bad:
+        raise InputError(f"{file}: not valid TOML: {bad}") from None
+    try:
+        return ExperimentConfig.model_validate(data)
+    except ValueError as invalid:
+        errors = getattr(invalid, "errors", lambda: [])()
+        if errors:
+            first = errors[0]
+            where = ".".join(str(part) for part in first.get("loc", ()))
+            raise InputError(f"{file}: {where}: {first.get('msg')}") from None
+        raise InputError(f"{file}: {invalid}") from None

@@ -1,0 +1,447 @@
+"""Run an experiment into a run directory, and compare run directories side by side.
+
+A run directory holds:
+  config.toml / config.json   the experiment as given and as validated
+  eval/ or round-N/           the evaluation runner's output (results.jsonl, summary.json, report.md)
+  summary.json                the experiment's numbers (per round for expert iteration)
+  table.md                    the same as a table
+  solved_vs_time.png          problems solved within t seconds (one curve per round)
+  new_rows.jsonl, value_examples.jsonl   (expert iteration) the rows traced from new proofs, and
+                              states labelled by search outcome (on a found proof: discounted 1;
+                              root of an unsolved problem: 0) for `prove train value`
+The search over the problem set is `prover.eval.runner.run_evaluation`; this module adds the
+policy composition (portfolio + kNN + a trained model), the learning loop and the comparison.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from prover.agent import Prover
+from prover.backends import get_backend
+from prover.config import ProverConfig
+from prover.data.replay import ReplayFailed, rows_from_proof
+from prover.data.rows import TraceRow, read_rows, split_of, write_rows
+from prover.errors import InputError, ProverCrashed, ProverTimeout
+from prover.eval.datasets import Problem, dataset_label, load_dataset, select_problems
+
+from prover.eval.results import ResultRow
+from prover.eval.runner import ProgressSink, run_evaluation
+from prover.experiments.config import ExperimentConfig, KnnConfig
+from prover.policies.knn import KNNPolicy
+from search.types import Policy, Theorem
+
+__all__ = [
+    "ExperimentOutcome",
+    "run_experiment",
+    "load_problems",
+    "trace_problems",
+    "compare_runs",
+    "ExperimentPolicy",
+]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ExperimentOutcome:
+    """What a run produced: its directory and summary (with `rounds` for expert iteration)."""
+
+    out_dir: Path
+    summary: dict[str, Any]
+    rounds: list[dict[str, Any]] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- problems
+def trace_problems(trace_dir: str | Path, split: str) -> list[Problem]:
+    """The traced theorems of the files in `split` (by file) of a `prove trace` output, as problems.
+
+    Only theorem-like declarations whose proof was traced are kept (they are known to be provable);
+    the header is the file's text before the statement.
+    """
+    from prover.backends.coq_parse import THEOREM_KEYWORDS
+    from prover.data.coq_trace import _keyword
+
+    listing = Path(trace_dir) / "theorems.jsonl"
+    if not listing.exists():
+        raise InputError(f"{trace_dir}: no theorems.jsonl (not a `prove trace` output)")
+    texts: dict[str, str] = {}
+    problems: list[Problem] = []
+    for line in listing.read_text().splitlines():
+        entry = json.loads(line)
+        if entry["status"] != "traced" or _keyword(entry["statement"]) not in THEOREM_KEYWORDS:
+            continue
+        if split != "all" and split_of({"source": entry["source"], "theorem": entry["theorem"]}, by="file") != split:
+            continue
+        path = entry.get("path") or entry["source"]
+        if path not in texts:
+            try:
+                texts[path] = Path(path).read_text()
+            except OSError as missing:
+                raise InputError(f"{path}: cannot read the traced file ({missing.strerror})") from None
+        header = texts[path][: entry["header_end"]]
+        theorem = Theorem(entry["theorem"], entry["statement"], header=header, source=path)
+        problems.append(Problem(f"{entry['source']}::{entry['theorem']}", "coq", theorem, "stdlib", source=path))
+    return problems
+
+
+def load_problems(config: ExperimentConfig) -> tuple[list[Problem], str]:
+    """The selected problems and the dataset's label."""
+    dataset = config.dataset
+    if dataset.name.startswith("trace:"):
+        trace_dir = dataset.name[len("trace:"):]
+        problems = trace_problems(trace_dir, dataset.split)
+        label = f"trace:{Path(trace_dir).resolve()}"
+    else:
+        backend = config.prover.backend
+        problems = load_dataset(dataset.name, split=dataset.split, backend=backend, data_dir=dataset.data_dir)
+        label = dataset_label(dataset.name, backend)
+    chosen = select_problems(problems, only=dataset.only, limit=dataset.limit)
+    if not chosen:
+        raise InputError(f"{dataset.name}: no problem selected")
+    return chosen, label
+
+
+# ---------------------------------------------------------------- policies
+class ExperimentPolicy:
+    """The prover's policy spec, plus a kNN over traced rows and a trained model, as one mixture.
+
+    The kNN is kept so expert iteration can add rows online; `set_model` swaps the trained model in.
+    """
+
+    def __init__(self, config: ExperimentConfig, backend: str) -> None:
+        from prover.policies import build_policy
+
+        self.backend = backend
+        self.base = build_policy(config.prover.policy, backend=backend, seed=config.seed)
+        self.knn: KNNPolicy | None = None
+        self.knn_weight = 0.0
+        if config.knn is not None:
+            rows = read_rows(config.knn.rows) if config.knn.rows else ()
+            self.knn = KNNPolicy(rows, k=config.knn.k, temperature=config.knn.temperature)
+            self.knn_weight = config.knn.weight
+        self.model: Policy | None = None
+        self.model_weight = 0.0
+        self.seed = config.seed
+        self._policy = self._compose()
+
+    def set_model(self, checkpoint: Path, weight: float) -> None:
+        """Mix in the tactic model saved at `checkpoint` (loaded with beam search)."""
+        from prover.policies import build_policy
+
+        self.model = build_policy(f"hf:{checkpoint}?decoding=beam&max_input_tokens=512&max_new_tokens=48", backend=self.backend, seed=self.seed)
+        self.model_weight = weight
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Recompose the mixture after a component or weight changed."""
+        self._policy = self._compose()
+
+    def _compose(self) -> Policy:
+        from prover.policies.mixture import MixturePolicy
+
+        extras = [(p, w) for p, w in ((self.knn, self.knn_weight), (self.model, self.model_weight)) if p is not None]
+        if not extras:
+            return self.base
+        rest = max(0.0, 1.0 - sum(w for _, w in extras))
+        return MixturePolicy([self.base, *(p for p, _ in extras)], [rest or 1e-6, *(w for _, w in extras)])
+
+    @property
+    def policy(self) -> Policy:
+        """The composed policy."""
+        return self._policy
+
+
+@dataclass(frozen=True)
+class _SharedPolicyProver:
+    """A prover factory for the evaluation runner that gives every prover the experiment's policy."""
+
+    backend: str
+    policy: ExperimentPolicy
+
+    def __call__(self, config: ProverConfig) -> Prover:
+        return Prover(config, get_backend(self.backend), policy=self.policy.policy)
+
+
+# ---------------------------------------------------------------- running
+def _prover_config(config: ExperimentConfig, backend: str, label: str) -> ProverConfig:
+    return config.prover.model_copy(update={"backend": backend, "policy": label, "seed": config.seed})
+
+
+def _evaluate(
+    config: ExperimentConfig,
+    problems: Sequence[Problem],
+    label: str,
+    policy: ExperimentPolicy,
+    out_dir: Path,
+    policy_label: str,
+    progress: ProgressSink | None,
+) -> tuple[list[ResultRow], dict[str, Any]]:
+    backend = problems[0].backend
+    outcome = run_evaluation(
+        problems,
+        config=_prover_config(config, backend, policy_label),
+        out_dir=out_dir,
+        dataset=label,
+        split=config.dataset.split,
+        attempts=config.attempts,
+        workers=1,  # the kNN learns in this process; a shared policy cannot cross to Ray workers
+        prover_factory=_SharedPolicyProver(backend, policy),
+        progress=progress,
+    )
+    return outcome.rows, outcome.summary
+
+
+def _solve_times(rows: Sequence[ResultRow]) -> list[float]:
+    return sorted(row.seconds for row in rows if row.status == "proved" and row.attempt == 0)
+
+
+def run_experiment(
+    config: ExperimentConfig,
+    out_dir: str | Path,
+    *,
+    config_text: str | None = None,
+    progress: ProgressSink | None = None,
+) -> ExperimentOutcome:
+    """Run `config` into `out_dir` (see the module docstring); rerunning resumes finished problems."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if config_text is not None:
+        (out / "config.toml").write_text(config_text)
+    (out / "config.json").write_text(json.dumps(config.model_dump(mode="json"), indent=2) + "\n")
+    problems, label = load_problems(config)
+    backend = problems[0].backend
+    policy = ExperimentPolicy(config, backend)
+    started = time.monotonic()
+    if config.kind == "evaluate":
+        rows, eval_summary = _evaluate(config, problems, label, policy, out / "eval", config.policy_label, progress)
+        summary = _summary_of(config, label, problems, rows, time.monotonic() - started)
+        summary["eval"] = {k: eval_summary.get(k) for k in ("pass_at", "categories") if k in eval_summary}
+        _write_outputs(out, config, summary, [("run", _solve_times(rows))], rounds=[])
+        return ExperimentOutcome(out, summary)
+    return _expert_iteration(config, problems, label, policy, out, progress, started)
+
+
+def _summary_of(
+    config: ExperimentConfig, label: str, problems: Sequence[Problem], rows: Sequence[ResultRow], seconds: float
+) -> dict[str, Any]:
+    first = [r for r in rows if r.attempt == 0]
+    proved = [r for r in first if r.status == "proved"]
+    return {
+        "name": config.name,
+        "kind": config.kind,
+        "dataset": label,
+        "split": config.dataset.split,
+        "policy": config.policy_label,
+        "search": config.prover.search,
+        "budget_seconds": config.prover.budget_seconds,
+        "problems": len(problems),
+        "solved": len(proved),
+        "unproved": sum(r.status == "unproved" for r in first),
+        "invalid": sum(r.status == "invalid" for r in first),
+        "errors": sum(r.status == "error" for r in first),
+        "solve_rate": len(proved) / len(problems) if problems else 0.0,
+        "mean_seconds_solved": (sum(r.seconds for r in proved) / len(proved)) if proved else None,
+        "expansions": sum(r.expansions for r in first),
+        "seconds": round(seconds, 2),
+        "solved_problems": sorted(r.problem for r in proved),
+    }
+
+
+def _expert_iteration(
+    config: ExperimentConfig,
+    problems: Sequence[Problem],
+    label: str,
+    policy: ExperimentPolicy,
+    out: Path,
+    progress: ProgressSink | None,
+    started: float,
+) -> ExperimentOutcome:
+    from prover.training.trainer import Example, write_value_examples
+
+    settings = config.expert_iteration
+    if policy.knn is None:
+        # Expert iteration learns into a kNN: start an empty one when the config has none.
+        config = config.model_copy(update={"knn": KnnConfig()})
+        policy.knn, policy.knn_weight = KNNPolicy(), config.knn.weight  # type: ignore[union-attr]
+        policy.refresh()
+    by_id = {p.id: p for p in problems}
+    ever_solved: set[str] = set()
+    rounds: list[dict[str, Any]] = []
+    curves: list[tuple[str, list[float]]] = []
+    new_rows_path = out / "new_rows.jsonl"
+    values_path = out / "value_examples.jsonl"
+    for path in (new_rows_path, values_path):
+        path.unlink(missing_ok=True)
+    backend = get_backend(problems[0].backend)
+    for round_index in range(settings.rounds):
+        round_started = time.monotonic()
+        rows, _ = _evaluate(
+            config, problems, label, policy, out / f"round-{round_index}",
+            f"{config.policy_label}@round{round_index}", progress,
+        )
+        solved = {r.problem: r for r in rows if r.status == "proved" and r.kernel_checked and r.tactics and r.attempt == 0}
+        new = sorted(set(solved) - ever_solved)
+        traced: list[TraceRow] = []
+        values: list[Example] = []
+        replay_failures: dict[str, str] = {}
+        with backend.open_environment(step_timeout=config.prover.step_timeout) as env:  # type: ignore[attr-defined]
+            for problem_id, row in sorted(solved.items()):
+                theorem = by_id[problem_id].theorem
+                assert theorem is not None
+                try:
+                    proof_rows, _ = rows_from_proof(env, theorem, row.tactics or (), source=f"round-{round_index}")
+                except (ReplayFailed, ProverCrashed, ProverTimeout, InputError) as failed:
+                    replay_failures[problem_id] = str(failed)[:200]
+                    continue
+                traced.extend(proof_rows)
+                values.extend(Example(r.state_before, "", 0.9 ** (len(proof_rows) - r.step - 1)) for r in proof_rows)
+            for problem_id in sorted(set(by_id) - set(solved)):
+                theorem = by_id[problem_id].theorem
+                if theorem is None:
+                    continue
+                try:
+                    values.append(Example(env.start(theorem).key, "", 0.0))
+                except (InputError, ProverCrashed, ProverTimeout) as failed:
+                    log.info("%s: no root state for the value data: %s", problem_id, failed)
+        added = policy.knn.add(traced) if policy.knn is not None else 0
+        write_rows(new_rows_path, traced, append=True)
+        write_value_examples(values_path, values, append=True)
+        model_dir = None
+        if settings.train_model:
+            model_dir = _retrain_model(config, out, round_index, new_rows_path)
+            policy.set_model(model_dir, settings.model_weight)
+        ever_solved |= set(solved)
+        record = {
+            "round": round_index,
+            "problems": len(problems),
+            "solved": len(solved),
+            "new_proofs": len(new),
+            "cumulative_solved": len(ever_solved),
+            "rows_added": added,
+            "knn_rows": len(policy.knn) if policy.knn is not None else 0,
+            "replay_failures": replay_failures,
+            "model": str(model_dir) if model_dir else None,
+            "seconds": round(time.monotonic() - round_started, 2),
+            "proofs": {pid: list(solved[pid].tactics or ()) for pid in new},
+        }
+        rounds.append(record)
+        (out / "rounds.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rounds))
+        curves.append((f"round {round_index}", _solve_times(rows)))
+    summary = {
+        "name": config.name,
+        "kind": config.kind,
+        "dataset": label,
+        "split": config.dataset.split,
+        "policy": config.policy_label,
+        "search": config.prover.search,
+        "budget_seconds": config.prover.budget_seconds,
+        "problems": len(problems),
+        "solved": rounds[-1]["solved"],
+        "solved_per_round": [r["solved"] for r in rounds],
+        "cumulative_solved": len(ever_solved),
+        "seconds": round(time.monotonic() - started, 2),
+        "solved_problems": sorted(ever_solved),
+    }
+    _write_outputs(out, config, summary, curves, rounds=rounds)
+    return ExperimentOutcome(out, summary, rounds)
+
+
+def _retrain_model(config: ExperimentConfig, out: Path, round_index: int, new_rows: Path) -> Path:
+    from prover.training.trainer import TrainConfig, train
+
+    settings = config.expert_iteration
+    combined = out / f"train_rows_round{round_index}.jsonl"
+    base = settings.base_rows or (config.knn.rows if config.knn else None)
+    rows: list[TraceRow] = list(read_rows(base)) if base else []
+    if new_rows.exists():
+        rows.extend(read_rows(new_rows))
+    write_rows(combined, rows)
+    model_dir = out / f"model-round{round_index}"
+    train(TrainConfig(data=str(combined), out_dir=str(model_dir), split="all", steps=settings.train_steps, seed=config.seed))
+    return model_dir
+
+
+# ---------------------------------------------------------------- outputs
+def _table(summary: dict[str, Any], rounds: Sequence[dict[str, Any]]) -> str:
+    lines = [
+        f"# {summary['name']}",
+        "",
+        f"dataset `{summary['dataset']}` ({summary['split']}), policy `{summary['policy']}`, "
+        f"search {summary['search']}, {summary['budget_seconds']:g} s per problem",
+        "",
+    ]
+    if rounds:
+        lines += ["| round | solved | new proofs | cumulative | kNN rows | seconds |", "| --- | --- | --- | --- | --- | --- |"]
+        for r in rounds:
+            lines.append(
+                f"| {r['round']} | {r['solved']}/{r['problems']} | {r['new_proofs']} | {r['cumulative_solved']} | {r['knn_rows']} | {r['seconds']:.0f} |"
+            )
+    else:
+        lines += ["| problems | solved | rate | mean s (solved) | errors |", "| --- | --- | --- | --- | --- |"]
+        mean = summary.get("mean_seconds_solved")
+        lines.append(
+            f"| {summary['problems']} | {summary['solved']} | {summary['solve_rate']:.1%} | "
+            f"{'-' if mean is None else f'{mean:.1f}'} | {summary['errors']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _plot(path: Path, curves: Sequence[tuple[str, Sequence[float]]], title: str, budget: float | None) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(6, 4))
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    for name, times in curves:
+        xs = [0.0, *times] + ([budget] if budget else [])
+        ys = list(range(len(times) + 1)) + ([len(times)] if budget else [])
+        axes.step(xs, ys, where="post", label=name)
+    axes.set_xlabel("seconds per problem")
+    axes.set_ylabel("problems solved")
+    axes.set_title(title)
+    axes.legend(loc="lower right")
+    figure.tight_layout()
+    figure.savefig(path)
+
+
+def _write_outputs(
+    out: Path, config: ExperimentConfig, summary: dict[str, Any], curves: Sequence[tuple[str, Sequence[float]]], *, rounds: Sequence[dict[str, Any]]
+) -> None:
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (out / "table.md").write_text(_table(summary, rounds))
+    _plot(out / "solved_vs_time.png", curves, config.name, config.prover.budget_seconds)
+
+
+def compare_runs(run_dirs: Sequence[str | Path], *, plot: str | Path | None = None) -> str:
+    """A markdown table of several run directories side by side (and a joint solved-vs-time plot)."""
+    lines = [
+        "| run | dataset | policy | search | budget s | problems | solved | per round |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    curves: list[tuple[str, list[float]]] = []
+    for run in run_dirs:
+        directory = Path(run)
+        summary_file = directory / "summary.json"
+        if not summary_file.exists():
+            raise InputError(f"{directory}: no summary.json (not a finished experiment run)")
+        summary = json.loads(summary_file.read_text())
+        per_round = summary.get("solved_per_round")
+        lines.append(
+            f"| {directory.name} | {Path(summary['dataset']).name} | {summary['policy']} | {summary['search']} | "
+            f"{summary['budget_seconds']:g} | {summary['problems']} | {summary['solved']} | "
+            f"{', '.join(map(str, per_round)) if per_round else '-'} |"
+        )
+        results = sorted(directory.glob("*/results.jsonl"))
+        if results:
+            rows = [ResultRow.model_validate_json(line) for line in results[-1].read_text().splitlines() if line.strip()]
+            curves.append((directory.name, _solve_times(rows)))
+    if plot is not None and curves:
+        _plot(Path(plot), curves, "solved within t seconds", None)
+    return "\n".join(lines) + "\n"

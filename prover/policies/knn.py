@@ -1,0 +1,280 @@
+"""A k-nearest-neighbour tactic policy over traced proof states, as Tactician does for Coq.
+
+Blaauwbroek, Urban and Geuvers, "The Tactician" (CICM 2020): a state is a bag of cheap features
+(the identifiers and symbols of the first goal's conclusion and hypotheses, and neighbouring-token
+pairs of the conclusion); the tactics of the most similar traced states are proposed, best first.
+Here the features are TF-IDF weighted and compared by cosine similarity over a sparse matrix
+(numpy), so "training" is indexing (a second for tens of thousands of steps) and a proof found
+during search can be added at once (`add`), which is what makes online learning cheap.
+
+A neighbour's tactic that names a hypothesis the current goal does not have (`apply H0.` where
+there is no `H0`) is skipped: it would fail anyway.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from search.types import Candidate, State
+
+from prover.data.rows import NO_GOALS, TraceRow, read_rows, strip_structure
+from prover.errors import InputError
+
+__all__ = ["KNNPolicy", "build_knn_policy", "state_features", "hypothesis_names", "KNN_FILE"]
+
+KNN_FILE = "knn.jsonl"
+_TOKEN = re.compile(r"[A-Za-z_][\w'.]*|\d+|[^\s\w()]{1,3}")
+_IDENT = re.compile(r"[A-Za-z_][\w']*")
+_RULE = "============================"
+_MAX_HYPS = 40  # a huge context adds noise, not signal
+
+
+def _split_goal(goal: str) -> tuple[list[str], str]:
+    if _RULE in goal:
+        hyps, conclusion = goal.split(_RULE, 1)
+        return [h for h in hyps.splitlines() if h.strip()], conclusion
+    # Lean's `⊢` separates hypotheses from the target.
+    if "⊢" in goal:
+        hyps, conclusion = goal.rsplit("⊢", 1)
+        return [h for h in hyps.splitlines() if h.strip()], conclusion
+    return [], goal
+
+
+def hypothesis_names(state_text: str) -> set[str]:
+    """Names bound in the first goal's context (`x, y : nat` binds x and y)."""
+    first = state_text.split("\n\n", 1)[0]
+    hyps, _ = _split_goal(first)
+    names: set[str] = set()
+    for hyp in hyps:
+        head = hyp.split(":", 1)[0] if ":" in hyp else ""
+        names.update(n.strip() for n in head.split(",") if _IDENT.fullmatch(n.strip()))
+    return names
+
+
+def state_features(state_text: str) -> Counter:
+    """The bag of features of a state: conclusion tokens (`c:`) and token pairs (`p:`), hypothesis
+    type tokens (`h:`) of the first goal, and the number of goals (`g:`)."""
+    features: Counter = Counter()
+    if state_text == NO_GOALS:
+        features["g:0"] = 1
+        return features
+    goals = state_text.split("\n\n")
+    features[f"g:{min(len(goals), 5)}"] += 1
+    hyps, conclusion = _split_goal(goals[0])
+    tokens = _TOKEN.findall(conclusion)
+    for token in tokens:
+        features["c:" + token] += 1
+    for left, right in zip(tokens, tokens[1:]):
+        features[f"p:{left} {right}"] += 1
+    for hyp in hyps[-_MAX_HYPS:]:
+        body = hyp.split(":", 1)[1] if ":" in hyp else hyp
+        for token in _TOKEN.findall(body):
+            features["h:" + token] += 1
+    return features
+
+
+@dataclass(frozen=True)
+class _Entry:
+    state: str
+    tactic: str
+
+
+class KNNPolicy:
+    """Proposes the tactics of the traced states most similar to the asked state.
+
+    k: neighbours consulted per state.
+    temperature: log-probabilities are a softmax over similarity / temperature (lower: sharper).
+    source: the `Candidate.source` label.
+    """
+
+    def __init__(
+        self,
+        rows: Iterable[TraceRow] = (),
+        *,
+        k: int = 64,
+        temperature: float = 0.1,
+        source: str = "knn",
+    ) -> None:
+        self.k = k
+        self.temperature = temperature
+        self.source = source
+        self._entries: list[_Entry] = []
+        self._features: list[Counter] = []
+        self._seen: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+        self._index: tuple[dict[str, int], np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+        self.add(rows)
+
+    # ------------------------------------------------------------ building
+    @classmethod
+    def load(cls, path: str | Path, **options: object) -> "KNNPolicy":
+        """A policy over the rows at `path`: a trace folder, a rows JSONL file, or a saved `knn.jsonl`."""
+        target = Path(path)
+        if target.is_dir() and (target / KNN_FILE).exists():
+            target = target / KNN_FILE
+        if not target.exists():
+            raise InputError(f"{path}: no trace rows or saved kNN policy there")
+        return cls(read_rows(target), **options)  # type: ignore[arg-type]
+
+    def save(self, path: str | Path) -> Path:
+        """Write the indexed (state, tactic) pairs as rows; `load` reads them back."""
+        target = Path(path)
+        if target.suffix != ".jsonl":
+            target.mkdir(parents=True, exist_ok=True)
+            target = target / KNN_FILE
+        with self._lock:
+            entries = list(self._entries)
+        with target.open("w") as handle:
+            for number, entry in enumerate(entries):
+                row = TraceRow("knn", f"entry{number}", 0, entry.state, entry.tactic, "")
+                handle.write(json.dumps(row.to_json(), ensure_ascii=False) + "\n")
+        return target
+
+    def add(self, rows: Iterable[TraceRow]) -> int:
+        """Index more (state, tactic) pairs (online learning); leading bullets and braces are dropped, bare ones skipped.
+        Returns how many new pairs were added."""
+        added = 0
+        with self._lock:
+            for row in rows:
+                tactic = strip_structure(row.tactic)
+                if not tactic or row.state_before == NO_GOALS:
+                    continue
+                key = (row.state_before, tactic)
+                if key in self._seen:
+                    continue
+                self._seen.add(key)
+                self._entries.append(_Entry(row.state_before, tactic))
+                self._features.append(state_features(row.state_before))
+                added += 1
+            if added:
+                self._index = None
+        return added
+
+    def add_proof(self, states: Sequence[State], tactics: Sequence[str], *, theorem: str = "") -> int:
+        """Index a proof found by search: `states[i]` is the state `tactics[i]` was applied to."""
+        return self.add(
+            TraceRow("search", theorem, step, state.key, tactic, "")
+            for step, (state, tactic) in enumerate(zip(states, tactics))
+        )
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _build(self) -> tuple[dict[str, int], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        vocabulary: dict[str, int] = {}
+        document_frequency: Counter = Counter()
+        for features in self._features:
+            document_frequency.update(features.keys())
+        for feature in document_frequency:
+            vocabulary[feature] = len(vocabulary)
+        count = max(1, len(self._features))
+        idf = np.zeros(len(vocabulary), dtype=np.float32)
+        for feature, df in document_frequency.items():
+            idf[vocabulary[feature]] = math.log((1 + count) / (1 + df)) + 1.0
+        indptr = np.zeros(len(self._features) + 1, dtype=np.int64)
+        indices: list[int] = []
+        data: list[float] = []
+        for row, features in enumerate(self._features):
+            columns = [vocabulary[f] for f in features]
+            weights = np.array([(1 + math.log(c)) for c in features.values()], dtype=np.float32) * idf[columns]
+            norm = float(np.linalg.norm(weights)) or 1.0
+            indices.extend(columns)
+            data.extend((weights / norm).tolist())
+            indptr[row + 1] = len(indices)
+        return vocabulary, idf, indptr, np.asarray(indices, dtype=np.int64), np.asarray(data, dtype=np.float32)
+
+    def _similarities(self, state_text: str) -> np.ndarray:
+        with self._lock:
+            if self._index is None:
+                self._index = self._build()
+            vocabulary, idf, indptr, indices, data = self._index
+        query = np.zeros(len(vocabulary), dtype=np.float32)
+        for feature, count in state_features(state_text).items():
+            column = vocabulary.get(feature)
+            if column is not None:
+                query[column] = (1 + math.log(count)) * idf[column]
+        norm = float(np.linalg.norm(query))
+        if norm == 0.0 or len(indices) == 0:
+            return np.zeros(len(indptr) - 1, dtype=np.float32)
+        products = data * query[indices] / norm
+        # Row sums of a CSR matrix-vector product; rows without features sum to 0.
+        sums = np.zeros(len(indptr) - 1, dtype=np.float32)
+        nonempty = np.flatnonzero(np.diff(indptr) > 0)
+        if len(nonempty):
+            sums[nonempty] = np.add.reduceat(products, indptr[:-1][nonempty])
+        return sums
+
+    # ------------------------------------------------------------ Policy protocol
+    def propose(self, state: State, n: int) -> list[Candidate]:
+        """Up to `n` distinct tactics of the nearest traced states, best first."""
+        if not self._entries or n <= 0 or not state.goals:
+            return []
+        text = state.key
+        similarities = self._similarities(text)
+        k = min(self.k, len(similarities))
+        nearest = np.argpartition(-similarities, k - 1)[:k] if k < len(similarities) else np.arange(len(similarities))
+        nearest = nearest[np.argsort(-similarities[nearest], kind="stable")]
+        names = hypothesis_names(text)
+        best: dict[str, float] = {}
+        for index in nearest:
+            similarity = float(similarities[index])
+            if similarity <= 0.0:
+                break
+            entry = self._entries[int(index)]
+            if entry.tactic in best:
+                continue
+            if not _names_available(entry, names):
+                continue
+            best[entry.tactic] = similarity
+            if len(best) >= n:
+                break
+        if not best:
+            return []
+        scores = np.array(list(best.values()), dtype=np.float64) / self.temperature
+        log_probs = scores - (scores.max() + math.log(float(np.exp(scores - scores.max()).sum())))
+        return [
+            Candidate(tactic, float(min(0.0, lp)), self.source) for tactic, lp in zip(best.keys(), log_probs)
+        ]
+
+    def propose_batch(self, states: Sequence[State], n: int) -> list[list[Candidate]]:
+        """`propose` for each state."""
+        return [self.propose(state, n) for state in states]
+
+
+def _names_available(entry: _Entry, names: set[str]) -> bool:
+    """False when the tactic mentions a hypothesis of its own state that the asked state lacks."""
+    own = hypothesis_names(entry.state)
+    if not own:
+        return True
+    mentioned = set(_IDENT.findall(entry.tactic)) & own
+    return mentioned <= names
+
+
+def build_knn_policy(text: str) -> KNNPolicy:
+    """The policy of a `knn:PATH[?k=64&temperature=0.1]` spec (PATH: a trace folder, rows JSONL,
+    or a folder/file written by `KNNPolicy.save`)."""
+    from urllib.parse import parse_qsl
+
+    body = text[len("knn:"):] if text.startswith("knn:") else text
+    path, _, query = body.partition("?")
+    options = dict(parse_qsl(query, keep_blank_values=True))
+    unknown = set(options) - {"k", "temperature"}
+    if unknown:
+        raise InputError(f"knn:{path}: unknown option(s) {', '.join(sorted(unknown))}; expected k, temperature")
+    try:
+        k = int(options.get("k", 64))
+        temperature = float(options.get("temperature", 0.1))
+    except ValueError:
+        raise InputError(f"knn:{path}: k must be an integer and temperature a number") from None
+    if not path:
+        raise InputError("knn: needs a path to trace rows, e.g. knn:trace/ or knn:trace/splits/by_file/train.jsonl")
+    return KNNPolicy.load(path, k=k, temperature=temperature)

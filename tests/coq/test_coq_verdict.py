@@ -1,0 +1,133 @@
+"""The kernel's verdict on real Coq: known proofs are accepted, every way of cheating is rejected."""
+
+from __future__ import annotations
+
+import pytest
+
+from prover.backends.coq import CoqBackend, CoqEnvironment
+from prover.backends.coq_sentences import split_sentences
+from search.types import Theorem
+
+from conftest import shared_file
+
+pytestmark = pytest.mark.coq
+
+BACKEND = CoqBackend(hammer=False)
+
+
+def known_proof(name: str) -> tuple[Theorem, list[str]]:
+    """The last theorem of a known-proof file, as a Theorem (statement and header parsed from the
+    file) and its tactics (the sentences between `Proof.` and `Qed.`)."""
+    path = shared_file("data", "coq-known-proofs", f"{name}.v")
+    text = path.read_text()
+    sentences = split_sentences(text)
+    start = max(i for i, s in enumerate(sentences) if s.text.startswith(("Theorem", "Lemma")))
+    statement = sentences[start]
+    assert sentences[start + 1].text == "Proof." and sentences[-1].text == "Qed."
+    tactics = [s.text for s in sentences[start + 2 : -1]]
+    theorem = Theorem(name=name, statement=statement.text, header=text[: statement.start], source=str(path))
+    return theorem, tactics
+
+
+def open_theorem(text: str, name: str) -> Theorem:
+    """The open theorem `name` of a small file, as the CLI would parse it."""
+    (found,) = [t.theorem for t in BACKEND.parse_file("f.v", text).theorems if t.theorem.name == name]
+    return found
+
+
+@pytest.mark.parametrize("name", ["mathd_algebra_478", "numbertheory_4x3m7y3neq2003"])
+def test_known_proofs_are_accepted_by_the_kernel(coq_env: CoqEnvironment, name: str) -> None:
+    theorem, tactics = known_proof(name)
+    verdict = coq_env.verify(theorem, tactics)
+    assert verdict.accepted, verdict.reason
+    assert set(verdict.axioms) <= {
+        "ClassicalDedekindReals.sig_forall_dec",
+        "ClassicalDedekindReals.sig_not_dec",
+        "FunctionalExtensionality.functional_extensionality_dep",
+    }
+
+
+@pytest.mark.parametrize(
+    "cheat",
+    [
+        ["admit."],
+        ["intros.", "admit."],
+        ["Admitted."],
+        ["intros b h v H0 H1 H2 H3.", "Admitted."],
+        ["Axiom cheat : forall P : Prop, P.", "apply cheat."],
+        ["Abort."],
+        ["intros. Qed."],
+        ["Qed."],
+        ["exact_no_check I."],
+        ["intros; exact_no_check I."],
+        ["exact I. Qed. Theorem mathd_algebra_478 : True. Proof. exact I."],
+        ["intros b h v H0 H1 H2 H3."],  # leaves the goal open
+        ["Unset Guard Checking.", "intros; lra."],
+    ],
+)
+def test_cheating_attempts_are_rejected(coq_env: CoqEnvironment, cheat: list[str]) -> None:
+    theorem, _ = known_proof("mathd_algebra_478")
+    verdict = coq_env.verify(theorem, cheat)
+    assert not verdict.accepted
+    assert verdict.reason
+
+
+def test_changed_statement_is_not_what_gets_checked(coq_env: CoqEnvironment) -> None:
+    # A proof of an easier statement is checked against the parsed statement, verbatim, and fails.
+    theorem, _ = known_proof("mathd_algebra_478")
+    easier = Theorem(name=theorem.name, statement=f"Theorem {theorem.name} : True.", header=theorem.header)
+    assert coq_env.verify(easier, ["exact I."]).accepted
+    assert not coq_env.verify(theorem, ["exact I."]).accepted
+
+
+def test_shelved_goals_are_rejected(coq_env: CoqEnvironment) -> None:
+    theorem = open_theorem("Lemma witness : exists n : nat, n = n.\nProof.\n", "witness")
+    verdict = coq_env.verify(theorem, ["eexists.", "reflexivity."])
+    assert not verdict.accepted and "goals open" in verdict.reason
+
+
+def test_axiom_declared_by_the_file_before_the_theorem_is_allowed(coq_env: CoqEnvironment) -> None:
+    theorem = open_theorem("Axiom cheat : 1 = 2.\nTheorem uses_axiom : 1 = 2.\nProof.\n", "uses_axiom")
+    verdict = coq_env.verify(theorem, ["exact cheat."])
+    assert verdict.accepted, verdict.reason
+    assert verdict.axioms == ("cheat",)
+
+
+def test_axiom_declared_after_the_theorem_is_not_available(coq_env: CoqEnvironment) -> None:
+    theorem = open_theorem("Theorem early : 1 = 2.\nAdmitted.\nAxiom cheat : 1 = 2.\n", "early")
+    verdict = coq_env.verify(theorem, ["exact cheat."])
+    assert not verdict.accepted and "cheat" in verdict.reason
+
+
+def test_admitted_lemma_of_the_file_is_not_an_axiom(coq_env: CoqEnvironment) -> None:
+    text = "Lemma helper : 1 = 2.\nAdmitted.\nTheorem uses_helper : 1 = 2.\nProof.\n"
+    verdict = coq_env.verify(open_theorem(text, "uses_helper"), ["exact helper."])
+    assert not verdict.accepted and "helper" in verdict.reason
+
+
+def test_admitted_lemma_named_like_an_allowed_axiom_is_rejected(coq_env: CoqEnvironment) -> None:
+    text = "Lemma classic : 1 = 2.\nAdmitted.\nTheorem uses_fake_classic : 1 = 2.\nProof.\n"
+    verdict = coq_env.verify(open_theorem(text, "uses_fake_classic"), ["exact classic."])
+    assert not verdict.accepted and "classic" in verdict.reason
+
+
+def test_theorem_inside_open_module_and_section_is_checked_after_closing_them(coq_env: CoqEnvironment) -> None:
+    text = (
+        "Module M.\nAxiom positive : forall k : nat, k + 1 > 0.\nSection S.\nVariable n : nat.\n"
+        "Lemma in_section : n + 1 > 0 /\\ n + 0 = n.\nProof.\n"
+    )
+    theorem = open_theorem(text, "in_section")
+    verdict = coq_env.verify(theorem, ["split.", "apply positive.", "lia."])
+    assert verdict.accepted, verdict.reason
+    assert verdict.axioms == ("M.positive",)
+
+
+def test_hammer_tactic_proof_is_checked_with_the_hammer_import() -> None:
+    from prover.backends.coq import hammer_available
+
+    if not hammer_available():
+        pytest.skip("CoqHammer's tactics are not installed (apt-get install libcoq-hammer)")
+    theorem = open_theorem("Lemma swap : forall A B : Prop, A /\\ B -> B /\\ A.\nProof.\n", "swap")
+    with CoqEnvironment(step_timeout=5, hammer=True) as env:
+        verdict = env.verify(theorem, ["hauto."])
+    assert verdict.accepted, verdict.reason

@@ -1,0 +1,122 @@
+"""Experiments: the typed config, one expert-iteration round end to end on real Coq, held-out
+problems from a trace, and side-by-side comparison of run directories."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from prover.data.rows import read_rows
+from prover.errors import InputError
+from prover.experiments.config import load_experiment
+from prover.experiments.runner import compare_runs, run_experiment, trace_problems
+
+from research_helpers import require_coq
+
+EASY = """\
+Theorem easy_add : forall n : nat, n + 0 = n.
+Proof.
+Admitted.
+
+Theorem easy_and : forall P Q : Prop, P /\\ Q -> Q /\\ P.
+Proof.
+Admitted.
+
+Theorem easy_lt : forall n : nat, n < n + 1.
+Proof.
+Admitted.
+
+Theorem not_easy : forall n : nat, exists m, m * m = n.
+Proof.
+Admitted.
+"""
+
+
+def _write_config(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "experiment.toml"
+    path.write_text(body)
+    return path
+
+
+def test_experiment_config_is_typed_and_names_the_bad_field(tmp_path: Path) -> None:
+    good = load_experiment(_write_config(tmp_path, '[dataset]\nname = "minif2f-coq"\n[prover]\nbudget_seconds = 5\n[knn]\nweight = 0.3\n'))
+    assert good.prover.budget_seconds == 5 and good.knn is not None and good.policy_label == "portfolio+0.3*knn"
+    with pytest.raises(InputError, match="prover.budget_seconds"):
+        load_experiment(_write_config(tmp_path, '[dataset]\nname = "x"\n[prover]\nbudget_seconds = -1\n'))
+    with pytest.raises(InputError, match="search_rule"):
+        load_experiment(_write_config(tmp_path, 'search_rule = "x"\n[dataset]\nname = "x"\n'))
+    with pytest.raises(InputError, match="not valid TOML"):
+        load_experiment(_write_config(tmp_path, "[dataset\n"))
+
+
+@pytest.mark.coq
+def test_one_expert_iteration_round_keeps_kernel_checked_proofs_learns_them_and_writes_its_table(tmp_path: Path) -> None:
+    require_coq()
+    problems = tmp_path / "problems"
+    problems.mkdir()
+    (problems / "easy.v").write_text(EASY)
+    config_file = _write_config(
+        tmp_path,
+        f'name = "ei"\nkind = "expert_iteration"\n[dataset]\nname = "{problems}"\n'
+        '[prover]\nbackend = "coq"\nbudget_seconds = 5\nstep_timeout = 3\nmax_expansions = 12\n'
+        "[expert_iteration]\nrounds = 1\n",
+    )
+    config = load_experiment(config_file)
+    outcome = run_experiment(config, tmp_path / "run", config_text=config_file.read_text())
+    run = tmp_path / "run"
+    [record] = outcome.rounds
+    results = [json.loads(line) for line in (run / "round-0" / "results.jsonl").read_text().splitlines()]
+    proved = {r["problem"] for r in results if r["status"] == "proved"}
+    assert all(r["kernel_checked"] for r in results if r["status"] == "proved")
+    assert {"easy/easy_add", "easy/easy_and", "easy/easy_lt"} <= proved and "easy/not_easy" not in proved
+    assert record["solved"] == len(proved) and record["new_proofs"] == len(proved)
+    assert set(record["proofs"]) == proved
+    # The new proofs became rows (replayed through Coq from the root) and entered the kNN.
+    rows = list(read_rows(run / "new_rows.jsonl"))
+    assert {r.theorem for r in rows} == {p.split("/")[1] for p in proved}
+    assert all(r.state_before.startswith("============================") or ":" in r.state_before for r in rows)
+    assert rows[-1].state_after == "no goals" and record["knn_rows"] == record["rows_added"] > 0
+    # Search outcomes label states for the value model: the unsolved root is a 0.
+    labels = [json.loads(line) for line in (run / "value_examples.jsonl").read_text().splitlines()]
+    assert any(e["label"] == 0.0 and "m * m = n" in e["state"] for e in labels)
+    assert any(e["label"] == 1.0 for e in labels)
+    table = (run / "table.md").read_text()
+    assert f"| 0 | {len(proved)}/4 |" in table
+    assert (run / "solved_vs_time.png").stat().st_size > 0 and (run / "config.toml").exists()
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["solved_per_round"] == [len(proved)]
+
+
+def test_held_out_problems_come_from_a_trace_with_the_file_prefix_as_header(tmp_path: Path) -> None:
+    source = tmp_path / "Lib.v"
+    text = "Require Import Arith.\nLemma a : 1 = 1.\nProof. reflexivity. Qed.\nLemma b : 2 = 2.\nProof. reflexivity. Qed.\n"
+    source.write_text(text)
+    trace = tmp_path / "trace"
+    trace.mkdir()
+    entries = [
+        {"source": "Lib.v", "path": str(source), "theorem": "a", "statement": "Lemma a : 1 = 1.", "header_end": text.index("Lemma a"), "status": "traced", "steps": 1},
+        {"source": "Lib.v", "path": str(source), "theorem": "b", "statement": "Lemma b : 2 = 2.", "header_end": text.index("Lemma b"), "status": "traced", "steps": 1},
+        {"source": "Lib.v", "path": str(source), "theorem": "c", "statement": "Lemma c : 3 = 3.", "header_end": 0, "status": "admitted", "steps": 0},
+    ]
+    (trace / "theorems.jsonl").write_text("".join(json.dumps(e) + "\n" for e in entries))
+    problems = trace_problems(trace, "all")
+    assert [p.id for p in problems] == ["Lib.v::a", "Lib.v::b"]
+    assert problems[1].theorem.header.endswith("Proof. reflexivity. Qed.\n") and "Lemma b" not in problems[1].theorem.header
+    split = {p.id for p in trace_problems(trace, "train")} | {p.id for p in trace_problems(trace, "test")} | {p.id for p in trace_problems(trace, "valid")}
+    assert split == {"Lib.v::a", "Lib.v::b"}
+
+
+def test_runs_compare_side_by_side(tmp_path: Path) -> None:
+    for name, policy, solved in (("base", "portfolio", 3), ("knn", "portfolio+0.5*knn", 5)):
+        run = tmp_path / name
+        run.mkdir()
+        summary = {"dataset": "/x/minif2f", "policy": policy, "search": "best_first", "budget_seconds": 10,
+                   "problems": 10, "solved": solved}
+        (run / "summary.json").write_text(json.dumps(summary))
+    table = compare_runs([tmp_path / "base", tmp_path / "knn"])
+    assert "| base | minif2f | portfolio | best_first | 10 | 10 | 3 |" in table
+    assert "| knn | minif2f | portfolio+0.5*knn | best_first | 10 | 10 | 5 |" in table
+    with pytest.raises(InputError):
+        compare_runs([tmp_path / "missing"])
