@@ -45,7 +45,13 @@ def main() -> None:
 
     rows = args.trace / "splits" / "by_file" / "train.jsonl"
     if args.part == "heldout":
-        dataset = DatasetConfig(name=f"trace:{args.trace}", split="test", limit=args.limit)
+        from prover.experiments.runner import trace_problems
+
+        # Evenly spaced over the held-out files' theorems (file order kept, so headers are reused).
+        every = trace_problems(args.trace, "test")
+        stride = max(1, len(every) // max(1, args.limit))
+        chosen = tuple(p.id for p in every[::stride][: args.limit])
+        dataset = DatasetConfig(name=f"trace:{args.trace}", split="test", only=chosen)
     else:
         dataset = DatasetConfig(name="minif2f-coq", split="valid", limit=args.limit, data_dir=str(args.data_dir))
     prover = ProverConfig(backend="coq", budget_seconds=args.budget, step_timeout=5.0)

@@ -31,7 +31,7 @@ def _proof_steps(fake_lean: FakeLean) -> list[dict]:
 def test_branching_from_one_state_twice_then_proving(fake_lean: FakeLean) -> None:
     """RECORDED proof_step: two tactics on the root state, then the proof closes from the second branch."""
     fake_lean.use(recorded(*RECORDED_MAIN))
-    with fake_lean.backend().open_environment(step_timeout=10) as env:
+    with fake_lean.backend().open_environment(step_timeout=60) as env:
         root = env.start(Theorem(name="f", statement="def f : Nat :="))
         assert root.goals == ("⊢ Nat",)
         first = env.step(root, "apply Int.natAbs")
@@ -48,7 +48,7 @@ def test_branching_from_one_state_twice_then_proving(fake_lean: FakeLean) -> Non
 def test_an_error_with_empty_goals_is_a_failure_in_every_recorded_lean_version(fake_lean: FakeLean, variant: tuple[str, ...]) -> None:
     """RECORDED invalid_tactic (v4.19 `unknown identifier 'x'`, v4.24+ ``Unknown identifier `x` ``): goals [] with an error is Failed, never Proved."""
     fake_lean.use(recorded(*variant))
-    with fake_lean.backend().open_environment(step_timeout=10) as env:
+    with fake_lean.backend().open_environment(step_timeout=60) as env:
         root = env.start(Theorem(name="my_theorem", statement="theorem my_theorem (x : Nat) : x = x :="))
         outcome = env.step(root, "exact my_fake_premise")
     assert isinstance(outcome, Failed)
@@ -58,7 +58,7 @@ def test_an_error_with_empty_goals_is_a_failure_in_every_recorded_lean_version(f
 def test_unsolved_goals_error_with_empty_goals_is_a_failure(fake_lean: FakeLean) -> None:
     """RECORDED Mathlib/20240209: `simpa using show False by done` answers goals [] + error "unsolved goals"."""
     fake_lean.use(recorded(*RECORDED_MATHLIB))
-    with fake_lean.backend().open_environment(step_timeout=10) as env:
+    with fake_lean.backend().open_environment(step_timeout=60) as env:
         root = env.start(Theorem(name="example_L1", statement="example : False :="))
         outcome = env.step(root, "simpa using show False by done")
     assert isinstance(outcome, Failed) and outcome.message.startswith("unsolved goals")
@@ -67,7 +67,7 @@ def test_unsolved_goals_error_with_empty_goals_is_a_failure(fake_lean: FakeLean)
 def test_leftover_metavariables_with_empty_goals_is_a_failure(fake_lean: FakeLean) -> None:
     """RECORDED app_type_mismatch (term-mode root): `apply ?succ` leaves goals [] but `Incomplete: contains metavariable(s)`."""
     fake_lean.use(recorded(*RECORDED_MAIN))
-    with fake_lean.backend(root_sorry="sorry").open_environment(step_timeout=10) as env:
+    with fake_lean.backend(root_sorry="sorry").open_environment(step_timeout=60) as env:
         root = env.start(Theorem(name="example_L1", statement="example : 1 = 0 :="))
         split = env.step(root, "cases 1")
         assert isinstance(split, Progress) and len(split.state.goals) == 2
@@ -80,7 +80,7 @@ def test_leftover_metavariables_with_empty_goals_is_a_failure(fake_lean: FakeLea
 def test_mathlib_placeholder_leftover_metavariables_is_a_failure(fake_lean: FakeLean) -> None:
     """RECORDED Mathlib/placeholder_synthesis: under `import Mathlib`, `simpa [] using h _` leaves metavariables."""
     fake_lean.use(recorded(*RECORDED_MATHLIB))
-    with fake_lean.backend(root_sorry="sorry").open_environment(step_timeout=10) as env:
+    with fake_lean.backend(root_sorry="sorry").open_environment(step_timeout=60) as env:
         root = env.start(Theorem(name="example_L2", statement="example : 1 = 0 :=", header="import Mathlib"))
         step = env.step(root, "cases' exists_ne 2 with n h")
         assert isinstance(step, Progress)
@@ -91,7 +91,7 @@ def test_mathlib_placeholder_leftover_metavariables_is_a_failure(fake_lean: Fake
 def test_a_failed_kernel_check_with_no_error_message_is_a_failure(fake_lean: FakeLean) -> None:
     """RECORDED self_proof_exact_check: `exact ex` gives goals [], no messages, `Error: kernel type check failed`."""
     fake_lean.use(recorded(*RECORDED_MAIN))
-    with fake_lean.backend(root_sorry="sorry").open_environment(step_timeout=10) as env:
+    with fake_lean.backend(root_sorry="sorry").open_environment(step_timeout=60) as env:
         root = env.start(Theorem(name="ex", statement="theorem ex : False :="))
         outcome = env.step(root, "exact ex")
     assert isinstance(outcome, Failed) and "kernel type check failed" in outcome.message
@@ -100,7 +100,7 @@ def test_a_failed_kernel_check_with_no_error_message_is_a_failure(fake_lean: Fak
 def test_a_repl_level_lean_error_is_a_failure(fake_lean: FakeLean) -> None:
     """RECORDED unknown_tactic: `{"message": "Lean error:\\n<input>:1:1: unknown tactic"}` is Failed with the reason."""
     fake_lean.use(recorded(*RECORDED_MAIN))
-    with fake_lean.backend().open_environment(step_timeout=10) as env:
+    with fake_lean.backend().open_environment(step_timeout=60) as env:
         root = env.start(Theorem(name="f", statement="def f : Nat :="))
         outcome = env.step(root, "exat 42")
     assert outcome == Failed("<input>:1:1: unknown tactic")
@@ -109,7 +109,7 @@ def test_a_repl_level_lean_error_is_a_failure(fake_lean: FakeLean) -> None:
 def test_multiple_goals_keep_lean_order_and_case_tags(fake_lean: FakeLean) -> None:
     """RECORDED by_cases: branching the same two-goal state twice; goals keep their `case` tags in Lean's order."""
     fake_lean.use(recorded(*RECORDED_MAIN))
-    with fake_lean.backend().open_environment(step_timeout=10) as env:
+    with fake_lean.backend().open_environment(step_timeout=60) as env:
         root = env.start(Theorem(name="foo", statement="theorem foo (x : Int) : x = x :="))
         split = env.step(root, "by_cases h : x < 0")
         assert isinstance(split, Progress)
@@ -123,7 +123,7 @@ def test_mathlib_tactic_with_two_goals(fake_lean: FakeLean) -> None:
     from search.types import Environment
 
     fake_lean.use(recorded(*RECORDED_MATHLIB))
-    with fake_lean.backend().open_environment(step_timeout=10) as env:
+    with fake_lean.backend().open_environment(step_timeout=60) as env:
         assert isinstance(env, Environment)
         root = env.start(Theorem(name="example_L1", statement="example {x : Nat} : x + 1 > x :=", header="import Mathlib.Tactic.Cases"))
         outcome = env.step(root, "induction' x with x hx")
@@ -164,7 +164,7 @@ def test_answers_with_nested_sorries_are_failures(fake_lean: FakeLean, session: 
 def test_sorry_tactics_are_refused_without_asking_lean(fake_lean: FakeLean) -> None:
     """RECORDED by_cases root; a tactic containing `sorry`/`admit` is Failed before it reaches the REPL."""
     fake_lean.use(recorded(*RECORDED_MAIN))
-    with fake_lean.backend().open_environment(step_timeout=10) as env:
+    with fake_lean.backend().open_environment(step_timeout=60) as env:
         root = env.start(Theorem(name="foo", statement="theorem foo (x : Int) : x = x :="))
         outcomes = [env.step(root, t) for t in ("all_goals sorry", "admit", "native_decide", "skip\ntheorem cheat : False := sorry")]
     assert all(isinstance(o, Failed) for o in outcomes)
@@ -196,7 +196,7 @@ def test_declaration_uses_sorry_is_rejected_in_both_wordings(fake_lean: FakeLean
 def test_verify_rejects_an_unfinished_proof_in_every_recorded_version(fake_lean: FakeLean, variant: tuple[str, ...]) -> None:
     """RECORDED unfinished_tactic_block: the final check of `def f : Nat := by` with no tactic is rejected (v4.19 adds a parse error with endPos null)."""
     fake_lean.use(recorded(*variant))
-    with fake_lean.backend().open_environment(step_timeout=10) as env:
+    with fake_lean.backend().open_environment(step_timeout=60) as env:
         verdict = env.verify(Theorem(name="f", statement="def f : Nat :="), [])
     assert not verdict.accepted and "Lean rejects the proof" in verdict.reason
 
@@ -204,7 +204,7 @@ def test_verify_rejects_an_unfinished_proof_in_every_recorded_version(fake_lean:
 def test_verify_rejects_a_proof_the_kernel_refuses(fake_lean: FakeLean) -> None:
     """RECORDED app_type_mismatch: the whole proof as one command gets `(kernel) declaration has metavariables`."""
     fake_lean.use(recorded(*RECORDED_MAIN))
-    with fake_lean.backend().open_environment(step_timeout=10) as env:
+    with fake_lean.backend().open_environment(step_timeout=60) as env:
         verdict = env.verify(Theorem(name="example_L1", statement="example : 1 = 0 :="), ["cases 1", "rfl", "apply ?succ"])
     assert not verdict.accepted and "(kernel) declaration has metavariables" in verdict.reason
 
@@ -218,7 +218,7 @@ def test_the_header_is_elaborated_once_and_its_env_reused(fake_lean: FakeLean) -
         header=MATHLIB_HEADER,
     )
     second = Theorem(name="mathd_numbertheory_739", statement="theorem mathd_numbertheory_739 :\n  9! % 10 = 0 :=", header=MATHLIB_HEADER)
-    with fake_lean.backend().open_environment(step_timeout=10) as env:
+    with fake_lean.backend().open_environment(step_timeout=60) as env:
         root1 = env.start(first)
         root2 = env.start(second)
     assert root1.goals == ("x : ℕ\nh : 2 * (2 * (2 * (2 * x))) = 48\n⊢ x = 3",)
@@ -231,7 +231,7 @@ def test_the_header_is_elaborated_once_and_its_env_reused(fake_lean: FakeLean) -
 def test_a_statement_that_does_not_elaborate_is_input_error(fake_lean: FakeLean) -> None:
     """RECORDED invalid_line_break: `theorem foo : 1 = 1 := bysorry` errors; start raises InputError naming the theorem."""
     fake_lean.use(recorded(*RECORDED_MAIN))
-    with fake_lean.backend(root_sorry="bysorry").open_environment(step_timeout=10) as env:
+    with fake_lean.backend(root_sorry="bysorry").open_environment(step_timeout=60) as env:
         with pytest.raises(InputError, match="foo: the statement does not elaborate: Unknown identifier `bysorry`"):
             env.start(Theorem(name="foo", statement="theorem foo : 1 = 1 :="))
 
@@ -242,7 +242,7 @@ def test_a_statement_that_does_not_elaborate_is_input_error(fake_lean: FakeLean)
 def test_a_state_survives_a_restart_by_replaying_its_path(fake_lean: FakeLean) -> None:
     """RECORDED proof_step: after the REPL dies, an old state is rebuilt in the new process by replaying its tactics; no stale id is sent."""
     fake_lean.use(recorded(*RECORDED_MAIN))
-    with fake_lean.backend().open_environment(step_timeout=10) as env:
+    with fake_lean.backend().open_environment(step_timeout=60) as env:
         root = env.start(Theorem(name="f", statement="def f : Nat :="))
         middle = env.step(root, "have t : Nat := 42")
         assert isinstance(middle, Progress)
@@ -260,7 +260,7 @@ def test_a_state_from_another_process_is_replayed_not_trusted(fake_lean: FakeLea
     """RECORDED proof_step: a State whose handle names another process (another worker) is rebuilt from its path."""
     fake_lean.use(recorded(*RECORDED_MAIN))
     theorem = Theorem(name="f", statement="def f : Nat :=")
-    with fake_lean.backend().open_environment(step_timeout=10) as env:
+    with fake_lean.backend().open_environment(step_timeout=60) as env:
         env.start(theorem)
         foreign = State(
             goals=("t : Nat\n⊢ Nat",),
@@ -276,7 +276,7 @@ def test_an_unknown_proof_state_answer_triggers_a_rebuild(fake_lean: FakeLean) -
     """RECORDED unknown_proof_state wording: if the REPL ever answers `Unknown proof state.`, the state is rebuilt in a new process."""
     fake_lean.use(recorded(*RECORDED_MAIN))
     theorem = Theorem(name="f", statement="def f : Nat :=")
-    with fake_lean.backend().open_environment(step_timeout=10) as env:
+    with fake_lean.backend().open_environment(step_timeout=60) as env:
         root = env.start(theorem)
         forged = State(goals=root.goals, path=(), handle=LeanHandle(root.handle.generation, 99, root.handle.theorem))
         outcome = env.step(forged, "apply Int.natAbs")
@@ -290,7 +290,7 @@ def test_an_unknown_proof_state_answer_triggers_a_rebuild(fake_lean: FakeLean) -
 def test_a_hanging_tactic_fails_and_the_search_goes_on_in_a_new_process(fake_lean: FakeLean) -> None:
     """WRITTEN hang_and_crash: a tactic past the step timeout is Failed, the REPL is restarted, and older states still work."""
     fake_lean.use(WRITTEN / "hang_and_crash.in")
-    with fake_lean.backend().open_environment(step_timeout=1.0) as env:
+    with fake_lean.backend().open_environment(step_timeout=5.0) as env:
         root = env.start(Theorem(name="add_zero'", statement="theorem add_zero' (n : Nat) : n + 0 = n :="))
         skipped = env.step(root, "skip")
         assert isinstance(skipped, Progress)
@@ -313,7 +313,7 @@ def test_verify_accepts_a_clean_proof_and_reports_its_axioms(fake_lean: FakeLean
         statement="theorem mathd_algebra_182 (y : ℂ) : 7 * (3 * y + 2) = 21 * y + 14 :=",
         header="import Mathlib\n\nset_option maxHeartbeats 0\n\nopen BigOperators Real Nat Topology Rat\n\n",
     )
-    with fake_lean.backend().open_environment(step_timeout=10) as env:
+    with fake_lean.backend().open_environment(step_timeout=60) as env:
         verdict = env.verify(theorem, ["ring"])
     assert verdict.accepted, verdict.reason
     assert verdict.axioms == ("propext", "Classical.choice", "Quot.sound")
@@ -328,7 +328,7 @@ def test_verify_refuses_sorry_reached_through_a_lemma(fake_lean: FakeLean) -> No
     theorem = Theorem(
         name="uses_helper", statement="theorem uses_helper : (2 : Nat) + 2 = 5 :=", header="theorem helper : (2 : Nat) + 2 = 5 := sorry"
     )
-    with fake_lean.backend().open_environment(step_timeout=10) as env:
+    with fake_lean.backend().open_environment(step_timeout=60) as env:
         verdict = env.verify(theorem, ["exact helper"])
     assert not verdict.accepted and "sorryAx" in verdict.reason
 
@@ -340,7 +340,7 @@ def test_verify_refuses_native_decide_axioms_unless_allowed(fake_lean: FakeLean,
     theorem = Theorem(
         name="big_mod", statement="theorem big_mod : 1000003 % 7 = 6 :=", header="theorem native_fact : 1000003 % 7 = 6 := by native_decide"
     )
-    with fake_lean.backend(allow_native_decide=allow).open_environment(step_timeout=10) as env:
+    with fake_lean.backend(allow_native_decide=allow).open_environment(step_timeout=60) as env:
         verdict = env.verify(theorem, ["exact native_fact"])
     assert verdict.accepted is allow
     assert verdict.axioms == ("Lean.ofReduceBool",)
@@ -349,7 +349,7 @@ def test_verify_refuses_native_decide_axioms_unless_allowed(fake_lean: FakeLean,
 def test_verify_checks_an_example_under_a_fresh_name(fake_lean: FakeLean) -> None:
     """WRITTEN verify_axioms: an `example` has no name for `#print axioms`; the same text is checked as a named theorem."""
     fake_lean.use(WRITTEN)
-    with fake_lean.backend().open_environment(step_timeout=10) as env:
+    with fake_lean.backend().open_environment(step_timeout=60) as env:
         verdict = env.verify(Theorem(name="example_L1", statement="example : (3 : Nat) ∣ 12 :="), ["decide"])
     assert verdict.accepted and verdict.axioms == ()
 
@@ -358,7 +358,7 @@ def test_verify_refuses_smuggled_commands_and_sorry_before_asking_lean(fake_lean
     """WRITTEN (no exchange needed): a proof step that opens a new declaration, or says sorry, is rejected without a REPL call."""
     fake_lean.use(WRITTEN)
     theorem = Theorem(name="t", statement="theorem t : True :=")
-    with fake_lean.backend().open_environment(step_timeout=10) as env:
+    with fake_lean.backend().open_environment(step_timeout=60) as env:
         smuggled = env.verify(theorem, ["trivial", "axiom cheat : False"])
         sorried = env.verify(theorem, ["sorry"])
         native = env.verify(theorem, ["native_decide"])
@@ -376,7 +376,7 @@ def test_the_hard_memory_limit_reaches_the_repl_process(fake_lean: FakeLean) -> 
     if not os.path.exists(limits):
         pytest.skip("no /proc/<pid>/limits on this platform")
     fake_lean.use(recorded(*RECORDED_MAIN))
-    with fake_lean.backend(memory_limit_mb=4096).open_environment(step_timeout=10) as env:
+    with fake_lean.backend(memory_limit_mb=4096).open_environment(step_timeout=60) as env:
         env.start(Theorem(name="f", statement="def f : Nat :="))
         text = open(f"/proc/{env._server._proc.pid}/limits", encoding="utf-8").read()
     line = next(row for row in text.splitlines() if row.startswith("Max address space"))
@@ -386,7 +386,7 @@ def test_the_hard_memory_limit_reaches_the_repl_process(fake_lean: FakeLean) -> 
 def test_over_the_soft_memory_limit_the_repl_restarts_between_steps_and_the_search_goes_on(fake_lean: FakeLean) -> None:
     """RECORDED proof_step: with a restart threshold below the process's size, every step runs in a fresh REPL, rebuilt by replay."""
     fake_lean.use(recorded(*RECORDED_MAIN))
-    with fake_lean.backend(memory_limit_mb=None, memory_restart_mb=1).open_environment(step_timeout=10) as env:
+    with fake_lean.backend(memory_limit_mb=None, memory_restart_mb=1).open_environment(step_timeout=60) as env:
         root = env.start(Theorem(name="f", statement="def f : Nat :="))
         middle = env.step(root, "have t : Nat := 42")
         assert isinstance(middle, Progress)
@@ -402,7 +402,7 @@ def test_a_later_theorem_extends_the_earlier_header_env_instead_of_reimporting(f
     text = "def double (n : Nat) : Nat := 2 * n\n\ntheorem first : double 1 = 2 := by sorry\n\ntheorem second : double 2 = 4 := by sorry\n"
     backend = fake_lean.backend()
     first, second = (t.theorem for t in backend.parse_file("two.lean", text).theorems)
-    with backend.open_environment(step_timeout=10) as env:
+    with backend.open_environment(step_timeout=60) as env:
         assert env.start(first).goals == ("⊢ double 1 = 2",)
         assert env.start(second).goals == ("⊢ double 2 = 4",)
     commands = [(r["cmd"], r.get("env")) for r in fake_lean.requests()]
