@@ -21,7 +21,7 @@ from rich.console import Console
 
 import prover
 from prover.agent import TheoremResult
-from prover.config import ProverConfig
+from prover.config import ProverConfig, make_config
 from prover.errors import InputError, ProverError
 from prover.files import FileResult, prove_file, write_atomically
 
@@ -103,19 +103,16 @@ def prove_file_command(
     """Search for proofs of FILE's open theorems and report the kernel's verdicts."""
     if out is not None and write:
         raise InputError("--out and --write exclude each other: pick one")
-    try:
-        config = ProverConfig(
-            backend=backend,
-            policy=policy,
-            value=value,
-            search=search,
-            budget_seconds=budget_seconds,
-            max_expansions=max_expansions,
-            step_timeout=step_timeout,
-            seed=seed,
-        )
-    except ValueError as invalid:  # pydantic's ValidationError is a ValueError
-        raise InputError(f"invalid option: {_first_error(invalid)}") from invalid
+    config = make_config(
+        backend=backend,
+        policy=policy,
+        value=value,
+        search=search,
+        budget_seconds=budget_seconds,
+        max_expansions=max_expansions,
+        step_timeout=step_timeout,
+        seed=seed,
+    )
 
     result = FileResult(file=str(file), backend=config.backend, parsed=None)  # type: ignore[arg-type]
     display = _Display(live=stderr.is_terminal and not json_output, lines=not json_output)
@@ -220,14 +217,6 @@ def _summary_line(outcome: TheoremResult) -> str:
 
 def _indent(text: str) -> str:
     return "\n".join("    " + line for line in text.splitlines())
-
-
-def _first_error(error: ValueError) -> str:
-    errors = getattr(error, "errors", None)
-    if callable(errors):
-        first = errors()[0]
-        return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
-    return str(error).splitlines()[0]
 
 
 class _Display:

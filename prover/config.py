@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-__all__ = ["ProverConfig"]
+from prover.errors import InputError
+
+__all__ = ["ProverConfig", "make_config"]
 
 
 class ProverConfig(BaseModel):
@@ -39,3 +41,13 @@ class ProverConfig(BaseModel):
     step_timeout: float = Field(default=10.0, gt=0)
     candidates: int | None = Field(default=None, gt=0)
     seed: int = 0
+
+
+def make_config(**fields: object) -> ProverConfig:
+    """A `ProverConfig` from command-line values; a bad value is an InputError naming the option."""
+    try:
+        return ProverConfig(**fields)  # type: ignore[arg-type]
+    except ValidationError as invalid:
+        first = invalid.errors()[0]
+        option = ".".join(str(part) for part in first["loc"]).replace("_", "-")
+        raise InputError(f"invalid option --{option}: {first['msg']}") from invalid

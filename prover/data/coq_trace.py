@@ -279,12 +279,15 @@ class CoqTracer:
         # `Proof.` as the environment sends it; a file's own `Proof using ...` is the same interactively.
         if index < count and _keyword(sentences[index].text) == "Proof":
             proof_sentence = " ".join(strip_comments(sentences[index].text).split())
+            index += 1
             if re.fullmatch(r"Proof\s*\.|Proof\s+using\b.*", proof_sentence):
                 goals = self._send("Proof.") or goals
+            elif proof_sentence.startswith("Proof with"):
+                status = "proof with"
+                goals = self._send(sentences[index - 1].text) or goals
             else:
-                status = "proof with" if proof_sentence.startswith("Proof with") else "proof term"
-                goals = self._send(sentences[index].text) or goals
-            index += 1
+                # `Proof term.` is a whole proof: traced as `exact (term).` and closed with Qed.
+                return self._proof_term(proof_sentence, opening, name, goals, imports, result, index)
         else:
             goals = self._send("Proof.") or goals
         rows: list[TraceRow] = []
@@ -315,6 +318,10 @@ class CoqTracer:
                     status = f"command in proof: {_keyword(sentence.text) or cleaned[:20]}"
             after_goals = self._send(sentence.text)
             result.sentences += 1
+            if after_goals is None:
+                # A command ended the proof without Qed (e.g. `Save`-like vernacular): stop here.
+                status = f"proof ended by {_keyword(sentence.text) or 'a command'}"
+                break
             after = goals_text(after_goals)
             if tactic is not None:
                 if after == before:
@@ -332,6 +339,28 @@ class CoqTracer:
         result.theorems.append(
             TracedTheorem(name, opening.text, opening.start, status, len(rows) if status == "traced" else 0)
         )
+        return index
+
+    def _proof_term(
+        self,
+        proof_sentence: str,
+        opening: Sentence,
+        name: str,
+        goals: CoqGoals,
+        imports: tuple[str, ...],
+        result: FileTrace,
+        index: int,
+    ) -> int:
+        term = proof_sentence[len("Proof"):].strip().removesuffix(".").strip()
+        before = goals_text(self._send("Proof.") or goals)
+        tactic = f"exact ({term})."
+        after = goals_text(self._send(tactic))
+        self._send("Qed.")
+        result.sentences += 1
+        status = "traced" if after == NO_GOALS else "proof term"
+        if status == "traced":
+            result.rows.append(TraceRow(result.source, name, 0, before, tactic, after, imports))
+        result.theorems.append(TracedTheorem(name, opening.text, opening.start, status, int(status == "traced")))
         return index
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from prover.config import ProverConfig
+from prover.config import ProverConfig, make_config
 from prover.errors import InputError
 from prover.eval.datasets import dataset_label, load_dataset, select_problems
 from prover.eval.progress import RichProgress
@@ -49,19 +49,16 @@ def eval_command(
     retry_errors: Annotated[bool, typer.Option("--retry-errors", help="On resume, run again the problems recorded as errors.")] = False,
 ) -> None:
     """Evaluate the prover on a dataset; rows are saved as each problem finishes, and a rerun resumes."""
-    try:
-        config = ProverConfig(
-            backend=backend,
-            policy=policy,
-            value=value,
-            search=search,
-            budget_seconds=budget_seconds,
-            max_expansions=max_expansions,
-            step_timeout=step_timeout,
-            seed=seed,
-        )
-    except ValueError as invalid:  # pydantic's ValidationError is a ValueError
-        raise InputError(f"invalid option: {str(invalid).splitlines()[0]}") from invalid
+    config = make_config(
+        backend=backend,
+        policy=policy,
+        value=value,
+        search=search,
+        budget_seconds=budget_seconds,
+        max_expansions=max_expansions,
+        step_timeout=step_timeout,
+        seed=seed,
+    )
     problems = load_dataset(dataset, split=split, backend=backend, data_dir=data_dir, cache_dir=cache_dir)
     problems = select_problems(problems, only=only or (), limit=limit)
     if not problems:

@@ -184,18 +184,15 @@ def solve_command(
 ) -> None:
     """Formalize the problem, then prove the best statement; one report with both verdicts."""
     from prover.agent import Prover
-    from prover.config import ProverConfig
+    from prover.config import make_config
     from prover.files import write_atomically
 
     text = _read_problem(problem)
     chosen = _resolve_target(target, out)
-    try:
-        config = ProverConfig(
-            backend=chosen, policy=policy, search=search, budget_seconds=budget_seconds,  # type: ignore[arg-type]
-            step_timeout=step_timeout, seed=seed,
-        )
-    except ValueError as invalid:
-        raise InputError(f"invalid option: {str(invalid).splitlines()[0]}") from invalid
+    config = make_config(
+        backend=chosen, policy=policy, search=search, budget_seconds=budget_seconds,
+        step_timeout=step_timeout, seed=seed,
+    )
     formalizer, backend, built = _formalizer(
         model=model, target=chosen, template=template, samples=samples, repairs=repairs,
         name=name, judge=judge, step_timeout=step_timeout, seed=seed,
@@ -276,7 +273,7 @@ def eval_formalizer_command(
 ) -> None:
     """Formalize miniF2F's informal statements: elaboration rate, and equivalence with the reference statements."""
     from prover.agent import Prover
-    from prover.config import ProverConfig
+    from prover.config import make_config
     from prover.formalizer.evaluation import evaluate_formalizer, load_informal_problems, summarize
 
     chosen = _resolve_target(target, None)
@@ -299,7 +296,7 @@ def eval_formalizer_command(
     )
     prover = None
     if equivalence:
-        config = ProverConfig(backend=chosen, policy=policy, budget_seconds=budget_seconds, step_timeout=step_timeout, seed=seed)  # type: ignore[arg-type]
+        config = make_config(backend=chosen, policy=policy, budget_seconds=budget_seconds, step_timeout=step_timeout, seed=seed)
         prover = Prover(config, backend)
     handle = out.open("w", encoding="utf-8") if out is not None else None
     rows = []

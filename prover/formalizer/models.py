@@ -22,9 +22,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
 
 from prover.errors import InputError
+from prover.policies.factory import SpecOptions, split_spec_options
 from prover.policies.generation import TextGenerator
 
 __all__ = ["FormalizerModel", "build_formalizer_model", "template_for_model"]
@@ -75,42 +75,6 @@ class FormalizerModel:
         self.close()
 
 
-class _Options:
-    def __init__(self, atom: str, options: dict[str, str]) -> None:
-        self.atom, self.options, self.used = atom, options, set[str]()
-
-    def text(self, key: str, default: str | None = None) -> str | None:
-        self.used.add(key)
-        return self.options.get(key, default)
-
-    def number(self, key: str, default: float) -> float:
-        value = self.text(key)
-        try:
-            return float(value) if value is not None else default
-        except ValueError:
-            raise InputError(f"{self.atom}: option {key}={value!r} is not a number") from None
-
-    def integer(self, key: str, default: int) -> int:
-        value = self.text(key)
-        try:
-            return int(value) if value is not None else default
-        except ValueError:
-            raise InputError(f"{self.atom}: option {key}={value!r} is not an integer") from None
-
-    def flag(self, key: str) -> bool:
-        return (self.text(key) or "").lower() in {"1", "true", "yes", "on"}
-
-    def check_all_used(self) -> None:
-        unknown = sorted(set(self.options) - self.used)
-        if unknown:
-            raise InputError(f"{self.atom}: unknown option(s) {', '.join(unknown)}")
-
-
-def _split(text: str) -> tuple[str, dict[str, str]]:
-    target, _, query = text.partition("?")
-    return target, dict(parse_qsl(query, keep_blank_values=True)) if query else {}
-
-
 def build_formalizer_model(spec: str, *, seed: int = 0) -> FormalizerModel:
     """The generators `spec` describes (see the module docstring).
 
@@ -131,8 +95,8 @@ def build_formalizer_model(spec: str, *, seed: int = 0) -> FormalizerModel:
 def _openai(spec: str, *, seed: int) -> FormalizerModel:
     from prover.policies.openai_compat import OpenAIGenerator
 
-    url, raw = _split(spec[len("openai:"):])
-    options = _Options(f"openai:{url}", raw)
+    url, raw = split_spec_options(spec[len("openai:"):])
+    options = SpecOptions(f"openai:{url}", raw)
     if not url.startswith(("http://", "https://")):
         raise InputError(f"openai:{url}: expected an http(s) URL such as http://127.0.0.1:8000/v1")
     model = options.text("model")
@@ -171,8 +135,8 @@ def _openai(spec: str, *, seed: int) -> FormalizerModel:
 def _hf(spec: str, *, seed: int) -> FormalizerModel:
     from prover.policies.hf import HFGenerator, load_model
 
-    model, raw = _split(spec[len("hf:"):])
-    options = _Options(f"hf:{model}", raw)
+    model, raw = split_spec_options(spec[len("hf:"):])
+    options = SpecOptions(f"hf:{model}", raw)
     if not model:
         raise InputError("hf: needs a model: hf:MODEL_ID or hf:/path/to/saved/model")
     loaded = load_model(

@@ -140,13 +140,13 @@ def default_template(model: str) -> str | None:
     return None
 
 
-def _split_options(text: str) -> tuple[str, dict[str, str]]:
+def split_spec_options(text: str) -> tuple[str, dict[str, str]]:
     target, _, query = text.partition("?")
     options = dict(parse_qsl(query, keep_blank_values=True, strict_parsing=False)) if query else {}
     return target, options
 
 
-class _Options:
+class SpecOptions:
     """Typed access to an atom's options, with an error naming any option left unused."""
 
     def __init__(self, atom: str, options: dict[str, str]) -> None:
@@ -188,7 +188,7 @@ class _Options:
             raise InputError(f"{self.atom}: unknown option(s) {', '.join(unknown)}")
 
 
-def _choice(options: _Options, key: str, allowed: tuple[str, ...], default: str) -> str:
+def _choice(options: SpecOptions, key: str, allowed: tuple[str, ...], default: str) -> str:
     value = options.text(key, default) or default
     if value not in allowed:
         raise InputError(f"{options.atom}: {key} must be one of {', '.join(allowed)}, not {value!r}")
@@ -254,7 +254,7 @@ def _portfolio(language: Language) -> Policy:
 
 
 def _template(
-    options: _Options, model: str, *, whole: bool, fallback: str
+    options: SpecOptions, model: str, *, whole: bool, fallback: str
 ) -> PromptTemplate:
     name = options.text("template") or default_template(model)
     if whole and (name is None or get_template(name).kind != "whole_proof"):
@@ -277,9 +277,9 @@ def _model_policy(generator: Any, template: PromptTemplate, *, language: Languag
 
 
 def _hf_policy(text: str, *, language: Language, seed: int, whole: bool) -> Policy:
-    target, raw_options = _split_options(text[len("hf:"):])
+    target, raw_options = split_spec_options(text[len("hf:"):])
     model = target or DEFAULT_HF_MODEL
-    options = _Options(f"hf:{model}", raw_options)
+    options = SpecOptions(f"hf:{model}", raw_options)
     from prover.policies.hf import HFGenerator, load_model
 
     # Every option is read and checked before the (possibly long) model load.
@@ -320,8 +320,8 @@ def _openai_policy(text: str, *, language: Language, seed: int, whole: bool) -> 
 
     from prover.policies.openai_compat import OpenAIGenerator
 
-    url, raw_options = _split_options(text[len("openai:"):])
-    options = _Options(f"openai:{url}", raw_options)
+    url, raw_options = split_spec_options(text[len("openai:"):])
+    options = SpecOptions(f"openai:{url}", raw_options)
     if not url.startswith(("http://", "https://")):
         raise InputError(f"openai:{url}: expected an http(s) URL such as http://localhost:8000/v1")
     model = options.text("model")
@@ -384,9 +384,9 @@ def build_value(spec: str = DEFAULT_VALUE, *, policy: Policy | None = None) -> V
         from prover.policies.value import LearnedValue
 
         rest = text[len("hf-critic"):].lstrip(":")
-        target, raw_options = _split_options(rest)
+        target, raw_options = split_spec_options(rest)
         model = target or DEFAULT_CRITIC
-        options = _Options(f"hf-critic:{model}", raw_options)
+        options = SpecOptions(f"hf-critic:{model}", raw_options)
         settings: dict[str, Any] = dict(
             device=options.text("device"),
             dtype=options.text("dtype"),
