@@ -86,6 +86,7 @@ class Prover:
         self.policy = policy if policy is not None else _build_policy(config, backend.name)
         self.value = value if value is not None else _build_value(config, self.policy)
         self._env: Environment | None = None
+        self._rollouts: Any = None  # a RayRolloutExecutor when config.rollout_workers > 1
 
     def __enter__(self) -> "Prover":
         return self
@@ -94,7 +95,10 @@ class Prover:
         self.close()
 
     def close(self) -> None:
-        """Stop the proof-assistant process, if one is running."""
+        """Stop the proof-assistant process(es), if any are running."""
+        if self._rollouts is not None:
+            rollouts, self._rollouts = self._rollouts, None
+            rollouts.close()
         if self._env is not None:
             env, self._env = self._env, None
             close = getattr(env, "close", None)
@@ -110,6 +114,18 @@ class Prover:
             # verified prefix (truncate-and-resume); one-tactic candidates pass straight through.
             self._env = attach_whole_proof(env, self.policy, self.backend.split_proof)
         return self._env
+
+    def _rollout_executor(self) -> Any:
+        """The Ray executor for parallel MCTS rollouts (built once), or None for in-process steps."""
+        if self.config.rollout_workers <= 1:
+            return None
+        if self._rollouts is None:
+            # Imported here: Ray is an optional extra and only prover/distributed imports it.
+            from prover.distributed.rollouts import BackendEnvironmentFactory, RayRolloutExecutor
+
+            factory = BackendEnvironmentFactory(self.backend.name, step_timeout=self.config.step_timeout)
+            self._rollouts = RayRolloutExecutor(factory, workers=self.config.rollout_workers)
+        return self._rollouts
 
     def prove_theorem(
         self, theorem: Theorem, *, on_step: Callable[[int], None] | None = None
@@ -156,6 +172,11 @@ class Prover:
             max_expansions=self.config.max_expansions, max_seconds=max(remaining, 0.0)
         )
         run_search = search.ALGORITHMS[self.config.search]
+        extra: dict[str, Any] = {}
+        rollouts = self._rollout_executor()
+        if rollouts is not None:
+            rollouts.start(theorem)  # each worker elaborates the statement in its own process
+            extra["executor"] = rollouts
         result = run_search(
             env,
             self.policy,
@@ -165,6 +186,7 @@ class Prover:
             seed=self.config.seed,
             settings=_search_settings(self.config),
             on_step=on_step,
+            **extra,
         )
         common = dict(
             theorem=theorem.name,
@@ -200,6 +222,11 @@ class Prover:
 def _search_settings(config: ProverConfig) -> object:
     """The configured search's settings: its own defaults, with the config's overrides."""
     settings = search.SETTINGS[config.search]()
+    if config.rollout_workers > 1:
+        # One expansion in flight per worker keeps every worker busy.
+        settings = dataclasses.replace(
+            settings, expansions_in_flight=max(settings.expansions_in_flight, config.rollout_workers)
+        )
     if config.candidates is None:
         return settings
     field_name = "candidates_per_state" if config.search == "best_first" else "initial_candidates"

@@ -95,6 +95,9 @@ def prove_file_command(
     step_timeout: Annotated[float, typer.Option(help="Seconds one tactic may run.")] = ProverConfig().step_timeout,
     seed: Annotated[int, typer.Option(help="Seed of the search's randomness.")] = 0,
     backend: Annotated[str, typer.Option(help="coq, lean, or auto (from the extension).")] = "auto",
+    rollout_workers: Annotated[
+        int, typer.Option(help="MCTS: run in-flight expansions on this many Ray workers (1: no Ray).")
+    ] = ProverConfig().rollout_workers,
     save_tree: Annotated[
         Optional[Path],
         typer.Option(help="Save each theorem's search graph: .json (reloadable), .graphml or .dot by suffix."),
@@ -112,6 +115,7 @@ def prove_file_command(
         max_expansions=max_expansions,
         step_timeout=step_timeout,
         seed=seed,
+        rollout_workers=rollout_workers,
     )
 
     result = FileResult(file=str(file), backend=config.backend, parsed=None)  # type: ignore[arg-type]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from prover.errors import InputError
 
@@ -28,6 +28,8 @@ class ProverConfig(BaseModel):
     candidates: tactics asked of the policy per expanded state (MCTS: when a state is first
         visited); None keeps the search's own default (`search.SETTINGS`).
     seed: seeds the search's randomness (same seed, same tree).
+    rollout_workers: MCTS only: proof-assistant processes (Ray actors) that run the search's
+        in-flight expansions in parallel; 1 steps everything in this process, without Ray.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -41,6 +43,13 @@ class ProverConfig(BaseModel):
     step_timeout: float = Field(default=10.0, gt=0)
     candidates: int | None = Field(default=None, gt=0)
     seed: int = 0
+    rollout_workers: int = Field(default=1, ge=1)
+
+    @model_validator(mode="after")
+    def _rollouts_need_mcts(self) -> "ProverConfig":
+        if self.rollout_workers > 1 and self.search != "mcts":
+            raise ValueError("rollout_workers > 1 needs search='mcts' (best-first expands one state at a time)")
+        return self
 
 
 def make_config(**fields: object) -> ProverConfig:

@@ -68,7 +68,7 @@ def _declared_name(text: str) -> str | None:
 class TracedTheorem:
     """One proof met in a file.
 
-    name: the declaration's name (`Unnamed_thm@LINE` when it has none).
+    name: the declaration's name (`KEYWORD@LINE`, e.g. `Goal@12` or `Next@40`, when it has none).
     statement: the sentence that opened the proof, as written.
     header_end: character offset of the statement in the file: `text[:header_end]` is the header
         a `Theorem` needs to replay the rows through `CoqEnvironment`.
@@ -272,8 +272,10 @@ class CoqTracer:
         result: FileTrace,
     ) -> int:
         line = text.count("\n", 0, opening.start) + 1
-        name = _declared_name(opening.text) if _keyword(opening.text) != "Goal" else None
-        name = name or f"Unnamed_thm@{line}"
+        keyword = _keyword(opening.text)
+        name = _declared_name(opening.text) if keyword in _MAYBE_PROOF and keyword != "Goal" else None
+        # Goals, obligations and other anonymous proofs are named by where they are.
+        name = name.rstrip(".") if name else f"{keyword or 'Unnamed'}@{line}"
         status = "traced"
         count = len(sentences)
         # `Proof.` as the environment sends it; a file's own `Proof using ...` is the same interactively.

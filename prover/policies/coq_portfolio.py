@@ -85,9 +85,9 @@ _CLOSERS: dict[str, tuple[str, ...]] = {
     "hammer": ("sauto", "hauto", "qauto"),
 }
 _RANK_STEP = 0.3  # score lost per place in a closer list
-# How many of the primary domain's closers are also offered as `intros; <closer>` on a goal that
-# still has binders (so one-step proofs are found at the root without expanding `intros` first).
-_INTRO_COMBOS = 4
+# How many of the goal kind's closers rank in the top tier; on a goal that still has binders they
+# are also offered as `intros; <closer>`, so one-step proofs are found without expanding `intros`.
+_TOP_CLOSERS = 4
 
 
 class CoqPortfolioPolicy:
@@ -146,60 +146,65 @@ class CoqPortfolioPolicy:
         division = "/" in text
 
         primary = "real" if real else "integer" if arithmetic else "logic"
-        bases = {
-            "real": 0.0 if real else -4.0,
-            "integer": (0.0 if not real else -2.5) if arithmetic else -3.0,
-            "logic": -1.0 if arithmetic else 0.0,
-            "hammer": (-1.0 if arithmetic else -0.2) if self.hammer else None,
-        }
+        # Tiers, so that the first ~8 candidates (a typical best-first width) mix the best closers
+        # of the goal's kind with structural steps: 0 .. -0.9 the primary closers' top four;
+        # -1.0 .. -1.5 CoqHammer's sauto and structural steps; below -1.5 everything else.
         closers: list[tuple[float, str]] = []
-        for family, tactics in _CLOSERS.items():
-            base = bases[family]
-            if base is None:
+        for rank, tactic in enumerate(_CLOSERS[primary]):
+            score = -_RANK_STEP * rank if rank < _TOP_CLOSERS else -1.6 - _RANK_STEP * (rank - _TOP_CLOSERS)
+            if tactic.startswith("field"):
+                score += 0.6 if division else -0.8
+            closers.append((score, tactic))
+        for family in ("integer", "logic", "real"):
+            if family == primary or (family == "real" and not arithmetic):
                 continue
-            for rank, tactic in enumerate(tactics):
-                bonus = 0.0
-                if tactic.startswith(("field", "field_simplify")):
-                    bonus = 0.6 if division else -0.8
-                closers.append((base - _RANK_STEP * rank + bonus, tactic))
+            if family == "integer" and not arithmetic:
+                continue
+            offset = {"integer": -2.4, "logic": -2.0 if arithmetic else -1.0, "real": -4.0}[family]
+            closers.extend((offset - _RANK_STEP * rank, tactic) for rank, tactic in enumerate(_CLOSERS[family]))
+        if self.hammer:
+            hammer = _CLOSERS["hammer"]
+            closers.append((-1.0 if arithmetic else -0.3, hammer[0]))
+            closers.extend((-2.2 - _RANK_STEP * rank, tactic) for rank, tactic in enumerate(hammer[1:]))
         if arithmetic:
-            closers.append((-0.6 if _closed(conclusion) else -2.5, "vm_compute; reflexivity"))
-        closers.append((-0.8 if equation else -2.5, "reflexivity"))
+            closers.append((-0.5 if _closed(conclusion) else -2.6, "vm_compute; reflexivity"))
+        closers.append((-1.2 if equation else -3.0, "reflexivity"))
 
         if introducible:
             # Binders first: `intros`, and the best closers of the goal's kind after it.
             out.append((0.3, "intros"))
-            primary_closers = [t for t in _CLOSERS[primary]]
-            for rank, closer in enumerate(primary_closers[:_INTRO_COMBOS]):
+            for rank, closer in enumerate(_CLOSERS[primary][:_TOP_CLOSERS]):
                 out.append((0.1 - _RANK_STEP * rank, f"intros; {closer}"))
-            out.extend((score - 1.5, tactic) for score, tactic in closers)  # some close through binders
+            if self.hammer:
+                out.append((-1.1, f"intros; {_CLOSERS['hammer'][0]}"))
+            out.extend((score - 1.5, tactic) for score, tactic in closers)  # some see through binders
         else:
             out.extend(closers)
 
         # Structure of the conclusion.
         closer = "lra" if real else "lia"
         if top_conj or top_iff:
-            out.append((0.2, "split"))
-            out.append((-0.3, f"split; {'nra' if real else 'lia' if arithmetic else 'intuition'}"))
+            out.append((-0.2, "split"))
+            out.append((-1.2, f"split; {'nra' if real else 'lia' if arithmetic else 'intuition'}"))
         if top_disj:
-            out.append((-0.8, "left"))
-            out.append((-0.8, "right"))
-            out.append((-1.0, f"left; {closer}"))
-            out.append((-1.0, f"right; {closer}"))
+            out.append((-1.1, "left"))
+            out.append((-1.1, "right"))
+            out.append((-1.8, f"left; {closer}"))
+            out.append((-1.8, f"right; {closer}"))
         if exists:
-            out.append((-1.2, "eexists"))
+            out.append((-1.3, "eexists"))
 
         # Case analysis and rewriting on names found in the goal.
         facts = goal.facts()
         if any(kind.split(" = ")[0].strip() == name for name, kind in facts):
-            out.append((-1.0, "subst"))
+            out.append((-1.2, "subst"))
         for name, kind in facts:
             if kind.startswith("exists"):
-                out.append((-0.9, f"destruct {name} as [? ?]"))
+                out.append((-1.1, f"destruct {name} as [? ?]"))
             elif " /\\ " in kind and " -> " not in kind:
-                out.append((-1.0, f"destruct {name} as [? ?]"))
+                out.append((-1.2, f"destruct {name} as [? ?]"))
             elif " \\/ " in kind and " -> " not in kind:
-                out.append((-1.2, f"destruct {name} as [? | ?]"))
+                out.append((-1.3, f"destruct {name} as [? | ?]"))
             if re.search(r"(?<![<>])=(?!>)", kind) and " -> " not in kind and not kind.startswith("forall"):
                 out.append((-1.6, f"rewrite {name}"))
             elif kind.startswith("forall") and "=" in kind:

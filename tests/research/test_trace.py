@@ -103,6 +103,9 @@ def test_traced_rows_replay_through_the_backend_and_failures_are_reported(tmp_pa
     assert status[("Structured.v", "both")] == "traced"
     assert status[("Structured.v", "skipped")] == "admitted"
     assert status[("theories/Arith/Between.v", "between_le")] == "traced"
+    # `Proof exists_le_S.` is a whole proof: one `exact` row, and the lemma after it is not swallowed.
+    assert status[("theories/Arith/Between.v", "exists_lt")] == "traced"
+    assert status[("theories/Arith/Between.v", "exists_S_le")] == "traced"
     # The broken file: the failing tactic stops it, and what it still held is counted, not dropped.
     assert status[("Broken.v", "fine")] == "traced"
     assert report.failed_files["Broken.v"].startswith("error:")
@@ -118,7 +121,7 @@ def test_traced_rows_replay_through_the_backend_and_failures_are_reported(tmp_pa
     texts = {"Structured.v": STRUCTURED, "theories/Arith/Between.v": between.read_text()}
     to_replay = [
         t for t in theorems
-        if t["status"] == "traced" and (t["source"] == "Structured.v" or t["theorem"] in ("between_le", "between_Sk_l"))
+        if t["status"] == "traced" and (t["source"] == "Structured.v" or t["theorem"] in ("between_le", "exists_lt"))
     ]
     with backend.open_environment(step_timeout=10) as env:
         for theorem in to_replay:
