@@ -151,6 +151,8 @@ class CoqTracer:
         self.preamble = coq_preamble(automation=automation, hammer=hammer)
         self._top: CoqIdeTop | None = None
         self._tip = 1
+        self._text = ""
+        self._at = 0  # offset of the sentence being replayed (for failure reports)
 
     def close(self) -> None:
         """Stop the coqidetop process."""
@@ -177,8 +179,11 @@ class CoqTracer:
         self._top = top
         return top
 
-    def _send(self, sentence: str) -> CoqGoals | None:
-        """Add one sentence, run it, return the goals after it; `_FileFailed` on any error."""
+    def _send(self, sentence: str, at: int | None = None) -> CoqGoals | None:
+        """Add one sentence, run it, return the goals after it; `_FileFailed` on any error.
+        `at`: the sentence's offset in the file (for the failure's line number)."""
+        if at is not None:
+            self._at = at
         top = self._top
         assert top is not None
         payload = xml_pair(
@@ -224,11 +229,15 @@ class CoqTracer:
         imports = tuple(
             " ".join(strip_comments(s.text).split()) for s in sentences if _keyword(s.text) in {"Require", "From"}
         )
+        self._text = text
+        self._at = 0
         try:
             self._fresh(cwd=str(file.parent), extra_args=_load_path_for(file))
             self._replay(text, sentences, imports, result)
         except _FileFailed as failed:
-            result.failure = failed.reason
+            line = text.count("\n", 0, self._at) + 1
+            kind, _, message = failed.reason.partition(": ")
+            result.failure = f"{kind}: line {line}: {message}"
         except (ProverCrashed, ProverTimeout) as crash:
             result.failure = f"crash: {crash}"
         finally:
@@ -253,7 +262,7 @@ class CoqTracer:
             if likely_proof:
                 for line in self.preamble:
                     self._send(line)
-            goals = self._send(sentence.text)
+            goals = self._send(sentence.text, sentence.start)
             result.sentences += 1
             index += 1
             if goals is None:
@@ -306,7 +315,7 @@ class CoqTracer:
                     status = "aborted"
                 elif before != NO_GOALS and status == "traced":
                     status = "not closed"
-                self._send(sentence.text)
+                self._send(sentence.text, sentence.start)
                 result.sentences += 1
                 break
             cleaned = " ".join(strip_comments(sentence.text).split())
@@ -318,7 +327,7 @@ class CoqTracer:
                 tactic = None
                 if status == "traced":
                     status = f"command in proof: {_keyword(sentence.text) or cleaned[:20]}"
-            after_goals = self._send(sentence.text)
+            after_goals = self._send(sentence.text, sentence.start)
             result.sentences += 1
             if after_goals is None:
                 # A command ended the proof without Qed (e.g. `Save`-like vernacular): stop here.

@@ -205,7 +205,8 @@ class CoqPortfolioPolicy:
                 out.append((-1.2, f"destruct {name} as [? ?]"))
             elif " \\/ " in kind and " -> " not in kind:
                 out.append((-1.3, f"destruct {name} as [? | ?]"))
-            if re.search(r"(?<![<>])=(?!>)", kind) and " -> " not in kind and not kind.startswith("forall"):
+            connective = any(c in kind for c in (" /\\ ", " \\/ ", " -> ", " <-> "))
+            if re.search(r"(?<![<>])=(?!>)", kind) and not connective and not kind.startswith("forall"):
                 out.append((-1.6, f"rewrite {name}"))
             elif kind.startswith("forall") and "=" in kind:
                 out.append((-1.8, f"rewrite {name}"))
