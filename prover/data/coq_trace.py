@@ -107,6 +107,7 @@ class FileTrace:
     untraced_after_failure: int = 0  # theorem-like declarations left unreplayed after the failure
     sentences: int = 0
     seconds: float = 0.0
+    replay_errors: list[str] = field(default_factory=list)  # proofs admitted because a step failed
 
     def skipped_by_reason(self) -> Counter:
         """Theorems not traced, by reason (file failures included)."""
@@ -193,9 +194,11 @@ class CoqTracer:
             ),
             xml_pair(xml_int(0), xml_int(0)),
         )
+        previous = self._tip
         try:
             added = top.call("Add", payload, timeout=self.sentence_timeout)
             if not added.good:
+                self._back_to(previous)
                 raise _FileFailed(f"error: {added.error[:300]}")
             new_state = added.value.find("pair/state_id")
             if new_state is None:
@@ -209,8 +212,22 @@ class CoqTracer:
             self.close()
             raise _FileFailed(f"crash: {str(crash)[:200]}") from None
         if not answer.good:
+            self._back_to(previous)
             raise _FileFailed(f"error: {answer.error[:300]}")
         return parse_goals(answer.value)
+
+    def _back_to(self, state_id: int) -> None:
+        """Cut the document back to `state_id` after a failed sentence, so replay can go on."""
+        assert self._top is not None
+        try:
+            answer = self._top.call("Edit_at", xml_state_id(state_id), timeout=self.sentence_timeout)
+        except (ProverTimeout, ProverCrashed) as broken:
+            self.close()
+            raise _FileFailed(f"crash: cannot cut back after a failure ({broken})") from None
+        union = answer.value.find("union")
+        if not answer.good or union is None or union.get("val") != "in_l":
+            raise _FileFailed(f"crash: Edit_at answered unexpectedly: {answer.error or 'focus'}")
+        self._tip = state_id
 
     # ------------------------------------------------------------ files
     def trace_file(self, path: str | Path, *, source: str | None = None) -> FileTrace:
@@ -327,7 +344,14 @@ class CoqTracer:
                 tactic = None
                 if status == "traced":
                     status = f"command in proof: {_keyword(sentence.text) or cleaned[:20]}"
-            after_goals = self._send(sentence.text, sentence.start)
+            try:
+                after_goals = self._send(sentence.text, sentence.start)
+            except _FileFailed as failed:
+                if not failed.reason.startswith("error:"):
+                    raise
+                # The proof does not replay here (e.g. the preamble's imports give `auto with *`
+                # more hints): admit it so the file goes on, and count it under its own reason.
+                return self._admit_after_failure(sentences, index, opening, name, failed, result)
             result.sentences += 1
             if after_goals is None:
                 # A command ended the proof without Qed (e.g. `Save`-like vernacular): stop here.
@@ -351,6 +375,25 @@ class CoqTracer:
             TracedTheorem(name, opening.text, opening.start, status, len(rows) if status == "traced" else 0)
         )
         return index
+
+    def _admit_after_failure(
+        self,
+        sentences: Sequence[Sentence],
+        index: int,
+        opening: Sentence,
+        name: str,
+        failed: "_FileFailed",
+        result: FileTrace,
+    ) -> int:
+        line = self._text.count("\n", 0, self._at) + 1
+        while index < len(sentences) and _keyword(sentences[index].text) not in _PROOF_ENDERS:
+            index += 1
+        self._send("Admitted.")
+        message = failed.reason.partition(": ")[2]
+        log.info("%s: %s does not replay at line %d: %s", result.source, name, line, message)
+        result.replay_errors.append(f"{name} (line {line}): {message[:200]}")
+        result.theorems.append(TracedTheorem(name, opening.text, opening.start, "tactic failed in replay", 0))
+        return index + 1
 
     def _proof_term(
         self,
