@@ -6,7 +6,9 @@ and expert iteration rounds on miniF2F valid (solved per round).
     .venv/bin/python benchmarks/learned_policies.py --trace /tmp/stdlib-trace --part heldout --limit 20
     .venv/bin/python benchmarks/learned_policies.py --trace /tmp/stdlib-trace --part minif2f --limit 30
     .venv/bin/python benchmarks/learned_policies.py --trace /tmp/stdlib-trace --part expert --limit 30 --rounds 2
-    (add --model to include a tiny model trained on the trace for --train-steps steps)
+    The miniF2F subset is --limit problems evenly spaced over the valid split sorted by id.
+    (--policies portfolio,knn,model adds a tiny model trained on the trace for --train-steps steps;
+     each policy is its own run directory, so the policies can be run as separate processes)
 
 The kNN indexes the trace's by-file train split; held-out problems are the traced theorems of its
 by-file test split (files the kNN never saw). Each configuration is a `prove experiment` run in
@@ -29,31 +31,90 @@ from prover.experiments.config import DatasetConfig, ExperimentConfig, ExpertIte
 from prover.experiments.runner import compare_runs, run_experiment  # noqa: E402
 
 
+def hash_of(text: str) -> str:
+    """A stable order over file names (not Python's salted hash)."""
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def knn_accuracy(trace: Path, limit: int) -> None:
+    """Top-1/top-10 exact-match accuracy of the kNN on the held-out files' steps (by-file test
+    split), indexing the by-file train split; `limit` caps the steps asked (evenly spaced)."""
+    import time
+
+    from prover.data.rows import read_rows, strip_structure
+    from prover.policies.knn import KNNPolicy
+    from search.types import State
+
+    started = time.monotonic()
+    policy = KNNPolicy(read_rows(trace / "splits" / "by_file" / "train.jsonl"))
+    indexed = time.monotonic() - started
+    test = [r for r in read_rows(trace / "splits" / "by_file" / "test.jsonl") if strip_structure(r.tactic)]
+    test = test[:: max(1, len(test) // max(1, limit))][:limit]
+    top1 = top10 = 0
+    started = time.monotonic()
+    for row in test:
+        proposed = [c.tactic for c in policy.propose(State(goals=tuple(row.state_before.split("\n\n"))), 10)]
+        wanted = strip_structure(row.tactic)
+        top1 += bool(proposed) and proposed[0] == wanted
+        top10 += wanted in proposed
+    asked = time.monotonic() - started
+    result = {
+        "command": " ".join(sys.argv), "indexed_rows": len(policy), "index_seconds": round(indexed, 2),
+        "test_steps": len(test), "top1": round(top1 / len(test), 4), "top10": round(top10 / len(test), 4),
+        "ms_per_query": round(1000 * asked / len(test), 2),
+    }
+    print(json.dumps(result, indent=2))
+    results = REPO / "benchmarks" / "results"
+    results.mkdir(exist_ok=True)
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    (results / f"learned_policies-accuracy-{stamp}.json").write_text(json.dumps(result, indent=2) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trace", type=Path, required=True, help="a `prove trace` output (benchmarks/trace_corpus.py)")
-    parser.add_argument("--part", choices=("heldout", "minif2f", "expert"), required=True)
+    parser.add_argument("--part", choices=("heldout", "minif2f", "expert", "accuracy"), required=True)
     parser.add_argument("--limit", type=int, default=20, help="problems")
     parser.add_argument("--budget", type=float, default=10.0, help="search seconds per problem")
     parser.add_argument("--knn-weight", type=float, default=0.5)
     parser.add_argument("--rounds", type=int, default=2, help="expert-iteration rounds")
-    parser.add_argument("--model", action="store_true", help="also portfolio + a tiny model trained on the trace")
+    parser.add_argument("--policies", default="portfolio,knn", help="which of portfolio,knn,model to run (comma-separated)")
     parser.add_argument("--train-steps", type=int, default=300)
     parser.add_argument("--out", type=Path, default=Path("/tmp/learned-policies"))
     parser.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data" / "minif2f-coq")
     args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(1)  # tiny models on a shared 2-core machine: more threads only contend
 
     rows = args.trace / "splits" / "by_file" / "train.jsonl"
+    if args.part == "accuracy":
+        knn_accuracy(args.trace, args.limit)
+        return
     if args.part == "heldout":
         from prover.experiments.runner import trace_problems
 
-        # Evenly spaced over the held-out files' theorems (file order kept, so headers are reused).
-        every = trace_problems(args.trace, "test")
-        stride = max(1, len(every) // max(1, args.limit))
-        chosen = tuple(p.id for p in every[::stride][: args.limit])
+        # Up to 4 theorems per held-out file, evenly spaced in it and in file order (the file's text
+        # before a theorem is its header: in order, each problem replays only the text since the last).
+        by_file: dict[str, list] = {}
+        for problem in trace_problems(args.trace, "test"):
+            by_file.setdefault(problem.source, []).append(problem)
+        picked: list[str] = []
+        for source in sorted(by_file, key=lambda name: hash_of(name)):
+            theorems = by_file[source]
+            step = max(1, len(theorems) // 4)
+            picked.extend(p.id for p in theorems[step // 2 :: step][:4])
+        chosen = tuple(picked[: args.limit])
         dataset = DatasetConfig(name=f"trace:{args.trace}", split="test", only=chosen)
     else:
-        dataset = DatasetConfig(name="minif2f-coq", split="valid", limit=args.limit, data_dir=str(args.data_dir))
+        from prover.eval.datasets import load_minif2f_coq
+
+        # Evenly spaced over the valid split sorted by id (so every category is represented).
+        every = sorted(load_minif2f_coq("valid", data_dir=args.data_dir), key=lambda p: p.id)
+        chosen = tuple(p.id for p in every[:: max(1, len(every) // max(1, args.limit))][: args.limit])
+        dataset = DatasetConfig(name="minif2f-coq", split="valid", only=chosen, data_dir=str(args.data_dir))
     prover = ProverConfig(backend="coq", budget_seconds=args.budget, step_timeout=5.0)
     knn = KnnConfig(rows=str(rows), weight=args.knn_weight)
     runs: list[Path] = []
@@ -67,22 +128,27 @@ def main() -> None:
         runs.append(out)
         print((out / "table.md").read_text())
     else:
-        configs = [
-            ("portfolio", ExperimentConfig(name="portfolio", dataset=dataset, prover=prover)),
-            ("portfolio+knn", ExperimentConfig(name="portfolio+knn", dataset=dataset, prover=prover, knn=knn)),
-        ]
-        if args.model:
+        wanted = set(args.policies.split(","))
+        configs = []
+        if "portfolio" in wanted:
+            configs.append(("portfolio", ExperimentConfig(name="portfolio", dataset=dataset, prover=prover)))
+        if "knn" in wanted:
+            configs.append(("portfolio+knn", ExperimentConfig(name="portfolio+knn", dataset=dataset, prover=prover, knn=knn)))
+        if "model" in wanted:
             from prover.training.trainer import TrainConfig, train
 
             model_dir = args.out / "tiny-policy"
-            train(TrainConfig(data=str(rows), out_dir=str(model_dir), split="all", steps=args.train_steps, seed=0))
-            spec = f"0.5*portfolio+0.5*hf:{model_dir}?decoding=beam&max_input_tokens=512&max_new_tokens=48"
+            train(TrainConfig(data=str(rows), out_dir=str(model_dir), split="all", steps=args.train_steps, seed=0,
+                              threads=1, batch_size=8, max_state_tokens=256))
+            spec = f"0.5*portfolio+0.5*hf:{model_dir}?decoding=beam&max_input_tokens=256&max_new_tokens=32"
             configs.append(("portfolio+model", ExperimentConfig(
                 name="portfolio+model", dataset=dataset, prover=prover.model_copy(update={"policy": spec}))))
         for name, config in configs:
             out = args.out / f"{args.part}-{name}"
             run_experiment(config, out)
             runs.append(out)
+    # Compare with every finished run of this part (policies may have run as separate processes).
+    runs = sorted({*runs, *(p.parent for p in args.out.glob(f"{args.part}-*/summary.json"))})
     table = compare_runs(runs, plot=args.out / f"{args.part}-solved_vs_time.png")
     print(table)
     results = REPO / "benchmarks" / "results"

@@ -123,7 +123,9 @@ def uses_hammer_tactics(proof: Sequence[str]) -> bool:
 
 _PROOF = "Proof."
 _CHECK_MODULE = "NeuroproveCheck"
-_TRANSIENT = ("step timed out", "coqidetop crashed", "User interrupt")
+_REBUILD_FAILED = "cannot rebuild the state this step starts from"
+_TRANSIENT = ("step timed out", "coqidetop crashed", "User interrupt", _REBUILD_FAILED)
+_REPLAY_TIMEOUT_FACTOR = 4  # a known step that times out on replay gets this many times its Timeout
 _MAX_MESSAGE = 600
 _REMEMBERED_THEOREMS = 64  # started theorems whose states step() still accepts
 _CACHED_STEPS = 200_000  # step outcomes remembered (cleared when full)
@@ -239,6 +241,8 @@ class CoqEnvironment:
         self._doc: list[tuple[str, int]] = []
         self._current: _Started | None = None
         self._started: dict[str, _Started] = {}
+        # Tactics that needed a longer Timeout to replay: (theorem key, path) -> sentences used.
+        self._slow_steps: dict[tuple[str, tuple[str, ...]], tuple[str, ...]] = {}
         self._step_cache: dict[tuple[str, tuple[str, ...], str], Outcome] = {}
         self.restarts = 0  # processes killed and restarted after a crash or hang
         self.sentences_added = 0  # Add calls sent (header reuse keeps this low; tests count it)
@@ -395,19 +399,13 @@ class CoqEnvironment:
         header = self.preamble + _header_sentences(normalise_for_coq816(theorem.header))
         return header, (theorem.statement.strip(), _PROOF)
 
-    def _sentences_for_path(self, path: Sequence[str]) -> list[str]:
-        sentences: list[str] = []
-        for tactic in path:
-            sentences.extend(self._wrap(s) for s in _checked_sentences(tactic))
-        return sentences
-
-    def _wrap(self, sentence: str) -> str:
+    def _wrap(self, sentence: str, *, seconds: int | None = None) -> str:
         """`Timeout N` around a tactic sentence; bullets, braces, and `hammer` (own limits) as they are."""
         if re.fullmatch(r"[-+*]+|[{}]|.*:\s*\{", sentence) or sentence == "Unshelve.":
             return sentence
         if re.search(r"\bhammer\b", strip_comments(sentence)):
             return sentence
-        return f"Timeout {self.coq_timeout} {sentence}"
+        return f"Timeout {seconds or self.coq_timeout} {sentence}"
 
     def _step_timeout_wall(self, sentences: Sequence[str]) -> float:
         hammer = any(not s.startswith("Timeout ") and re.search(r"\bhammer\b", s) for s in sentences)
@@ -488,28 +486,35 @@ class CoqEnvironment:
 
     def _step_uncached(self, state: State, tactic: str, new_sentences: list[str]) -> Outcome:
         assert self._current is not None
-        base = list(self._current.prefix) + self._sentences_for_path(state.path)
+        started = self._current
         path = (*state.path, tactic)
-        for attempt in range(2):
+        crashes = 0
+        while True:
+            base, owners = self._base_for(started, state.path)
             replaying = not self._doc_starts_with(base)
             wall = self._step_timeout_wall(new_sentences) + (self.header_timeout if replaying else 0.0)
             try:
-                try:
-                    goals = self._goto(base + new_sentences, timeout=wall)
-                except _ReplayFailed as failed:
-                    if failed.index < len(base):
-                        raise ProverError(
-                            f"replaying a known state failed: {_one_line(failed.message)}"
-                        ) from None
+                goals = self._goto(base + new_sentences, timeout=wall)
+            except _ReplayFailed as failed:
+                if failed.index >= len(base):
                     return Failed(_one_line(failed.message) or "tactic failed")
-                except ProverTimeout as hung:
-                    # Killed and restarted: rebuild the state we stepped from so the search goes on.
-                    self._rebuild(base)
-                    return Failed(f"step timed out ({_one_line(str(hung))})")
+                # A state reached before does not rebuild: a tactic on its path that ran close to its
+                # Timeout ran out on the replay (a busier machine). Give that tactic more time, once.
+                position = owners[failed.index]
+                if position >= 0 and self._allow_more_time(started, state.path[: position + 1]):
+                    log.info("replay of %r timed out; retrying with a longer Timeout", state.path[position])
+                    continue
+                log.warning("cannot rebuild a known state: %s", failed.message)
+                return Failed(f"{_REBUILD_FAILED}: {_one_line(failed.message)}")
+            except ProverTimeout as hung:
+                # Killed and restarted: rebuild the state we stepped from so the search goes on.
+                self._rebuild(base)
+                return Failed(f"step timed out ({_one_line(str(hung))})")
             except ProverCrashed as crash:
+                crashes += 1
                 log.warning("coqidetop crashed (%s); restarting and replaying %d steps", crash, len(state.path))
                 self._restart()
-                if attempt:
+                if crashes > 1:
                     self._rebuild(base)
                     return Failed(f"coqidetop crashed on this tactic: {_one_line(str(crash), 200)}")
                 continue
@@ -522,7 +527,27 @@ class CoqEnvironment:
                 # `auto`, `simpl`, `try ...` succeed without doing anything: no new state for the search.
                 return Failed("no progress: the goals are unchanged")
             return Progress(State(goals=texts, path=path, handle=self._handle()))
-        raise ProverCrashed("unreachable: step retried without result")
+
+    def _base_for(self, started: _Started, path: Sequence[str]) -> tuple[list[str], list[int]]:
+        """The sentences that rebuild the state after `path`, and for each the index of the path's
+        tactic it comes from (-1 for the header and statement)."""
+        sentences = list(started.prefix)
+        owners = [-1] * len(sentences)
+        for position, tactic in enumerate(path):
+            override = self._slow_steps.get((started.key, tuple(path[: position + 1])))
+            wrapped = override if override is not None else tuple(self._wrap(s) for s in _checked_sentences(tactic))
+            sentences.extend(wrapped)
+            owners.extend([position] * len(wrapped))
+        return sentences, owners
+
+    def _allow_more_time(self, started: _Started, path: tuple[str, ...]) -> bool:
+        """Record a longer Timeout for the last tactic of `path` (False when it already has one)."""
+        key = (started.key, path)
+        if key in self._slow_steps:
+            return False
+        longer = _REPLAY_TIMEOUT_FACTOR * self.coq_timeout
+        self._slow_steps[key] = tuple(self._wrap(s, seconds=longer) for s in _checked_sentences(path[-1]))
+        return True
 
     def _doc_starts_with(self, sentences: Sequence[str]) -> bool:
         return len(self._doc) >= len(sentences) and all(
@@ -530,13 +555,16 @@ class CoqEnvironment:
         )
 
     def _rebuild(self, sentences: list[str]) -> None:
-        """Reach `sentences` (the state stepped from), restarting once if the process dies on the way."""
+        """Reach `sentences` (the state stepped from), restarting once if the process dies on the way;
+        raises `ProverCrashed`/`ProverTimeout` when it cannot. A sentence that fails leaves the
+        document at the last good one (the next step retries, with more time, see `_step_uncached`)."""
         for attempt in range(2):
             try:
                 self._goto(sentences, timeout=self.header_timeout)
                 return
             except _ReplayFailed as failed:
-                raise ProverError(f"replaying a known state failed: {_one_line(failed.message)}") from None
+                log.warning("rebuilding a known state stopped early: %s", failed.message)
+                return
             except (ProverCrashed, ProverTimeout):
                 if attempt:
                     raise

@@ -27,7 +27,7 @@ def trace_command(
         Optional[list[Path]],
         typer.Argument(help=".v files or folders (Coq), or LeanDojo Benchmark 4 .json files. Default: Coq's standard library."),
     ] = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: rows.jsonl, theorems.jsonl, splits/, report.json.")] = Path("trace"),
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: rows.jsonl, theorems.jsonl, splits/, report.json.")] = Path("traced"),
     jobs: Annotated[int, typer.Option(help="coqidetop processes tracing files in parallel.")] = 1,
     subset: Annotated[float, typer.Option(help="Trace only this deterministic fraction of the files (by hash of their name).")] = 1.0,
     limit_files: Annotated[Optional[int], typer.Option(help="Only the first N files (sorted).")] = None,
@@ -69,4 +69,5 @@ def trace_command(
             report = trace_coq(files, out, jobs=jobs, sentence_timeout=sentence_timeout, on_file=advance)
     summary = report.to_json()
     summary.pop("failed_files")
+    summary.pop("replay_errors")
     typer.echo(json.dumps(summary, indent=2))

@@ -9,8 +9,11 @@ sent as `Proof.`), and goals rendered by the backend's own renderer. A theorem's
 replay through `CoqEnvironment` (header = the file's text before the statement).
 
 Nothing is dropped silently: a theorem that is admitted, aborted, uses `Proof with`, or runs a
-vernacular command inside its proof is counted under that reason; a file that fails to replay
-(an error, a timeout) is counted with the theorems it still held.
+vernacular command inside its proof is counted under that reason. A proof whose step fails here
+(the preamble's imports can change what `auto with *` or `intuition` do) is admitted so the file
+goes on, and counted as "tactic failed in replay" with the message. A file that fails outside a
+proof (or times out) stops there and is counted with the theorems it still held.
+`Proof term.` is traced as one step, `exact (term).`.
 """
 
 from __future__ import annotations
@@ -32,7 +35,16 @@ from prover.backends.coq_xml import CoqGoals, CoqIdeTop, parse_goals, xml_bool, 
 from prover.data.rows import NO_GOALS, TraceRow
 from prover.errors import ProverCrashed, ProverTimeout
 
-__all__ = ["TracedTheorem", "FileTrace", "CoqTracer", "trace_coq_files", "goals_text", "COQ_STDLIB", "COQ_USER_CONTRIB"]
+__all__ = [
+    "TracedTheorem",
+    "FileTrace",
+    "CoqTracer",
+    "trace_coq_files",
+    "goals_text",
+    "declaration_keyword",
+    "COQ_STDLIB",
+    "COQ_USER_CONTRIB",
+]
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +65,8 @@ def goals_text(goals: CoqGoals | None) -> str:
     return "\n\n".join(_goal_texts(goals))
 
 
-def _keyword(text: str) -> str:
+def declaration_keyword(text: str) -> str:
+    """The first word of a sentence after attributes (`#[global] Instance x` -> `Instance`)."""
     match = _IDENT.match(_ATTRIBUTES.sub("", strip_comments(text).lstrip()))
     return match.group(0) if match else ""
 
@@ -244,7 +257,7 @@ class CoqTracer:
             result.seconds = time.monotonic() - started
             return result
         imports = tuple(
-            " ".join(strip_comments(s.text).split()) for s in sentences if _keyword(s.text) in {"Require", "From"}
+            " ".join(strip_comments(s.text).split()) for s in sentences if declaration_keyword(s.text) in {"Require", "From"}
         )
         self._text = text
         self._at = 0
@@ -263,7 +276,7 @@ class CoqTracer:
             done = {t.header_end for t in result.theorems}
             last = max(done) if done else -1
             result.untraced_after_failure = sum(
-                1 for s in sentences if s.start > last and _keyword(s.text) in THEOREM_KEYWORDS
+                1 for s in sentences if s.start > last and declaration_keyword(s.text) in THEOREM_KEYWORDS
             )
         result.seconds = time.monotonic() - started
         return result
@@ -273,8 +286,8 @@ class CoqTracer:
         count = len(sentences)
         while index < count:
             sentence = sentences[index]
-            keyword = _keyword(sentence.text)
-            following = _keyword(sentences[index + 1].text) if index + 1 < count else ""
+            keyword = declaration_keyword(sentence.text)
+            following = declaration_keyword(sentences[index + 1].text) if index + 1 < count else ""
             likely_proof = keyword in THEOREM_KEYWORDS or (keyword in _MAYBE_PROOF and following == "Proof")
             if likely_proof:
                 for line in self.preamble:
@@ -298,14 +311,14 @@ class CoqTracer:
         result: FileTrace,
     ) -> int:
         line = text.count("\n", 0, opening.start) + 1
-        keyword = _keyword(opening.text)
+        keyword = declaration_keyword(opening.text)
         name = _declared_name(opening.text) if keyword in _MAYBE_PROOF and keyword != "Goal" else None
         # Goals, obligations and other anonymous proofs are named by where they are.
         name = name.rstrip(".") if name else f"{keyword or 'Unnamed'}@{line}"
         status = "traced"
         count = len(sentences)
         # `Proof.` as the environment sends it; a file's own `Proof using ...` is the same interactively.
-        if index < count and _keyword(sentences[index].text) == "Proof":
+        if index < count and declaration_keyword(sentences[index].text) == "Proof":
             proof_sentence = " ".join(strip_comments(sentences[index].text).split())
             index += 1
             if re.fullmatch(r"Proof\s*\.|Proof\s+using\b.*", proof_sentence):
@@ -323,7 +336,7 @@ class CoqTracer:
         before = goals_text(goals)
         while index < count:
             sentence = sentences[index]
-            keyword = _keyword(sentence.text)
+            keyword = declaration_keyword(sentence.text)
             index += 1
             if keyword in _PROOF_ENDERS:
                 if keyword == "Admitted":
@@ -343,7 +356,7 @@ class CoqTracer:
             except TacticRefused:
                 tactic = None
                 if status == "traced":
-                    status = f"command in proof: {_keyword(sentence.text) or cleaned[:20]}"
+                    status = f"command in proof: {declaration_keyword(sentence.text) or cleaned[:20]}"
             try:
                 after_goals = self._send(sentence.text, sentence.start)
             except _FileFailed as failed:
@@ -355,7 +368,7 @@ class CoqTracer:
             result.sentences += 1
             if after_goals is None:
                 # A command ended the proof without Qed (e.g. `Save`-like vernacular): stop here.
-                status = f"proof ended by {_keyword(sentence.text) or 'a command'}"
+                status = f"proof ended by {declaration_keyword(sentence.text) or 'a command'}"
                 break
             after = goals_text(after_goals)
             if tactic is not None:
@@ -386,7 +399,7 @@ class CoqTracer:
         result: FileTrace,
     ) -> int:
         line = self._text.count("\n", 0, self._at) + 1
-        while index < len(sentences) and _keyword(sentences[index].text) not in _PROOF_ENDERS:
+        while index < len(sentences) and declaration_keyword(sentences[index].text) not in _PROOF_ENDERS:
             index += 1
         self._send("Admitted.")
         message = failed.reason.partition(": ")[2]

@@ -40,6 +40,7 @@ class TraceReport:
     seconds: float = 0.0
     splits: dict[str, dict[str, int]] = field(default_factory=dict)
     failed_files: dict[str, str] = field(default_factory=dict)
+    replay_errors: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def steps_per_second(self) -> float:
@@ -61,6 +62,7 @@ class TraceReport:
             "steps_per_second": round(self.steps_per_second, 2),
             "splits": self.splits,
             "failed_files": self.failed_files,
+            "replay_errors": self.replay_errors,
         }
 
 
@@ -99,6 +101,8 @@ def _count(report: TraceReport, traced: FileTrace) -> None:
     report.theorems_traced += sum(1 for t in traced.theorems if t.status == "traced")
     for reason, count in traced.skipped_by_reason().items():
         report.theorems_skipped[reason] = report.theorems_skipped.get(reason, 0) + count
+    if traced.replay_errors:
+        report.replay_errors[traced.source] = list(traced.replay_errors)
     if traced.failure is None:
         report.files_replayed += 1
     else:
@@ -130,16 +134,19 @@ def trace_coq(
     report = TraceReport()
     rows: list[TraceRow] = []
     started = time.monotonic()
+    # Rows and theorems are written as each file finishes, so a long trace that is stopped keeps them.
+    (out / "rows.jsonl").unlink(missing_ok=True)
     with (out / "theorems.jsonl").open("w") as theorems:
         for traced in trace_coq_files(
             files, jobs=jobs, sentence_timeout=sentence_timeout, hammer=hammer, on_file=on_file
         ):
             _count(report, traced)
             rows.extend(traced.rows)
+            write_rows(out / "rows.jsonl", traced.rows, append=True)
             for theorem in traced.theorems:
                 theorems.write(json.dumps(theorem.to_json(traced.source, traced.path)) + "\n")
+            theorems.flush()
     report.seconds = time.monotonic() - started
-    write_rows(out / "rows.jsonl", rows)
     report.splits = write_splits(out, rows)
     (out / "report.json").write_text(json.dumps(report.to_json(), indent=2) + "\n")
     return report

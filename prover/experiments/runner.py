@@ -65,7 +65,7 @@ def trace_problems(trace_dir: str | Path, split: str) -> list[Problem]:
     the header is the file's text before the statement.
     """
     from prover.backends.coq_parse import THEOREM_KEYWORDS
-    from prover.data.coq_trace import _keyword
+    from prover.data.coq_trace import declaration_keyword
 
     listing = Path(trace_dir) / "theorems.jsonl"
     if not listing.exists():
@@ -74,7 +74,7 @@ def trace_problems(trace_dir: str | Path, split: str) -> list[Problem]:
     problems: list[Problem] = []
     for line in listing.read_text().splitlines():
         entry = json.loads(line)
-        if entry["status"] != "traced" or _keyword(entry["statement"]) not in THEOREM_KEYWORDS:
+        if entry["status"] != "traced" or declaration_keyword(entry["statement"]) not in THEOREM_KEYWORDS:
             continue
         if split != "all" and split_of({"source": entry["source"], "theorem": entry["theorem"]}, by="file") != split:
             continue

@@ -143,7 +143,7 @@ def _hf(spec: str, *, seed: int) -> FormalizerModel:
         model,
         device=options.text("device"),
         dtype=options.text("dtype"),
-        trust_remote_code=options.flag("trust_remote_code"),
+        trust_remote_code=options.flag("trust_remote_code", False),
     )
     drafter = HFGenerator(
         model,

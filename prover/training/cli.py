@@ -62,11 +62,13 @@ def _options(
     save_every: int,
     seed: int,
     device: Optional[str],
+    threads: Optional[int],
 ) -> dict:
     return dict(
         data=str(data), out_dir=str(out), split=split, split_by=split_by, model=model, steps=steps,
         batch_size=batch_size, learning_rate=learning_rate, hidden_size=hidden_size, layers=layers,
         vocab_size=vocab_size, max_examples=max_examples, save_every=save_every, seed=seed, device=device,
+        threads=threads,
     )
 
 
@@ -87,10 +89,11 @@ def train_policy(
     save_every: Annotated[int, typer.Option(help="Steps between resumable checkpoints.")] = 100,
     seed: Annotated[int, typer.Option(help="Seed of weights and batch order.")] = 0,
     device: Annotated[Optional[str], typer.Option(help="cpu or cuda (default: cuda when available).")] = None,
+    threads: Annotated[Optional[int], typer.Option(help="CPU threads for torch (1 is fastest for tiny models on a busy machine).")] = None,
 ) -> None:
     """Train a tactic policy (state -> tactic); the result loads as `--policy hf:OUT`."""
     args = _options(data, out, split, split_by, model, steps, batch_size, learning_rate, hidden_size, layers,
-                    vocab_size, max_examples, save_every, seed, device)
+                    vocab_size, max_examples, save_every, seed, device, threads)
     _run({"kind": "policy", **args})
 
 
@@ -111,8 +114,9 @@ def train_value(
     save_every: Annotated[int, typer.Option(help="Steps between resumable checkpoints.")] = 100,
     seed: Annotated[int, typer.Option(help="Seed of weights and batch order.")] = 0,
     device: Annotated[Optional[str], typer.Option(help="cpu or cuda.")] = None,
+    threads: Annotated[Optional[int], typer.Option(help="CPU threads for torch.")] = None,
 ) -> None:
     """Train a value model (state -> chance of a proof); the result loads as `--value hf-critic:OUT`."""
     args = _options(data, out, split, split_by, model, steps, batch_size, learning_rate, hidden_size, layers,
-                    vocab_size, max_examples, save_every, seed, device)
+                    vocab_size, max_examples, save_every, seed, device, threads)
     _run({"kind": "value", **args})

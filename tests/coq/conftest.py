@@ -1,41 +1,23 @@
-"""Fixtures for the Coq backend tests: skips without Coq, one shared environment per module, shared data."""
+"""Fixtures for the Coq backend tests: `coq_testing` importable, one shared environment per module."""
 
 from __future__ import annotations
 
-import shutil
+import sys
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
 
-
-def coq_missing_reason() -> str | None:
-    """Why real-Coq tests cannot run here, or None when they can."""
-    missing = [tool for tool in ("coqidetop.opt", "coqc") if shutil.which(tool) is None]
-    if missing:
-        return f"Coq 8.16 is not installed ({', '.join(missing)} not on PATH): apt-get install coq"
-    return None
-
-
-def skip_without_coq() -> None:
-    reason = coq_missing_reason()
-    if reason is not None:
-        pytest.skip(reason)
-
-
-def shared_file(*parts: str) -> Path:
-    """A path under ../shared, skipping the calling test with a reason when it is absent."""
-    path = SHARED.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"shared data {path} is absent (it lives beside the repo in ../shared)")
-    return path
+from coq_testing import skip_without_coq  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def coq_env() -> Iterator["object"]:
-    """One CoqEnvironment (5 s steps, no CoqHammer import) for a test module."""
+def coq_env() -> Iterator[object]:
+    """One CoqEnvironment (5 s steps, no CoqHammer import) for a test module; skips without Coq."""
     skip_without_coq()
     from prover.backends.coq import CoqEnvironment
 

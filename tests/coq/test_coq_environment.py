@@ -12,7 +12,7 @@ from prover.backends.coq import CoqEnvironment
 from prover.errors import InputError, ProverTimeout
 from search.types import Failed, Progress, Proved, Theorem
 
-from conftest import skip_without_coq
+from coq_testing import skip_without_coq
 
 pytestmark = pytest.mark.coq
 

@@ -8,7 +8,7 @@ from prover.backends.coq import AUTOMATION_IMPORT, HAMMER_IMPORT, CoqBackend, pa
 from prover.backends.coq_parse import declared_axioms, declared_lemmas, normalise_for_coq816, open_blocks
 from prover.errors import InputError
 
-from conftest import shared_file
+from coq_testing import shared_file
 
 BACKEND = CoqBackend(hammer=False)
 

@@ -11,7 +11,7 @@ from prover.backends.coq import CoqBackend, CoqEnvironment
 from prover.policies.coq_portfolio import CoqPortfolioPolicy, parse_coq_goal
 from search.types import Failed, Progress, Proved, State
 
-from conftest import shared_file
+from coq_testing import shared_file
 
 REAL_GOAL = "x, y : R\nh0 : x + y = 10\nh1 : x - y = 2\n============================\nx = 6"
 NAT_GOAL = "a, b : nat\nh₀ : a + b = 20\nH : a = 3 * b /\\ b > 0\n============================\na - b = 10"

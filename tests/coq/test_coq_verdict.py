@@ -8,7 +8,7 @@ from prover.backends.coq import CoqBackend, CoqEnvironment
 from prover.backends.coq_sentences import split_sentences
 from search.types import Theorem
 
-from conftest import shared_file
+from coq_testing import shared_file
 
 pytestmark = pytest.mark.coq
 

@@ -159,3 +159,20 @@ def test_a_value_model_trains_on_labels_and_loads_as_a_critic(tmp_path: Path) ->
     value = build_value(f"hf-critic:{result.out_dir}")
     score = value.value(_state(GOALS[0][0]))
     assert 0.0 <= score <= 1.0
+
+
+def test_prove_train_policy_command_trains_and_says_how_to_use_the_model(tmp_path: Path) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from prover.training.cli import register
+
+    app = typer.Typer()
+    register(app)
+    out = tmp_path / "cli-model"
+    result = CliRunner().invoke(app, [
+        "train", "policy", str(_corpus(tmp_path)), "--out", str(out), "--split", "all", "--steps", "2",
+        "--hidden-size", "16", "--layers", "1", "--vocab-size", "300", "--threads", "1", "--device", "cpu",
+    ])
+    assert result.exit_code == 0, result.output
+    assert f"hf:{out}" in result.stdout and (out / "config.json").exists() and (out / "checkpoints" / "step-2").is_dir()

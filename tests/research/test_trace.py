@@ -56,7 +56,15 @@ Proof. reflexivity. Qed.
 Lemma broken : 2 = 2.
 Proof. no_such_tactic. Qed.
 
-Lemma never_reached : 3 = 3.
+Lemma after_broken : 3 = 3.
+Proof. reflexivity. Qed.
+
+Definition bad := no_such_constant.
+
+Lemma never_reached : 4 = 4.
+Proof. reflexivity. Qed.
+
+Theorem never_reached_either : 5 = 5.
 Proof. reflexivity. Qed.
 """
 
@@ -106,10 +114,15 @@ def test_traced_rows_replay_through_the_backend_and_failures_are_reported(tmp_pa
     # `Proof exists_le_S.` is a whole proof: one `exact` row, and the lemma after it is not swallowed.
     assert status[("theories/Arith/Between.v", "exists_lt")] == "traced"
     assert status[("theories/Arith/Between.v", "exists_S_le")] == "traced"
-    # The broken file: the failing tactic stops it, and what it still held is counted, not dropped.
+    # The broken file: a failing tactic admits its theorem and the file goes on; a failing
+    # command stops the file, and the theorems it still held are counted, not dropped.
     assert status[("Broken.v", "fine")] == "traced"
-    assert report.failed_files["Broken.v"].startswith("error:")
-    assert report.theorems_skipped.get("file failed: error") == 2  # broken, never_reached
+    assert status[("Broken.v", "broken")] == "tactic failed in replay"
+    assert status[("Broken.v", "after_broken")] == "traced"
+    assert report.replay_errors["Broken.v"][0].startswith("broken (line 5)")
+    assert report.failed_files["Broken.v"].startswith("error: line 10:")
+    assert report.theorems_skipped.get("file failed: error") == 2  # never_reached, never_reached_either
+    assert report.theorems_skipped.get("tactic failed in replay") == 1
     assert report.theorems_skipped.get("admitted") == 1
     assert report.steps == len(rows) and report.files == 3 and report.files_replayed == 2
     structured_tactics = {r.tactic for r in rows if r.source == "Structured.v"}
