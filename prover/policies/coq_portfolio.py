@@ -110,7 +110,11 @@ class CoqPortfolioPolicy:
         """Up to `n` distinct tactics for `state`'s first goal, with log-probabilities normalised over all."""
         if not state.goals or n <= 0:
             return []
-        scored = self._scored(parse_coq_goal(state.goals[0]), unfocused=state.goals[0].startswith("("))
+        first = state.goals[0]
+        if first.startswith("(shelved) "):
+            scored = [(0.0, "Unshelve.")]  # only existential variables are left: bring them back
+        else:
+            scored = self._scored(parse_coq_goal(first), unfocused=first.startswith("(unfocused) "))
         best: dict[str, tuple[float, int]] = {}
         for index, (score, tactic) in enumerate(scored):
             if tactic not in best or score > best[tactic][0]:

@@ -57,8 +57,9 @@ def test_goals_with_binders_start_with_intros_and_combinations() -> None:
     assert "intros; nra" in candidates and "intros; field_simplify; lra" in candidates
 
 
-def test_unfocused_goals_get_bullets_only() -> None:
+def test_unfocused_goals_get_bullets_and_shelved_ones_unshelve() -> None:
     assert tactics("(unfocused) " + REAL_GOAL) == ["-", "+", "*", "}"]
+    assert tactics("(shelved) ============================\nnat") == ["Unshelve."]
 
 
 def test_hammer_tactics_only_when_enabled() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import math
 import types
 from pathlib import Path
@@ -93,11 +92,7 @@ def test_portfolio_plus_local_tiny_model_is_a_working_mixture(fake_portfolios: N
     assert sum(math.exp(c.log_prob) for c in candidates) <= 1.0 + 1e-9
 
 
-def test_real_coq_portfolio_mixes_with_a_tiny_model_when_installed(tiny_seq2seq: Path) -> None:
-    try:
-        importlib.import_module("prover.policies.coq_portfolio")
-    except ModuleNotFoundError:
-        pytest.skip("prover.policies.coq_portfolio is not written yet")
+def test_real_coq_portfolio_mixes_with_a_tiny_model(tiny_seq2seq: Path) -> None:
     policy = build_policy(f"0.5*portfolio+0.5*hf:{tiny_seq2seq}?max_new_tokens=4", backend="coq")
     assert policy.propose(COQ_STATE, 8)
 
