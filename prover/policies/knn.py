@@ -8,7 +8,8 @@ Here the features are TF-IDF weighted and compared by cosine similarity over a s
 during search can be added at once (`add`), which is what makes online learning cheap.
 
 A neighbour's tactic that names a hypothesis the current goal does not have (`apply H0.` where
-there is no `H0`) is skipped: it would fail anyway.
+there is no `H0`) is adapted when the current goal has a hypothesis of the same type under another
+name (`apply Hlt.`), and skipped otherwise: it would fail anyway.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from search.types import Candidate, State
 from prover.data.rows import NO_GOALS, TraceRow, read_rows, strip_structure
 from prover.errors import InputError
 
-__all__ = ["KNNPolicy", "build_knn_policy", "state_features", "hypothesis_names", "KNN_FILE"]
+__all__ = ["KNNPolicy", "build_knn_policy", "state_features", "hypotheses", "hypothesis_names", "KNN_FILE"]
 
 KNN_FILE = "knn.jsonl"
 _TOKEN = re.compile(r"[A-Za-z_][\w'.]*|\d+|[^\s\w()]{1,3}")
@@ -49,15 +50,27 @@ def _split_goal(goal: str) -> tuple[list[str], str]:
     return [], goal
 
 
-def hypothesis_names(state_text: str) -> set[str]:
-    """Names bound in the first goal's context (`x, y : nat` binds x and y)."""
+def hypotheses(state_text: str) -> dict[str, str]:
+    """The first goal's context as name -> type (`x, y : nat` gives x and y the type `nat`)."""
     first = state_text.split("\n\n", 1)[0]
     hyps, _ = _split_goal(first)
-    names: set[str] = set()
+    context: dict[str, str] = {}
     for hyp in hyps:
-        head = hyp.split(":", 1)[0] if ":" in hyp else ""
-        names.update(n.strip() for n in head.split(",") if _IDENT.fullmatch(n.strip()))
-    return names
+        if ":" not in hyp:
+            continue
+        head, kind = hyp.split(":", 1)
+        # `x := v : T` (a let-bound hypothesis) keeps its type after the last ` : `.
+        head = head.split(":=")[0]
+        for name in head.split(","):
+            name = name.strip()
+            if _IDENT.fullmatch(name):
+                context[name] = " ".join(kind.split())
+    return context
+
+
+def hypothesis_names(state_text: str) -> set[str]:
+    """Names bound in the first goal's context (`x, y : nat` binds x and y)."""
+    return set(hypotheses(state_text))
 
 
 def state_features(state_text: str) -> Counter:
@@ -223,18 +236,20 @@ class KNNPolicy:
         k = min(self.k, len(similarities))
         nearest = np.argpartition(-similarities, k - 1)[:k] if k < len(similarities) else np.arange(len(similarities))
         nearest = nearest[np.argsort(-similarities[nearest], kind="stable")]
-        names = hypothesis_names(text)
+        context = hypotheses(text)
+        by_type: dict[str, str] = {}
+        for name, kind in context.items():
+            by_type.setdefault(kind, name)
         best: dict[str, float] = {}
         for index in nearest:
             similarity = float(similarities[index])
             if similarity <= 0.0:
                 break
             entry = self._entries[int(index)]
-            if entry.tactic in best:
+            tactic = _adapt(entry, context, by_type)
+            if tactic is None or tactic in best:
                 continue
-            if not _names_available(entry, names):
-                continue
-            best[entry.tactic] = similarity
+            best[tactic] = similarity
             if len(best) >= n:
                 break
         if not best:
@@ -250,13 +265,27 @@ class KNNPolicy:
         return [self.propose(state, n) for state in states]
 
 
-def _names_available(entry: _Entry, names: set[str]) -> bool:
-    """False when the tactic mentions a hypothesis of its own state that the asked state lacks."""
-    own = hypothesis_names(entry.state)
+def _adapt(entry: _Entry, context: dict[str, str], by_type: dict[str, str]) -> str | None:
+    """The neighbour's tactic for the asked state: a hypothesis it names that the asked context
+    lacks is renamed to the asked context's hypothesis of the same type; None when there is none
+    (the tactic would fail)."""
+    own = hypotheses(entry.state)
     if not own:
-        return True
-    mentioned = set(_IDENT.findall(entry.tactic)) & own
-    return mentioned <= names
+        return entry.tactic
+    renames: dict[str, str] = {}
+    for name in set(_IDENT.findall(entry.tactic)) & set(own):
+        if name in context and context[name] == own[name]:
+            continue
+        replacement = by_type.get(own[name])
+        if replacement is None:
+            if name in context:
+                continue  # same name, another type: let the proof assistant judge
+            return None
+        renames[name] = replacement
+    if not renames:
+        return entry.tactic
+    pattern = re.compile(r"(?<![\w'.])(" + "|".join(map(re.escape, renames)) + r")(?![\w'])")
+    return pattern.sub(lambda match: renames[match.group(1)], entry.tactic)
 
 
 def build_knn_policy(text: str) -> KNNPolicy:

@@ -182,3 +182,30 @@ def test_statement_must_be_one_sentence(coq_env: CoqEnvironment) -> None:
     two = Theorem(name="two", statement="Lemma two : True. Proof.", header=HEADER)
     with pytest.raises(InputError, match="one sentence"):
         coq_env.start(two)
+
+
+def test_known_state_that_times_out_on_replay_is_replayed_with_more_time(
+    coq_env: CoqEnvironment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prover.backends import coq as coq_module
+
+    root = coq_env.start(CONJ)
+    intro = coq_env.step(root, "intros k")  # a path no other test steps (outcomes are cached)
+    assert isinstance(intro, Progress)
+    real_goto = coq_env._goto
+    seen: list[list[str]] = []
+
+    def goto_that_times_out_once(sentences, *, timeout):  # type: ignore[no-untyped-def]
+        seen.append(list(sentences))
+        if len(seen) == 1:  # as if `intros k` ran out of its Timeout while replaying on a busy machine
+            raise coq_module._ReplayFailed(len(sentences) - 2, "Timeout!")
+        return real_goto(sentences, timeout=timeout)
+
+    monkeypatch.setattr(coq_env, "_goto", goto_that_times_out_once)
+    outcome = coq_env.step(intro.state, "split")
+    assert isinstance(outcome, Progress) and len(outcome.state.goals) == 2
+    longer = f"Timeout {4 * coq_env.coq_timeout} intros k."
+    assert seen[1][-2] == longer  # the replay gave the path's tactic four times its Timeout
+    # Later steps from that subtree reuse the longer sentence, so the document prefix still matches.
+    assert isinstance(coq_env.step(outcome.state, "apply Nat.add_0_r"), Progress)
+    assert seen[-1][-3:-1] == [longer, f"Timeout {coq_env.coq_timeout} split."]

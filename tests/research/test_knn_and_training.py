@@ -176,3 +176,13 @@ def test_prove_train_policy_command_trains_and_says_how_to_use_the_model(tmp_pat
     ])
     assert result.exit_code == 0, result.output
     assert f"hf:{out}" in result.stdout and (out / "config.json").exists() and (out / "checkpoints" / "step-2").is_dir()
+
+
+def test_knn_renames_a_hypothesis_to_the_one_of_the_same_type() -> None:
+    policy = KNNPolicy(_rows())
+    renamed = _state("g : nat -> nat\nHg : forall k, g k = k\n============================\ng 3 = 3")
+    # `apply Hf.` came from a state whose `Hf : forall k, f k = k`; here the same type... is over g,
+    # so no rename; but a goal with Hf's exact type under another name gets `apply Hq.`
+    same_type = _state("f : nat -> nat\nHq : forall k, f k = k\n============================\nf 3 = 3")
+    assert "apply Hq." in [c.tactic for c in policy.propose(same_type, 6)]
+    assert not any("Hf" in c.tactic for c in policy.propose(renamed, 6))
