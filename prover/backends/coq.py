@@ -235,6 +235,9 @@ class CoqEnvironment:
         self.header_timeout = header_timeout
         self.coqc_timeout = coqc_timeout
         self._top: CoqIdeTop | None = None
+        # Coq's micromega tactics write caches (.lia.cache, ...) into the working directory:
+        # each environment gets its own, so users' folders stay clean and workers never share one.
+        self._workdir = tempfile.TemporaryDirectory(prefix="neuroprove-coq-")
         self._generation = 0
         self._init_state = 1
         # The document: sentences sent and the state id after each, from the initial state.
@@ -260,6 +263,7 @@ class CoqEnvironment:
             top, self._top = self._top, None
             top.close()
         self._doc = []
+        self._workdir.cleanup()
 
     @property
     def process_id(self) -> int | None:
@@ -270,7 +274,8 @@ class CoqEnvironment:
         if self._top is None or not self._top.alive:
             if self._top is not None:
                 self._top.close()
-            self._top = CoqIdeTop()
+            os.makedirs(self._workdir.name, exist_ok=True)  # an environment reused after close()
+            self._top = CoqIdeTop(cwd=self._workdir.name)
             self._generation += 1
             self._doc = []
             init = self._top.call("Init", '<option val="none"/>', timeout=60)
