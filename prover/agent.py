@@ -132,10 +132,11 @@ class Prover:
     ) -> TheoremResult:
         """Search for a proof of `theorem` within the configured budget, then have the kernel check it."""
         started = time.monotonic()
+        searched = [0.0]  # search seconds spent so far, kept across restarts
         last_failure = ""
         for attempt in range(self.max_restarts + 1):
             try:
-                return self._prove_once(theorem, started, on_step)
+                return self._prove_once(theorem, started, searched, on_step)
             except InputError as invalid:
                 return TheoremResult(
                     theorem=theorem.name,
@@ -163,11 +164,17 @@ class Prover:
         self._env = None
 
     def _prove_once(
-        self, theorem: Theorem, started: float, on_step: Callable[[int], None] | None
+        self,
+        theorem: Theorem,
+        started: float,
+        searched: list[float],
+        on_step: Callable[[int], None] | None,
     ) -> TheoremResult:
         env = self._environment()
+        # Elaborating the header and statement is not search: the budget starts after it, so a
+        # long file header does not eat the time a theorem gets.
         root = env.start(theorem)
-        remaining = self.config.budget_seconds - (time.monotonic() - started)
+        remaining = self.config.budget_seconds - searched[0]
         budget = Budget(
             max_expansions=self.config.max_expansions, max_seconds=max(remaining, 0.0)
         )
@@ -177,17 +184,21 @@ class Prover:
         if rollouts is not None:
             rollouts.start(theorem)  # each worker elaborates the statement in its own process
             extra["executor"] = rollouts
-        result = run_search(
-            env,
-            self.policy,
-            root,
-            budget=budget,
-            value=self.value,
-            seed=self.config.seed,
-            settings=_search_settings(self.config),
-            on_step=on_step,
-            **extra,
-        )
+        search_started = time.monotonic()
+        try:
+            result = run_search(
+                env,
+                self.policy,
+                root,
+                budget=budget,
+                value=self.value,
+                seed=self.config.seed,
+                settings=_search_settings(self.config),
+                on_step=on_step,
+                **extra,
+            )
+        finally:
+            searched[0] += time.monotonic() - search_started
         common = dict(
             theorem=theorem.name,
             expansions=result.expansions,

@@ -22,7 +22,8 @@ class ProverConfig(BaseModel):
     policy: a policy spec (see `prover.policies.factory`), e.g. "portfolio" or "portfolio+hf:MODEL".
     value: a value-function spec, e.g. "heuristic" (used by MCTS; best-first ignores it).
     search: the search algorithm, a key of `search.ALGORITHMS`.
-    budget_seconds: wall-clock seconds of search per theorem (the kernel check comes on top).
+    budget_seconds: wall-clock seconds of search per theorem; elaborating the file header and
+        statement before it, and the kernel check after it, come on top.
     max_expansions: (state, tactic) steps per theorem; None for no limit.
     step_timeout: seconds one tactic may run inside the proof assistant.
     candidates: tactics asked of the policy per expanded state (MCTS: when a state is first
@@ -37,7 +38,7 @@ class ProverConfig(BaseModel):
     backend: Literal["auto", "coq", "lean"] = "auto"
     policy: str = "portfolio"
     value: str = "heuristic"
-    search: Literal["best_first", "mcts"] = "best_first"
+    search: Literal["best_first", "mcts"] = "mcts"
     budget_seconds: float = Field(default=60.0, gt=0)
     max_expansions: int | None = Field(default=None, gt=0)
     step_timeout: float = Field(default=10.0, gt=0)

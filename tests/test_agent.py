@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Mapping, Sequence
 
 import pytest
@@ -141,3 +142,19 @@ def test_result_json_has_the_documented_fields() -> None:
         row = prover.prove_theorem(THEOREM).to_json()
     assert set(row) >= {"theorem", "status", "proof", "kernel_checked", "seconds", "expansions"}
     assert row["tactics"] == ["a", "b"]
+
+
+class SlowStartEnvironment(TwoStepEnvironment):
+    """Elaborating the header takes longer than the whole search budget."""
+
+    def start(self, theorem: Theorem) -> State:
+        time.sleep(0.3)
+        return super().start(theorem)
+
+
+def test_elaborating_the_header_does_not_eat_the_search_budget() -> None:
+    config = ProverConfig(search="best_first", budget_seconds=0.2)
+    with Prover(config, FakeBackend([SlowStartEnvironment()]), policy=ABPolicy()) as prover:
+        result = prover.prove_theorem(THEOREM)
+    assert result.status == "proved" and result.expansions == 2
+    assert result.seconds >= 0.3, "the reported time still includes elaboration"

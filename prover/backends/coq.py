@@ -459,7 +459,7 @@ class CoqEnvironment:
         self._started[key] = self._current
         while len(self._started) > _REMEMBERED_THEOREMS:
             self._started.pop(next(iter(self._started)))
-        return State(goals=_goal_texts(goals), path=(), handle=self._handle())
+        return State(goals=goal_texts(goals), path=(), handle=self._handle())
 
     def _handle(self) -> CoqHandle:
         assert self._current is not None
@@ -527,7 +527,7 @@ class CoqEnvironment:
                 return Failed("the step closed the proof block")
             if goals.none_left:
                 return Proved(path)
-            texts = _goal_texts(goals)
+            texts = goal_texts(goals)
             if texts == tuple(state.goals):
                 # `auto`, `simpl`, `try ...` succeed without doing anything: no new state for the search.
                 return Failed("no progress: the goals are unchanged")
@@ -696,7 +696,7 @@ def parse_assumptions(report: str) -> tuple[tuple[str, ...], list[str]]:
     return tuple(axioms), problems
 
 
-def _goal_texts(goals: CoqGoals) -> tuple[str, ...]:
+def goal_texts(goals: CoqGoals) -> tuple[str, ...]:
     if goals.focused:
         return tuple(g.render() for g in goals.focused)
     if goals.unfocused:

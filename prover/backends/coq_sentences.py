@@ -95,11 +95,14 @@ def _skip_blank(text: str, i: int) -> int:
 
 
 def _is_sentence_dot(text: str, i: int) -> bool:
-    """Whether the `.` at `i` ends a sentence: followed by whitespace or the end, and not part of `..`."""
-    if i > 0 and text[i - 1] == ".":
-        return False
+    """Whether the `.` at `i` ends a sentence: followed by whitespace or the end, and not the end
+    of a notation's `..`; the `...` terminator of `Proof with` scripts does end one."""
     nxt = text[i + 1] if i + 1 < len(text) else ""
-    return nxt == "" or nxt.isspace()
+    if not (nxt == "" or nxt.isspace()):
+        return False
+    if i > 0 and text[i - 1] == ".":
+        return text[max(0, i - 2) : i + 1] == "..." and (i < 3 or text[i - 3] != ".")
+    return True
 
 
 def split_sentences(text: str, *, allow_unterminated: bool = False) -> list[Sentence]:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from prover.backends.coq import _goal_texts, coq_preamble
+from prover.backends.coq import goal_texts, coq_preamble
 from prover.backends.coq_parse import THEOREM_KEYWORDS
 from prover.backends.coq_sentences import Sentence, SentenceSyntaxError, split_sentences, strip_comments
 from prover.backends.coq_tactics import TacticRefused, tactic_sentences
@@ -62,7 +62,7 @@ def goals_text(goals: CoqGoals | None) -> str:
     """The state as the search's policies see it (`State.key` of the environment's state)."""
     if goals is None or goals.none_left:
         return NO_GOALS
-    return "\n\n".join(_goal_texts(goals))
+    return "\n\n".join(goal_texts(goals))
 
 
 def declaration_keyword(text: str) -> str:

@@ -13,7 +13,10 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from prover.config import ProverConfig
 from prover.errors import InputError
+
+_PROVER_DEFAULTS = ProverConfig()  # the one place prover defaults live
 
 __all__ = ["register"]
 
@@ -178,9 +181,9 @@ def solve_command(
     json_output: JsonOption = False,
     step_timeout: StepTimeoutOption = 10.0,
     seed: SeedOption = 0,
-    budget_seconds: Annotated[float, typer.Option(help="Search seconds for the proof.")] = 60.0,
-    policy: Annotated[str, typer.Option(help="Policy spec for the proof search, e.g. portfolio.")] = "portfolio",
-    search: Annotated[str, typer.Option(help="Search algorithm: best_first or mcts.")] = "best_first",
+    budget_seconds: Annotated[float, typer.Option(help="Search seconds for the proof.")] = _PROVER_DEFAULTS.budget_seconds,
+    policy: Annotated[str, typer.Option(help="Policy spec for the proof search, e.g. portfolio.")] = _PROVER_DEFAULTS.policy,
+    search: Annotated[str, typer.Option(help="Search algorithm: best_first or mcts.")] = _PROVER_DEFAULTS.search,
 ) -> None:
     """Formalize the problem, then prove the best statement; one report with both verdicts."""
     from prover.agent import Prover

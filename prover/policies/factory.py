@@ -8,6 +8,8 @@ Policy specs
             | "hf:" MODEL [ "?" OPTIONS ]     a local transformers model: Hub id or directory
             | "openai:" URL [ "?" OPTIONS ]   a model behind an OpenAI-compatible server
             | "whole:" ATOM                   the same, as a whole-proof model (truncate-and-resume)
+            | "knn:" ROWS [ "?" OPTIONS ]     nearest neighbours over traced steps (`prove trace`
+                                              rows.jsonl, or a saved index); options k, temperature
             | ALIAS                           a named open model (below)
     OPTIONS := KEY "=" VALUE ( "&" KEY "=" VALUE )*      (URL query syntax; write "+" as %2B)
 
@@ -233,7 +235,13 @@ def _build_atom(atom: str, *, language: Language, seed: int) -> Policy:
         return _hf_policy(text, language=language, seed=seed, whole=whole)
     if text.startswith("openai:"):
         return _openai_policy(text, language=language, seed=seed, whole=whole)
-    known = ", ".join(["portfolio", "hf:MODEL", "openai:URL", "whole:...", *ALIASES])
+    if text.startswith("knn:"):
+        if whole:
+            raise InputError("whole:knn makes no sense: the kNN policy proposes single tactics")
+        from prover.policies.knn import build_knn_policy
+
+        return build_knn_policy(text)
+    known = ", ".join(["portfolio", "hf:MODEL", "openai:URL", "knn:ROWS", "whole:...", *ALIASES])
     raise InputError(f"unknown policy {atom!r}; expected one of: {known}")
 
 

@@ -291,19 +291,13 @@ def _adapt(entry: _Entry, context: dict[str, str], by_type: dict[str, str]) -> s
 def build_knn_policy(text: str) -> KNNPolicy:
     """The policy of a `knn:PATH[?k=64&temperature=0.1]` spec (PATH: a trace folder, rows JSONL,
     or a folder/file written by `KNNPolicy.save`)."""
-    from urllib.parse import parse_qsl
+    from prover.policies.factory import SpecOptions, split_spec_options
 
-    body = text[len("knn:"):] if text.startswith("knn:") else text
-    path, _, query = body.partition("?")
-    options = dict(parse_qsl(query, keep_blank_values=True))
-    unknown = set(options) - {"k", "temperature"}
-    if unknown:
-        raise InputError(f"knn:{path}: unknown option(s) {', '.join(sorted(unknown))}; expected k, temperature")
-    try:
-        k = int(options.get("k", 64))
-        temperature = float(options.get("temperature", 0.1))
-    except ValueError:
-        raise InputError(f"knn:{path}: k must be an integer and temperature a number") from None
+    path, raw = split_spec_options(text[len("knn:"):] if text.startswith("knn:") else text)
+    options = SpecOptions(f"knn:{path}", raw)
+    k = options.integer("k", 64)
+    temperature = options.number("temperature", 0.1)
+    options.check_all_used()
     if not path:
         raise InputError("knn: needs a path to trace rows, e.g. knn:trace/ or knn:trace/splits/by_file/train.jsonl")
     return KNNPolicy.load(path, k=k, temperature=temperature)

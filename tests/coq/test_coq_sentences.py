@@ -131,3 +131,8 @@ def test_commands_and_hole_tactics_are_refused(tactic: str) -> None:
 )
 def test_tactics_are_split_and_kept(tactic: str, sentences: tuple[str, ...]) -> None:
     assert tactic_sentences(tactic) == sentences
+
+
+def test_proof_with_ellipsis_ends_a_sentence_but_notation_dots_do_not() -> None:
+    texts = [s.text for s in split_sentences("apply H...\n+ intros x.\nexact [x ; .. ; y].")]
+    assert texts == ["apply H...", "+", "intros x.", "exact [x ; .. ; y]."]

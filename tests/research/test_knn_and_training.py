@@ -186,3 +186,17 @@ def test_knn_renames_a_hypothesis_to_the_one_of_the_same_type() -> None:
     same_type = _state("f : nat -> nat\nHq : forall k, f k = k\n============================\nf 3 = 3")
     assert "apply Hq." in [c.tactic for c in policy.propose(same_type, 6)]
     assert not any("Hf" in c.tactic for c in policy.propose(renamed, 6))
+
+
+def test_policy_factory_mixes_the_portfolio_with_a_knn_over_trace_rows(tmp_path: Path) -> None:
+    from prover.policies import build_policy
+    from prover.policies.mixture import MixturePolicy
+
+    rows_path = tmp_path / "rows.jsonl"
+    write_rows(rows_path, _rows())
+    policy = build_policy(f"0.5*portfolio+0.5*knn:{rows_path}?k=4", backend="coq")
+    assert isinstance(policy, MixturePolicy)
+    state, tactic = GOALS[0]
+    candidates = policy.propose(_state(state), 16)
+    assert tactic in [c.tactic for c in candidates]
+    assert any(c.source.startswith("knn") for c in candidates if c.tactic == tactic)
