@@ -156,5 +156,5 @@ def test_elaborating_the_header_does_not_eat_the_search_budget() -> None:
     config = ProverConfig(search="best_first", budget_seconds=0.2)
     with Prover(config, FakeBackend([SlowStartEnvironment()]), policy=ABPolicy()) as prover:
         result = prover.prove_theorem(THEOREM)
-    assert result.status == "proved" and result.expansions == 2
+    assert result.status == "proved" and result.expansions >= 2
     assert result.seconds >= 0.3, "the reported time still includes elaboration"
