@@ -64,11 +64,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--candidates", type=int, default=None)
     parser.add_argument("--step-timeout", type=float, default=5.0)
     parser.add_argument("--limit", type=int, default=None, help="only the first N problems (sorted by name)")
+    parser.add_argument("--every", type=int, default=1, help="only every K-th problem (sorted by name): a fixed subset")
     parser.add_argument("--baseline", action="store_true", help="root-only portfolio, no search")
     parser.add_argument("--label", default=None, help="name of the results file (default from the settings)")
     args = parser.parse_args(argv)
 
-    problems = select_problems(load_minif2f_coq("valid", data_dir=SHARED_VALID), limit=args.limit)
+    problems = select_problems(load_minif2f_coq("valid", data_dir=SHARED_VALID), limit=args.limit)[:: args.every]
     candidates = args.candidates if not args.baseline else (args.candidates or 64)
     config = ProverConfig(
         backend="coq",
@@ -81,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     label = args.label or (
         f"{'baseline' if args.baseline else args.search}_{args.policy.replace(':', '-')}_"
         f"{args.budget_seconds:g}s" + (f"_n{args.limit}" if args.limit else "")
+        + (f"_every{args.every}" if args.every > 1 else "")
+        + (f"_c{args.candidates}" if args.candidates and not args.baseline else "")
     )
     run_dir = RESULTS / "runs" / f"minif2f_coq_{label}"
     started = time.monotonic()
