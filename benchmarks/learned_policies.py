@@ -2,13 +2,18 @@
 (vs portfolio + a small trained model), on held-out standard-library files and miniF2F Coq valid;
 and expert iteration rounds on miniF2F valid (solved per round).
 
-    .venv/bin/python benchmarks/trace_corpus.py --subset 0.25 --out /tmp/stdlib-trace   # first
-    .venv/bin/python benchmarks/learned_policies.py --trace /tmp/stdlib-trace --part heldout --limit 20
-    .venv/bin/python benchmarks/learned_policies.py --trace /tmp/stdlib-trace --part minif2f --limit 30
-    .venv/bin/python benchmarks/learned_policies.py --trace /tmp/stdlib-trace --part expert --limit 30 --rounds 2
+    .venv/bin/python benchmarks/trace_corpus.py --subset 1.0 --jobs 2 --coquelicot --out /tmp/full-trace  # first
+    .venv/bin/python benchmarks/learned_policies.py --trace /tmp/full-trace --part accuracy --limit 1000
+    .venv/bin/python benchmarks/learned_policies.py --trace /tmp/full-trace --part heldout --limit 40 --policies portfolio
+    .venv/bin/python benchmarks/learned_policies.py --trace /tmp/full-trace --part heldout --limit 40 --policies knn
+    .venv/bin/python benchmarks/learned_policies.py --trace /tmp/full-trace --part minif2f --limit 60 --policies portfolio
+    .venv/bin/python benchmarks/learned_policies.py --trace /tmp/full-trace --part minif2f --limit 60 --policies knn
+    .venv/bin/python benchmarks/learned_policies.py --trace /tmp/full-trace --part minif2f --limit 60 --policies model
+    .venv/bin/python benchmarks/learned_policies.py --trace /tmp/full-trace --part expert --limit 60 --rounds 2
     The miniF2F subset is --limit problems evenly spaced over the valid split sorted by id.
-    (--policies portfolio,knn,model adds a tiny model trained on the trace for --train-steps steps;
-     each policy is its own run directory, so the policies can be run as separate processes)
+    Each policy is its own run directory, so the policies can run as separate processes (two at a
+    time on two cores: both then see the same contention). `model` adds a tiny model trained on
+    the trace for --train-steps steps; `--no-online` / `--no-file-context` are the kNN ablations.
 
 The kNN indexes the trace's by-file train split; held-out problems are the traced theorems of its
 by-file test split (files the kNN never saw). Each configuration is a `prove experiment` run in
@@ -79,6 +84,11 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=20, help="problems")
     parser.add_argument("--budget", type=float, default=10.0, help="search seconds per problem")
     parser.add_argument("--knn-weight", type=float, default=0.5)
+    parser.add_argument("--online", action=argparse.BooleanOptionalAction, default=True,
+                        help="the kNN learns each proof found during the run")
+    parser.add_argument("--file-context", action=argparse.BooleanOptionalAction, default=True,
+                        help="held-out files: the kNN also searches the proofs before the theorem in its file")
+    parser.add_argument("--search", default=None, help="search algorithm (default: the prover's default)")
     parser.add_argument("--rounds", type=int, default=2, help="expert-iteration rounds")
     parser.add_argument("--policies", default="portfolio,knn", help="which of portfolio,knn,model to run (comma-separated)")
     parser.add_argument("--train-steps", type=int, default=300)
@@ -116,7 +126,11 @@ def main() -> None:
         chosen = tuple(p.id for p in every[:: max(1, len(every) // max(1, args.limit))][: args.limit])
         dataset = DatasetConfig(name="minif2f-coq", split="valid", only=chosen, data_dir=str(args.data_dir))
     prover = ProverConfig(backend="coq", budget_seconds=args.budget, step_timeout=5.0)
-    knn = KnnConfig(rows=str(rows), weight=args.knn_weight)
+    if args.search:
+        prover = prover.model_copy(update={"search": args.search})
+    knn = KnnConfig(rows=str(rows), weight=args.knn_weight, online=args.online, file_context=args.file_context)
+    # Ablations get their own run directory, so they compare side by side with the defaults.
+    knn_name = "portfolio+knn" + ("" if args.online else "-offline") + ("" if args.file_context else "-nofile")
     runs: list[Path] = []
     if args.part == "expert":
         config = ExperimentConfig(
@@ -133,7 +147,7 @@ def main() -> None:
         if "portfolio" in wanted:
             configs.append(("portfolio", ExperimentConfig(name="portfolio", dataset=dataset, prover=prover)))
         if "knn" in wanted:
-            configs.append(("portfolio+knn", ExperimentConfig(name="portfolio+knn", dataset=dataset, prover=prover, knn=knn)))
+            configs.append((knn_name, ExperimentConfig(name=knn_name, dataset=dataset, prover=prover, knn=knn)))
         if "model" in wanted:
             from prover.training.trainer import TrainConfig, train
 

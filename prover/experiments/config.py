@@ -20,6 +20,8 @@ Example (every table but [dataset] optional):
     [knn]                             # add a kNN policy over traced rows to [prover].policy
     rows = "trace/splits/by_file/train.jsonl"
     weight = 0.5
+    online = true                     # learn each proof found as the run goes
+    file_context = true               # trace datasets: also the proofs earlier in the same file
 
     [expert_iteration]
     rounds = 2
@@ -60,7 +62,9 @@ class DatasetConfig(BaseModel):
 class KnnConfig(BaseModel):
     """A kNN policy mixed into the prover's policy. rows: trace rows it indexes (None: start empty,
     e.g. for expert iteration from scratch). weight: its share of the mixture. k, temperature: as
-    `prover.policies.knn.KNNPolicy`."""
+    `prover.policies.knn.KNNPolicy`. online: index each kernel-checked proof the run finds, so
+    later problems can use it. file_context: on a `trace:` dataset, also search the traced proofs
+    that come before the theorem in its own file (Tactician's setting: they are in its header)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -68,6 +72,8 @@ class KnnConfig(BaseModel):
     weight: float = Field(0.5, gt=0, le=1)
     k: int = Field(64, ge=1)
     temperature: float = Field(0.1, gt=0)
+    online: bool = True
+    file_context: bool = True
 
 
 class ExpertIterationConfig(BaseModel):

@@ -20,9 +20,9 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
-from prover.agent import Prover
+from prover.agent import Prover, TheoremResult
 from prover.backends import get_backend
 from prover.config import ProverConfig
 from prover.data.replay import ReplayFailed, rows_from_proof
@@ -43,6 +43,7 @@ __all__ = [
     "trace_problems",
     "compare_runs",
     "ExperimentPolicy",
+    "FileContext",
 ]
 
 log = logging.getLogger(__name__)
@@ -121,10 +122,15 @@ class ExperimentPolicy:
         self.base = build_policy(config.prover.policy, backend=backend, seed=config.seed)
         self.knn: KNNPolicy | None = None
         self.knn_weight = 0.0
+        self.online = False
+        self.file_context: FileContext | None = None
         if config.knn is not None:
             rows = read_rows(config.knn.rows) if config.knn.rows else ()
             self.knn = KNNPolicy(rows, k=config.knn.k, temperature=config.knn.temperature)
             self.knn_weight = config.knn.weight
+            self.online = config.knn.online
+            if config.knn.file_context and config.dataset.name.startswith("trace:"):
+                self.file_context = FileContext(config.dataset.name[len("trace:"):])
         self.model: Policy | None = None
         self.model_weight = 0.0
         self.seed = config.seed
@@ -157,6 +163,73 @@ class ExperimentPolicy:
         return self._policy
 
 
+class FileContext:
+    """The traced proofs that precede each theorem of a `prove trace` output in its own file.
+
+    A theorem's header is its file's text up to its statement, so these proofs are part of what
+    the prover is given; Tactician learns from them the same way.
+    """
+
+    def __init__(self, trace_dir: str | Path) -> None:
+        directory = Path(trace_dir)
+        self._theorems: dict[str, list[tuple[int, str]]] = {}  # file path -> (header_end, theorem)
+        paths: dict[str, str] = {}  # a row's `source` -> the file path problems carry
+        for line in (directory / "theorems.jsonl").read_text().splitlines():
+            entry = json.loads(line)
+            path = paths.setdefault(entry["source"], entry.get("path") or entry["source"])
+            if entry.get("status") == "traced":
+                self._theorems.setdefault(path, []).append((entry["header_end"], entry["theorem"]))
+        self._rows: dict[tuple[str, str], list[TraceRow]] = {}
+        for row in read_rows(directory / "rows.jsonl"):
+            self._rows.setdefault((paths.get(row.source, row.source), row.theorem), []).append(row)
+
+    def rows_before(self, theorem: Theorem) -> list[TraceRow]:
+        """Rows of the theorems whose statements end before `theorem`'s header does (a name the
+        file reuses later is left out: its rows could belong to the later one)."""
+        path = str(theorem.source or "")
+        end = len(theorem.header)
+        entries = self._theorems.get(path, [])
+        later = {name for start, name in entries if start >= end}
+        earlier = [name for start, name in sorted(entries) if start < end and name not in later]
+        return [row for name in dict.fromkeys(earlier) for row in self._rows.get((path, name), [])]
+
+
+def _proof_rows(result: TheoremResult, theorem: Theorem) -> list[TraceRow]:
+    """The (state, tactic) rows of a proved result, read off its search graph."""
+    graph = result.search_graph
+    if graph is None or not result.tactics:
+        return []
+    rows: list[TraceRow] = []
+    node = graph.root  # type: ignore[attr-defined]
+    for step, tactic in enumerate(result.tactics):
+        child = next((c for c in graph.children(node) if graph.graph.edges[node, c].get("tactic") == tactic), None)  # type: ignore[attr-defined]
+        if child is None:
+            break  # a step the search graph does not hold (e.g. a whole-proof suffix): keep what is there
+        rows.append(TraceRow("search", theorem.name, step, node, tactic, child))
+        node = child
+    return rows
+
+
+class _LearningProver:
+    """A `Prover` whose kNN is given each theorem's file context and learns each proof found."""
+
+    def __init__(self, prover: Prover, policy: ExperimentPolicy) -> None:
+        self.prover = prover
+        self.policy = policy
+
+    def prove_theorem(self, theorem: Theorem, *, on_step: Callable[[int], None] | None = None) -> TheoremResult:
+        knn = self.policy.knn
+        if knn is not None and self.policy.file_context is not None:
+            knn.use_local(self.policy.file_context.rows_before(theorem))
+        result = self.prover.prove_theorem(theorem, on_step=on_step) if on_step else self.prover.prove_theorem(theorem)
+        if knn is not None and self.policy.online and result.status == "proved" and result.kernel_checked:
+            knn.add(_proof_rows(result, theorem))
+        return result
+
+    def close(self) -> None:
+        self.prover.close()
+
+
 @dataclass(frozen=True)
 class _SharedPolicyProver:
     """A prover factory for the evaluation runner that gives every prover the experiment's policy."""
@@ -164,8 +237,8 @@ class _SharedPolicyProver:
     backend: str
     policy: ExperimentPolicy
 
-    def __call__(self, config: ProverConfig) -> Prover:
-        return Prover(config, get_backend(self.backend), policy=self.policy.policy)
+    def __call__(self, config: ProverConfig) -> _LearningProver:
+        return _LearningProver(Prover(config, get_backend(self.backend), policy=self.policy.policy), self.policy)
 
 
 # ---------------------------------------------------------------- running
@@ -269,6 +342,7 @@ def _expert_iteration(
         # Expert iteration learns into a kNN: start an empty one when the config has none.
         config = config.model_copy(update={"knn": KnnConfig()})
         policy.knn, policy.knn_weight = KNNPolicy(), config.knn.weight  # type: ignore[union-attr]
+        policy.online = config.knn.online  # type: ignore[union-attr]
         policy.refresh()
     by_id = {p.id: p for p in problems}
     ever_solved: set[str] = set()

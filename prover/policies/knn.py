@@ -10,6 +10,10 @@ during search can be added at once (`add`), which is what makes online learning 
 A neighbour's tactic that names a hypothesis the current goal does not have (`apply H0.` where
 there is no `H0`) is adapted when the current goal has a hypothesis of the same type under another
 name (`apply Hlt.`), and skipped otherwise: it would fail anyway.
+
+Tactician also learns from the proofs earlier in the file being worked on; `use_local(rows)`
+gives the policy such a small per-theorem set, searched next to the main index and replaced at
+the next call (so held-out files stay unseen by the main index).
 """
 
 from __future__ import annotations
@@ -125,6 +129,7 @@ class KNNPolicy:
         self._seen: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
         self._index: tuple[dict[str, int], np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._local: list[tuple[_Entry, Counter]] = []
         self.add(rows)
 
     # ------------------------------------------------------------ building
@@ -179,6 +184,22 @@ class KNNPolicy:
             for step, (state, tactic) in enumerate(zip(states, tactics))
         )
 
+    def use_local(self, rows: Iterable[TraceRow]) -> int:
+        """Search these rows too (the proofs before the current theorem in its own file) until
+        the next call; `use_local(())` clears them. Returns how many pairs are in use."""
+        local: list[tuple[_Entry, Counter]] = []
+        seen: set[tuple[str, str]] = set()
+        for row in rows:
+            tactic = strip_structure(row.tactic)
+            key = (row.state_before, tactic)
+            if not tactic or row.state_before == NO_GOALS or key in seen:
+                continue
+            seen.add(key)
+            local.append((_Entry(row.state_before, tactic), state_features(row.state_before)))
+        with self._lock:
+            self._local = local
+        return len(local)
+
     def __len__(self) -> int:
         return len(self._entries)
 
@@ -226,26 +247,53 @@ class KNNPolicy:
             sums[nonempty] = np.add.reduceat(products, indptr[:-1][nonempty])
         return sums
 
+    def _local_similarities(self, state_text: str) -> list[tuple[float, _Entry]]:
+        """Cosine similarities to the local rows, weighted by the main index's IDF (features it
+        has never seen get the highest IDF: they are the rarest)."""
+        with self._lock:
+            local = self._local
+            if not local:
+                return []
+            if self._index is None:
+                self._index = self._build()
+            vocabulary, idf, *_ = self._index
+        unseen = math.log(1 + max(1, len(self._features))) + 1.0
+
+        def weights(features: Counter) -> dict[str, float]:
+            raw = {f: (1 + math.log(c)) * (float(idf[vocabulary[f]]) if f in vocabulary else unseen) for f, c in features.items()}
+            norm = math.sqrt(sum(w * w for w in raw.values())) or 1.0
+            return {f: w / norm for f, w in raw.items()}
+
+        query = weights(state_features(state_text))
+        scored = []
+        for entry, features in local:
+            other = weights(features)
+            scored.append((sum(w * other.get(f, 0.0) for f, w in query.items()), entry))
+        return scored
+
     # ------------------------------------------------------------ Policy protocol
     def propose(self, state: State, n: int) -> list[Candidate]:
         """Up to `n` distinct tactics of the nearest traced states, best first."""
-        if not self._entries or n <= 0 or not state.goals:
+        if not (self._entries or self._local) or n <= 0 or not state.goals:
             return []
         text = state.key
-        similarities = self._similarities(text)
-        k = min(self.k, len(similarities))
-        nearest = np.argpartition(-similarities, k - 1)[:k] if k < len(similarities) else np.arange(len(similarities))
-        nearest = nearest[np.argsort(-similarities[nearest], kind="stable")]
+        neighbours: list[tuple[float, _Entry]] = []
+        if self._entries:
+            similarities = self._similarities(text)
+            k = min(self.k, len(similarities))
+            nearest = np.argpartition(-similarities, k - 1)[:k] if k < len(similarities) else np.arange(len(similarities))
+            neighbours = [(float(similarities[i]), self._entries[int(i)]) for i in nearest]
+        neighbours.extend(self._local_similarities(text))
+        # Stable: on equal similarity the main index's order (then the local rows') decides.
+        neighbours.sort(key=lambda pair: -pair[0])
         context = hypotheses(text)
         by_type: dict[str, str] = {}
         for name, kind in context.items():
             by_type.setdefault(kind, name)
         best: dict[str, float] = {}
-        for index in nearest:
-            similarity = float(similarities[index])
+        for similarity, entry in neighbours[: self.k]:
             if similarity <= 0.0:
                 break
-            entry = self._entries[int(index)]
             tactic = _adapt(entry, context, by_type)
             if tactic is None or tactic in best:
                 continue

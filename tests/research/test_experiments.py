@@ -10,8 +10,9 @@ import pytest
 
 from prover.data.rows import read_rows
 from prover.errors import InputError
+from search.types import State
 from prover.experiments.config import load_experiment
-from prover.experiments.runner import compare_runs, run_experiment, trace_problems
+from prover.experiments.runner import FileContext, compare_runs, run_experiment, trace_problems
 
 from research_helpers import require_coq
 
@@ -77,7 +78,10 @@ def test_one_expert_iteration_round_keeps_kernel_checked_proofs_learns_them_and_
     rows = list(read_rows(run / "new_rows.jsonl"))
     assert {r.theorem for r in rows} == {p.split("/")[1] for p in proved}
     assert all(r.state_before.startswith("============================") or ":" in r.state_before for r in rows)
-    assert rows[-1].state_after == "no goals" and record["knn_rows"] == record["rows_added"] > 0
+    assert rows[-1].state_after == "no goals"
+    # The kNN learned each proof online as it was found (so the round's replay adds nothing new):
+    # it holds exactly the proofs' distinct steps.
+    assert record["knn_rows"] == len({(r.state_before, r.tactic) for r in rows}) > 0 and record["rows_added"] == 0
     # Search outcomes label states for the value model: the unsolved root is a 0.
     labels = [json.loads(line) for line in (run / "value_examples.jsonl").read_text().splitlines()]
     assert any(e["label"] == 0.0 and "m * m = n" in e["state"] for e in labels)
@@ -106,6 +110,60 @@ def test_held_out_problems_come_from_a_trace_with_the_file_prefix_as_header(tmp_
     assert problems[1].theorem.header.endswith("Proof. reflexivity. Qed.\n") and "Lemma b" not in problems[1].theorem.header
     split = {p.id for p in trace_problems(trace, "train")} | {p.id for p in trace_problems(trace, "test")} | {p.id for p in trace_problems(trace, "valid")}
     assert split == {"Lib.v::a", "Lib.v::b"}
+
+
+def test_file_context_gives_only_the_proofs_before_the_theorem_in_its_own_file(tmp_path: Path) -> None:
+    text = "Lemma a : 1 = 1.\nProof. reflexivity. Qed.\nLemma b : 2 = 2.\nProof. reflexivity. Qed.\nLemma c : 3 = 3.\nProof. reflexivity. Qed.\n"
+    other_text = "Lemma z : 0 = 0.\nProof. reflexivity. Qed.\n"
+    trace = tmp_path / "trace"
+    trace.mkdir()
+    entries, rows = [], []
+    for source, body, names in (("Lib.v", text, "abc"), ("Other.v", other_text, "z")):
+        (tmp_path / source).write_text(body)
+        for name in names:
+            entries.append({"source": source, "path": str(tmp_path / source), "theorem": name, "statement": f"Lemma {name}",
+                            "header_end": body.index(f"Lemma {name}"), "status": "traced", "steps": 1})
+            rows.append({"source": source, "theorem": name, "step": 0, "state_before": f"goal of {name}",
+                         "tactic": "reflexivity.", "state_after": "no goals", "imports": []})
+    (trace / "theorems.jsonl").write_text("".join(json.dumps(e) + "\n" for e in entries))
+    (trace / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    context = FileContext(trace)
+    by_id = {p.id: p.theorem for p in trace_problems(trace, "all")}
+    assert [r.theorem for r in context.rows_before(by_id["Lib.v::c"])] == ["a", "b"]
+    assert [r.theorem for r in context.rows_before(by_id["Lib.v::a"])] == []
+    assert context.rows_before(by_id["Other.v::z"]) == []
+
+
+@pytest.mark.coq
+def test_an_evaluation_with_online_knn_learns_each_kernel_checked_proof_it_finds(tmp_path: Path) -> None:
+    require_coq()
+    problems = tmp_path / "problems"
+    problems.mkdir()
+    (problems / "easy.v").write_text(EASY)
+    body = (
+        f'name = "online"\n[dataset]\nname = "{problems}"\n'
+        '[prover]\nbackend = "coq"\nbudget_seconds = 5\nstep_timeout = 3\nmax_expansions = 12\n'
+        "[knn]\nweight = 0.3\n"
+    )
+    from prover.experiments.runner import ExperimentPolicy, _SharedPolicyProver
+
+    config = load_experiment(_write_config(tmp_path, body))
+    assert config.knn is not None and config.knn.online
+    policy = ExperimentPolicy(config, "coq")
+    assert policy.knn is not None and len(policy.knn) == 0
+    from prover.eval.datasets import load_dataset
+
+    [easy_add] = [p for p in load_dataset(str(problems), backend="coq") if p.id.endswith("easy_add")]
+    prover = _SharedPolicyProver("coq", policy)(config.prover)
+    try:
+        result = prover.prove_theorem(easy_add.theorem)
+    finally:
+        prover.close()
+    assert result.status == "proved" and result.kernel_checked
+    # Every step of the kernel-checked proof is now a kNN row, proposed for its own state.
+    assert len(policy.knn) == len(result.tactics)
+    root = result.search_graph.root
+    assert policy.knn.propose(State(goals=tuple(root.split("\n\n"))), 1)[0].tactic == result.tactics[0]
 
 
 def test_runs_compare_side_by_side(tmp_path: Path) -> None:

@@ -67,6 +67,24 @@ def test_knn_learns_online_and_round_trips_through_a_file(tmp_path: Path) -> Non
         build_knn_policy(f"knn:{saved.parent}?beam=3")
 
 
+def test_knn_searches_local_rows_until_they_are_replaced_and_never_indexes_them() -> None:
+    policy = KNNPolicy(_rows()[:3])
+    local_state = _state("p : Prop\nHp : p\n============================\np /\\ p")
+    local = [TraceRow("Here.v", "earlier", 0, local_state.key, "split; exact Hp.", NO_GOALS)]
+    assert "split; exact Hp." not in [c.tactic for c in policy.propose(local_state, 5)]
+    assert policy.use_local(local) == 1
+    assert policy.propose(local_state, 1)[0].tactic == "split; exact Hp."
+    # The main index's own answers still come first where they match better.
+    assert policy.propose(_state(GOALS[0][0]), 1)[0].tactic == GOALS[0][1]
+    assert len(policy) == 3  # local rows are not indexed
+    policy.use_local(())
+    assert "split; exact Hp." not in [c.tactic for c in policy.propose(local_state, 5)]
+    # A policy with only local rows answers too.
+    empty = KNNPolicy()
+    empty.use_local(local)
+    assert empty.propose(local_state, 1)[0].tactic == "split; exact Hp."
+
+
 def test_knn_strips_bullets_and_ignores_bare_ones() -> None:
     rows = [
         TraceRow("f.v", "t", 0, "============================\nTrue /\\ True", "split.", "x"),
