@@ -319,6 +319,7 @@ def _hf_policy(text: str, *, language: Language, seed: int, whole: bool) -> Poli
         max_new_tokens=max_new_tokens or (4096 if long_output else 128),
         max_input_tokens=max_input_tokens,
         seed=seed,
+        stop=template.stop,
     )
     return _model_policy(generator, template, language=language, samples=samples)
 

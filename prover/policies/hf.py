@@ -181,6 +181,9 @@ class HFGenerator:
         `temperature`/`top_p`), or "greedy" (one sequence). Default: beam for seq2seq, sample for causal.
     max_input_tokens: prompts are truncated to this many tokens (from the left for causal models, so
         the end of the prompt, where the model continues, is kept).
+    stop: strings that end a generation (the prompt template's, e.g. a blank line after one
+        tactic): generation stops there, and the text and its log-probability end before the
+        first one, as a server's `stop` does.
     Thread-safe: one generate call at a time (several searches may share one generator).
     """
 
@@ -198,8 +201,10 @@ class HFGenerator:
         seed: int = 0,
         trust_remote_code: bool = False,
         loaded: LoadedModel | None = None,
+        stop: Sequence[str] = (),
     ) -> None:
         self.model_id = model_id
+        self.stop = tuple(text for text in stop if text)
         self.name = f"hf:{model_id}"
         self.loaded = loaded or load_model(
             model_id, device=device, dtype=dtype, trust_remote_code=trust_remote_code
@@ -260,7 +265,13 @@ class HFGenerator:
             return_dict_in_generate=True,
             pad_token_id=tokenizer.pad_token_id,
         )
-        if self.decoding == "beam":
+        if self.stop:
+            # transformers stops a sequence once its text contains a stop string (saves tokens);
+            # the cut below makes the text and log-probability end at the first one.
+            options.update(stop_strings=list(self.stop), tokenizer=tokenizer)
+        # One beam is greedy search (transformers then returns no beam indices).
+        beam = self.decoding == "beam" and count > 1
+        if beam:
             # length_penalty=0: beams ranked by the plain sum of log-probabilities (as ReProver).
             options.update(do_sample=False, num_beams=max(count, 1), length_penalty=0.0, early_stopping=True, output_scores=True)
         elif self.decoding == "sample":
@@ -273,7 +284,7 @@ class HFGenerator:
             self._calls += 1
             output = model.generate(**encoded, **options)
             sequences = output.sequences
-            if self.decoding == "beam":
+            if beam:
                 transition = model.compute_transition_scores(
                     sequences, output.scores, output.beam_indices, normalize_logits=False
                 )
@@ -284,22 +295,46 @@ class HFGenerator:
         if self.is_encoder_decoder:
             generated = generated[:, 1:]  # the decoder start token is not generated
         generated = generated[:, -transition.shape[1]:] if generated.shape[1] >= transition.shape[1] else generated
-        log_probs, mask = _sum_until_eos(generated, transition, model.generation_config.eos_token_id)
+        token_scores, mask = _scores_until_eos(generated, transition, model.generation_config.eos_token_id)
         token_rows = [
             tuple(int(token) for token, keep in zip(row, row_mask) if keep)
             for row, row_mask in zip(generated[:, : mask.shape[1]].tolist(), mask.tolist())
         ]
         # Decode exactly the tokens the log-probability covers (nothing after the first EOS).
         decoded = tokenizer.batch_decode([list(row) for row in token_rows], skip_special_tokens=True)
-        results: list[list[Generation]] = []
-        for index in range(len(prompts)):
-            rows = range(index * count, (index + 1) * count)
-            results.append([Generation(decoded[row], float(log_probs[row]), token_rows[row]) for row in rows])
-        return results
+        scores = token_scores.tolist()
+        generations: list[Generation] = []
+        for text, tokens, row_scores in zip(decoded, token_rows, scores):
+            if self.stop:
+                text, tokens = self._cut_at_stop(text, tokens)
+            generations.append(Generation(text, float(sum(row_scores[: len(tokens)])), tokens))
+        return [generations[index * count : (index + 1) * count] for index in range(len(prompts))]
+
+    def _cut_at_stop(self, text: str, tokens: tuple[int, ...]) -> tuple[str, tuple[int, ...]]:
+        """The text before the first stop string, and the fewest tokens whose text contains it
+        (the stop's tokens count, as an EOS does); unchanged when no stop string occurs."""
+        found = [text.find(stop) for stop in self.stop if stop in text]
+        if not found:
+            return text, tokens
+        decode = self.loaded.tokenizer.decode
+
+        def has_stop(length: int) -> bool:
+            prefix = decode(list(tokens[:length]), skip_special_tokens=True)
+            return any(stop in prefix for stop in self.stop)
+
+        low, high = 1, len(tokens)  # has_stop(high) holds; find the least such length
+        while low < high:
+            middle = (low + high) // 2
+            if has_stop(middle):
+                high = middle
+            else:
+                low = middle + 1
+        return text[: min(found)], tokens[:high]
 
 
-def _sum_until_eos(generated: Any, transition: Any, eos_token_id: Any) -> tuple[Any, Any]:
-    """Per-row sum of transition scores over tokens up to and including the first EOS, and the mask of those tokens."""
+def _scores_until_eos(generated: Any, transition: Any, eos_token_id: Any) -> tuple[Any, Any]:
+    """Per-token transition scores over tokens up to and including each row's first EOS (0 after
+    it), and the mask of those tokens."""
     import torch
 
     eos_ids = eos_token_id if isinstance(eos_token_id, (list, tuple)) else [eos_token_id]
@@ -316,4 +351,4 @@ def _sum_until_eos(generated: Any, transition: Any, eos_token_id: Any) -> tuple[
         mask = torch.ones_like(tokens, dtype=torch.bool)
     # Beam search marks finished positions with 0 scores; -inf can appear for impossible tokens.
     scores = torch.where(mask & torch.isfinite(scores), scores, torch.zeros_like(scores))
-    return scores.sum(dim=1).cpu(), mask.cpu()
+    return scores.cpu(), mask.cpu()

@@ -60,6 +60,48 @@ def test_log_prob_is_the_sum_of_generated_token_log_probs_under_the_model(
         assert generation.log_prob == pytest.approx(expected, abs=1e-3)
 
 
+def _stop_met_by(path: Path, prompt: str) -> tuple[str, int]:
+    """A stop string that greedy generation from `prompt` first meets at its third token or later,
+    and that token's position."""
+    free = HFGenerator(str(path), decoding="greedy", max_new_tokens=12).generate([prompt], 1)[0][0]
+    tokenizer = load_model(str(path)).tokenizer
+    for position in range(2, len(free.token_ids)):
+        piece = tokenizer.decode([free.token_ids[position]], skip_special_tokens=True).strip()
+        if piece and piece not in tokenizer.decode(list(free.token_ids[:position]), skip_special_tokens=True):
+            return piece, position
+    raise AssertionError(f"the tiny model's greedy text {free.text!r} has no usable stop string")
+
+
+def test_a_stop_string_ends_the_text_and_its_log_prob_where_it_first_appears(tiny_causal: Path) -> None:
+    prompt = "⊢ 2 + 2 = 4:::"
+    stop, position = _stop_met_by(tiny_causal, prompt)
+    free = HFGenerator(str(tiny_causal), decoding="greedy", max_new_tokens=12).generate([prompt], 1)[0][0]
+    stopped = HFGenerator(str(tiny_causal), decoding="greedy", max_new_tokens=12, stop=(stop,)).generate([prompt], 1)[0][0]
+    assert stopped.text == free.text[: free.text.index(stop)] and stop not in stopped.text
+    assert stopped.token_ids == free.token_ids[: position + 1]
+    assert stopped.log_prob == pytest.approx(_teacher_forced_log_prob(free_generator(tiny_causal), prompt, stopped.token_ids), abs=1e-3)
+
+
+@pytest.mark.parametrize("decoding", ["beam", "sample"])
+def test_stopped_generations_end_at_their_first_stop_with_the_log_prob_of_their_tokens(decoding: str, tiny_causal: Path) -> None:
+    prompt = "⊢ 2 + 2 = 4:::"
+    stop, _ = _stop_met_by(tiny_causal, prompt)
+    generator = HFGenerator(str(tiny_causal), decoding=decoding, max_new_tokens=12, stop=(stop,))  # type: ignore[arg-type]
+    decode = generator.loaded.tokenizer.decode
+    for generation in generator.generate([prompt], 3)[0]:
+        assert stop not in generation.text
+        if stop in decode(list(generation.token_ids), skip_special_tokens=True):
+            # The fewest tokens that reach the stop: one fewer does not.
+            assert stop not in decode(list(generation.token_ids[:-1]), skip_special_tokens=True)
+        expected = _teacher_forced_log_prob(free_generator(tiny_causal), prompt, generation.token_ids)
+        assert generation.log_prob == pytest.approx(expected, abs=1e-3)
+
+
+def free_generator(path: Path) -> HFGenerator:
+    """A generator without stop strings, for teacher-forced log-probabilities."""
+    return HFGenerator(str(path), decoding="greedy", max_new_tokens=12)
+
+
 def test_causal_sampling_returns_n_samples_with_finite_log_probs(tiny_causal: Path) -> None:
     generator = HFGenerator(str(tiny_causal), decoding="sample", max_new_tokens=6, seed=3)
     outputs = generator.generate(["x : Nat\n⊢ x = x:::", "⊢ True:::"], 3)
