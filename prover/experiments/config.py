@@ -29,6 +29,7 @@ Example (every table but [dataset] optional):
 
     seed = 0
     attempts = 1
+    workers = 1                       # problems in parallel (Ray)
 """
 
 from __future__ import annotations
@@ -95,7 +96,12 @@ class ExpertIterationConfig(BaseModel):
 
 
 class ExperimentConfig(BaseModel):
-    """One experiment: a dataset, a prover configuration, optional kNN, and its kind."""
+    """One experiment: a dataset, a prover configuration, optional kNN, and its kind.
+
+    workers: problems proved in parallel (Ray actors, one CPU each). Each worker gets a copy of the
+    policy, so with more than one the kNN's online learning stays within each worker; expert
+    iteration still gathers every round's proofs before the next round.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

@@ -263,7 +263,9 @@ def _evaluate(
         dataset=label,
         split=config.dataset.split,
         attempts=config.attempts,
-        workers=1,  # the kNN learns in this process; a shared policy cannot cross to Ray workers
+        # With more workers each Ray actor gets a copy of the policy: the kNN then learns online
+        # within each worker, and the driver's copy learns at the end of each expert-iteration round.
+        workers=config.workers,
         prover_factory=_SharedPolicyProver(backend, policy),
         progress=progress,
     )

@@ -203,6 +203,17 @@ class KNNPolicy:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def __getstate__(self) -> dict[str, object]:
+        # Sent to Ray workers: the lock cannot travel and the index is rebuilt on first use.
+        state = self.__dict__.copy()
+        del state["_lock"]
+        state["_index"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def _build(self) -> tuple[dict[str, int], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         vocabulary: dict[str, int] = {}
         document_frequency: Counter = Counter()

@@ -93,6 +93,31 @@ def test_one_expert_iteration_round_keeps_kernel_checked_proofs_learns_them_and_
     assert summary["solved_per_round"] == [len(proved)]
 
 
+@pytest.mark.coq
+@pytest.mark.ray
+def test_expert_iteration_on_two_ray_workers_sends_each_its_policy_and_gathers_every_proof(tmp_path: Path) -> None:
+    require_coq()
+    pytest.importorskip("ray", reason="ray is not installed (pip install 'neuroprove[distributed]')")
+    problems = tmp_path / "problems"
+    problems.mkdir()
+    (problems / "easy.v").write_text(EASY)
+    config = load_experiment(_write_config(
+        tmp_path,
+        f'kind = "expert_iteration"\nworkers = 2\n[dataset]\nname = "{problems}"\n'
+        '[prover]\nbackend = "coq"\nbudget_seconds = 5\nstep_timeout = 3\nmax_expansions = 12\n'
+        "[knn]\nweight = 0.3\n[expert_iteration]\nrounds = 2\n",
+    ))
+    outcome = run_experiment(config, tmp_path / "run")
+    first, second = outcome.rounds
+    assert first["solved"] >= 3 and first["new_proofs"] == first["solved"]
+    # The workers' online learning stayed in the workers: the driver learned the proofs at the
+    # end of round 0, and round 1 (new actors, the updated policy) proves them again.
+    assert first["rows_added"] > 0 and first["knn_rows"] == first["rows_added"]
+    assert second["solved"] >= 3 and second["knn_rows"] >= first["knn_rows"]
+    results = [json.loads(line) for line in (tmp_path / "run" / "round-1" / "results.jsonl").read_text().splitlines()]
+    assert all(r["kernel_checked"] for r in results if r["status"] == "proved")
+
+
 def test_held_out_problems_come_from_a_trace_with_the_file_prefix_as_header(tmp_path: Path) -> None:
     source = tmp_path / "Lib.v"
     text = "Require Import Arith.\nLemma a : 1 = 1.\nProof. reflexivity. Qed.\nLemma b : 2 = 2.\nProof. reflexivity. Qed.\n"
