@@ -30,7 +30,7 @@ from prover.backends.coq_parse import (
     declared_modules,
     find_open_proofs,
     normalise_for_coq816,
-    open_blocks,
+    open_blocks_with_parameters,
 )
 from prover.backends.coq_sentences import SentenceSyntaxError, split_sentences, strip_comments
 from prover.backends.coq_tactics import TacticRefused, tactic_sentences
@@ -606,43 +606,79 @@ class CoqEnvironment:
         body = "\n".join("  " + s for step in proof for s in _checked_sentences(step))
         # Close the sections and modules the header leaves open (coqc insists), then ask for the
         # theorem's assumptions by its full name; Redirect writes them where no tactic's output can.
-        blocks = open_blocks(header)
-        closing = "".join(f"End {name}.\n" for _, name in reversed(blocks))
-        qualified = ".".join([name for kind, name in blocks if kind == "Module"] + [theorem.name])
-        with tempfile.TemporaryDirectory(prefix="neuroprove-coq-") as workdir:
-            assumptions = Path(workdir) / "assumptions"
-            text = (
+        # Inside a functor or module type the theorem is no constant once the block ends, so its
+        # assumptions are asked for inside the innermost one (they then include the functor's
+        # parameters, resolved below).
+        blocks = open_blocks_with_parameters(header)
+        functors = [index for index, (kind, _, _) in enumerate(blocks) if kind == "Functor"]
+        split = functors[-1] + 1 if functors else 0
+        inner, outer = blocks[split:], blocks[:split]
+        qualified = ".".join([name for kind, name, _ in inner if kind == "Module"] + [theorem.name])
+        parameters = frozenset(name for _, _, names in outer for name in names)
+
+        def check_file(assumptions: Path, locate: Sequence[tuple[str, Path]] = ()) -> str:
+            return (
                 "".join(f"{sentence}\n" for sentence in self.preamble_for(proof))
                 + f"{header.rstrip()}\n"
                 + f"{theorem.statement.strip()}\nProof.\n{body}\nQed.\n"
-                + closing
+                + "".join(f"End {name}.\n" for _, name, _ in reversed(inner))
                 + f'Redirect "{assumptions}" Print Assumptions {qualified}.\n'
+                + "".join(f'Redirect "{out}" Locate {name}.\n' for name, out in locate)
+                + "".join(f"End {name}.\n" for _, name, _ in reversed(outer))
             )
-            source = Path(workdir) / f"{_CHECK_MODULE}.v"
-            source.write_text(text)
-            env = dict(os.environ)
-            env["PATH"] = HAMMER_LIBEXEC + os.pathsep + env.get("PATH", "")
-            try:
-                run = subprocess.run(
-                    ["coqc", "-q", source.name],
-                    cwd=workdir,
-                    capture_output=True,
-                    text=True,
-                    timeout=self.coqc_timeout,
-                    env=env,
-                )
-            except FileNotFoundError:
-                raise ToolchainMissing("coqc not found: install Coq 8.16 (apt-get install coq)") from None
-            except subprocess.TimeoutExpired:
-                return Verdict(False, f"coqc did not finish within {self.coqc_timeout:.0f} s")
-            if run.returncode != 0:
-                return Verdict(False, f"coqc rejects the proof: {_one_line(run.stderr or run.stdout)}")
+
+        with tempfile.TemporaryDirectory(prefix="neuroprove-coq-") as workdir:
+            assumptions = Path(workdir) / "assumptions"
+            failed = self._run_coqc(Path(workdir), check_file(assumptions))
+            if failed is not None:
+                return failed
             report = assumptions.with_suffix(".out")
             if not report.exists():
                 return Verdict(False, "Print Assumptions produced no report")
-            return self._judge_assumptions(report.read_text(), theorem)
+            verdict = self._judge_assumptions(report.read_text(), theorem)
+            if verdict.accepted or not parameters:
+                return verdict
+            # Which assumed names are fields of the functor's parameters (`Locate ax` says
+            # `Constant X.ax` for a field of parameter X)? A second run asks Coq.
+            names = [name for name in verdict.axioms if re.fullmatch(r"[\w'.]+", name)]
+            located = [(name, Path(workdir) / f"locate{index}") for index, name in enumerate(names)]
+            failed = self._run_coqc(Path(workdir), check_file(assumptions, located))
+            if failed is not None:
+                return failed
+            fields = set()
+            for name, out in located:
+                answer = out.with_suffix(".out").read_text() if out.with_suffix(".out").exists() else ""
+                match = re.match(r"\s*Constant\s+([\w'.]+)", answer)
+                if match and match.group(1).split(".", 1)[0] in parameters:
+                    fields.add(name)
+            return self._judge_assumptions(report.read_text(), theorem, parameter_fields=frozenset(fields))
 
-    def _judge_assumptions(self, report: str, theorem: Theorem) -> Verdict:
+    def _run_coqc(self, workdir: Path, text: str) -> Verdict | None:
+        """Compile `text` as the check module in `workdir`; a rejecting Verdict, or None when coqc accepts it."""
+        source = workdir / f"{_CHECK_MODULE}.v"
+        source.write_text(text)
+        env = dict(os.environ)
+        env["PATH"] = HAMMER_LIBEXEC + os.pathsep + env.get("PATH", "")
+        try:
+            run = subprocess.run(
+                ["coqc", "-q", source.name],
+                cwd=workdir,
+                capture_output=True,
+                text=True,
+                timeout=self.coqc_timeout,
+                env=env,
+            )
+        except FileNotFoundError:
+            raise ToolchainMissing("coqc not found: install Coq 8.16 (apt-get install coq)") from None
+        except subprocess.TimeoutExpired:
+            return Verdict(False, f"coqc did not finish within {self.coqc_timeout:.0f} s")
+        if run.returncode != 0:
+            return Verdict(False, f"coqc rejects the proof: {_one_line(run.stderr or run.stdout)}")
+        return None
+
+    def _judge_assumptions(self, report: str, theorem: Theorem, *, parameter_fields: frozenset[str] = frozenset()) -> Verdict:
+        """The verdict on a `Print Assumptions` report; `parameter_fields`: printed names that are
+        fields of an enclosing functor's parameters (hypotheses of the functor, not axioms)."""
         axioms, problems = parse_assumptions(report)
         header = normalise_for_coq816(theorem.header)
         user_axioms = declared_axioms(header)
@@ -656,6 +692,8 @@ class CoqEnvironment:
             short = axiom.rsplit(".", 1)[-1]
             if short == theorem.name and axiom in (short, f"{_CHECK_MODULE}.{short}"):
                 return Verdict(False, f"{theorem.name} itself is assumed (the proof was admitted)", axioms)
+            if axiom in parameter_fields:
+                continue
             qualifiers = axiom.split(".")[:-1]
             if short in user_axioms and all(q in user_modules for q in qualifiers):
                 continue

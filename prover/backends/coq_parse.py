@@ -24,6 +24,7 @@ __all__ = [
     "declared_axioms",
     "declared_lemmas",
     "open_blocks",
+    "open_blocks_with_parameters",
     "declared_modules",
 ]
 
@@ -172,10 +173,22 @@ def declared_lemmas(header: str) -> frozenset[str]:
 def open_blocks(header: str) -> list[tuple[str, str]]:
     """Sections and modules the header leaves open, outermost first, as (kind, name).
 
-    The kernel check must close them (`End name.`) before the file ends; a theorem inside a module
-    is then named `Module.theorem`.
+    kind: "Section", "Module", or "Functor" for a module type or a module with parameters (its
+    contents are not constants once it ends, so nothing in it can be named from outside). The
+    kernel check must close them (`End name.`) before the file ends; a theorem inside a plain
+    module is then named `Module.theorem`.
     """
-    stack: list[tuple[str, str]] = []
+    return [(kind, name) for kind, name, _ in open_blocks_with_parameters(header)]
+
+
+_MODULE_HEAD = re.compile(rf"Module\s+(Type\s+)?(?:Import\s+|Export\s+)?({_IDENT})")
+_BINDER = re.compile(rf"\(\s*(?:Import\s+|Export\s+)?((?:{_IDENT}\s+)*{_IDENT})\s*:")
+
+
+def open_blocks_with_parameters(header: str) -> list[tuple[str, str, tuple[str, ...]]]:
+    """`open_blocks`, with the parameter names of each functor (`Module Type P (Import X : S)`
+    has the parameter X): what `Print Assumptions` inside it may list as assumed."""
+    stack: list[tuple[str, str, tuple[str, ...]]] = []
     try:
         sentences = split_sentences(header, allow_unterminated=True)
     except SentenceSyntaxError:
@@ -186,16 +199,36 @@ def open_blocks(header: str) -> list[tuple[str, str]]:
         if keyword == "Section":
             match = re.match(rf"Section\s+({_IDENT})", text)
             if match:
-                stack.append(("Section", match.group(1)))
+                stack.append(("Section", match.group(1), ()))
         elif keyword == "Module" and ":=" not in text:
-            match = re.match(rf"Module\s+(?:Type\s+|Import\s+|Export\s+)?({_IDENT})", text)
+            match = _MODULE_HEAD.match(text)
             if match:
-                stack.append(("Module", match.group(1)))
+                rest = text[match.end():]
+                # Binders are `(X Y : S)` groups before the module's own `: Signature`, if any.
+                parameters = tuple(name for group in _BINDER.findall(_binders_of(rest)) for name in group.split())
+                functor = bool(match.group(1)) or bool(parameters)
+                stack.append(("Functor" if functor else "Module", match.group(2), parameters))
         elif keyword == "End":
             match = re.match(rf"End\s+({_IDENT})", text)
             if match and stack and stack[-1][1] == match.group(1):
                 stack.pop()
     return stack
+
+
+def _binders_of(rest: str) -> str:
+    """The leading parenthesised binder groups of a module declaration's text after its name."""
+    depth = 0
+    end = 0
+    for index, char in enumerate(rest):
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                end = index + 1
+        elif depth == 0 and not char.isspace():
+            break
+    return rest[:end]
 
 
 def declared_modules(header: str) -> frozenset[str]:

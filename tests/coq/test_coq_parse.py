@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from prover.backends.coq import AUTOMATION_IMPORT, HAMMER_IMPORT, CoqBackend, parse_assumptions, uses_hammer_tactics
-from prover.backends.coq_parse import declared_axioms, declared_lemmas, normalise_for_coq816, open_blocks
+from prover.backends.coq_parse import declared_axioms, declared_lemmas, normalise_for_coq816, open_blocks, open_blocks_with_parameters
 from prover.errors import InputError
 
 from coq_testing import shared_file
@@ -120,6 +120,10 @@ def test_open_sections_and_modules_are_tracked() -> None:
         "Section T.\nModule Type MT.\nEnd MT.\n"
     )
     assert open_blocks(header) == [("Module", "M"), ("Section", "T")]
+    functor = "Module Type P (Import X : S) (Y Z : T).\nSection A.\nModule F (W : S) <: T.\nModule N : S.\n"
+    assert open_blocks_with_parameters(functor) == [
+        ("Functor", "P", ("X", "Y", "Z")), ("Section", "A", ()), ("Functor", "F", ("W",)), ("Module", "N", ()),
+    ]
 
 
 def test_declared_axioms_and_lemmas() -> None:

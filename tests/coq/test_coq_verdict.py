@@ -122,6 +122,30 @@ def test_theorem_inside_open_module_and_section_is_checked_after_closing_them(co
     assert verdict.axioms == ("M.positive",)
 
 
+FUNCTOR_HEADER = (
+    "Require Import ProofIrrelevance.\n"
+    "Module Type S.\nParameter t : Type.\nParameter x : t.\nAxiom x_refl : x = x.\nEnd S.\n"
+    "Module Type P (Import X : S).\nSection Inner.\n"
+)
+
+
+def test_theorem_inside_a_functor_rests_on_its_parameters_not_on_axioms(coq_env: CoqEnvironment) -> None:
+    # Nothing inside a module type can be named once it ends: the assumptions are asked for inside,
+    # where the parameter's fields are listed, and recognised as the functor's hypotheses.
+    theorem = open_theorem(FUNCTOR_HEADER + "Lemma uses_field : x = x.\nProof.\n", "uses_field")
+    verdict = coq_env.verify(theorem, ["exact x_refl."])
+    assert verdict.accepted, verdict.reason
+    assert "x_refl" in verdict.axioms
+
+
+def test_a_global_axiom_used_inside_a_functor_is_still_rejected(coq_env: CoqEnvironment) -> None:
+    theorem = open_theorem(
+        FUNCTOR_HEADER + "Lemma uses_global : forall (p q : x = x), p = q.\nProof.\n", "uses_global"
+    )
+    verdict = coq_env.verify(theorem, ["intros p q.", "apply proof_irrelevance."])
+    assert not verdict.accepted and "proof_irrelevance" in verdict.reason
+
+
 def test_hammer_tactic_proof_is_checked_with_the_hammer_import() -> None:
     from prover.backends.coq import hammer_available
 
