@@ -9,7 +9,7 @@ and expert iteration rounds on miniF2F valid (solved per round).
     .venv/bin/python benchmarks/learned_policies.py --trace /tmp/full-trace --part minif2f --limit 60 --policies portfolio
     .venv/bin/python benchmarks/learned_policies.py --trace /tmp/full-trace --part minif2f --limit 60 --policies knn
     .venv/bin/python benchmarks/learned_policies.py --trace /tmp/full-trace --part minif2f --limit 60 --policies model
-    .venv/bin/python benchmarks/learned_policies.py --trace /tmp/full-trace --part expert --limit 60 --rounds 2
+    .venv/bin/python benchmarks/learned_policies.py --trace /tmp/full-trace --part expert --limit 60 --rounds 2  # --workers 2: Ray
     The miniF2F subset is --limit problems evenly spaced over the valid split sorted by id.
     Each policy is its own run directory, so the policies can run as separate processes (two at a
     time on two cores: both then see the same contention). `model` adds a tiny model trained on
@@ -88,6 +88,7 @@ def main() -> None:
                         help="the kNN learns each proof found during the run")
     parser.add_argument("--file-context", action=argparse.BooleanOptionalAction, default=True,
                         help="held-out files: the kNN also searches the proofs before the theorem in its file")
+    parser.add_argument("--workers", type=int, default=1, help="problems in parallel (Ray); the kNN then learns online per worker")
     parser.add_argument("--search", default=None, help="search algorithm (default: the prover's default)")
     parser.add_argument("--rounds", type=int, default=2, help="expert-iteration rounds")
     parser.add_argument("--policies", default="portfolio,knn", help="which of portfolio,knn,model to run (comma-separated)")
@@ -135,7 +136,7 @@ def main() -> None:
     if args.part == "expert":
         config = ExperimentConfig(
             name=f"expert iteration on {dataset.name}", kind="expert_iteration", dataset=dataset, prover=prover,
-            knn=knn, expert_iteration=ExpertIterationConfig(rounds=args.rounds),
+            knn=knn, expert_iteration=ExpertIterationConfig(rounds=args.rounds), workers=args.workers,
         )
         out = args.out / f"{args.part}-expert"
         run_experiment(config, out)
