@@ -117,9 +117,10 @@ _CACHED_STEPS = 200_000  # step outcomes remembered (cleared when full)
 
 
 def _tactic_failure(message: str) -> Failed:
-    """A failed tactic as data: Coq's own `Timeout` is a TIMEOUT (transient), anything else a TACTIC_ERROR."""
+    """A failed tactic as data: Coq's own `Timeout`, or our interrupt at the wall-clock limit ("User
+    interrupt."), is a TIMEOUT (transient); anything else a TACTIC_ERROR."""
     text = _one_line(message) or "tactic failed"
-    timed_out = text.startswith("Timeout!") or "Tactic timeout" in text
+    timed_out = text.startswith(("Timeout!", "User interrupt")) or "Tactic timeout" in text
     return Failed(text, FailureKind.TIMEOUT if timed_out else FailureKind.TACTIC_ERROR)
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "parse_assumptions",
     "parse_locate",
     "declared_axiom_paths",
+    "declared_constant_paths",
     "names_to_locate",
     "AssumptionJudge",
 ]
@@ -117,15 +118,33 @@ def declared_axiom_paths(header: str) -> frozenset[str]:
     """Full names (relative to the file: `M.ax`, `ax`) of the header's Axiom/Parameter/Conjecture
     declarations. Module and module-type names are part of a name, sections are not; `Variable`,
     `Hypothesis` and `Context` are never counted (inside a section they are section variables)."""
+    return frozenset(path for path, is_axiom in _declared_paths(header) if is_axiom)
+
+
+def declared_constant_paths(header: str) -> frozenset[str]:
+    """Full names (relative to the file) of every constant the header declares by name (axioms,
+    definitions, lemmas, fixpoints, instances...): what an assumption of the file may be called."""
+    return frozenset(path for path, _ in _declared_paths(header))
+
+
+_NAMED_DECLARATIONS = frozenset(
+    {"Definition", "Fixpoint", "CoFixpoint", "Instance", "Theorem", "Lemma", "Fact", "Remark", "Corollary",
+     "Proposition", "Example", "Let", "Function", "Program", "Equations", "Class", "Record", "Structure"}
+)
+
+
+def _declared_paths(header: str) -> list[tuple[str, bool]]:
+    """(full name relative to the file, declared as an axiom) for each named declaration of `header`."""
     blocks: list[tuple[str, str]] = []  # (kind, name) of each open Section / Module
-    found: set[str] = set()
+    found: list[tuple[str, bool]] = []
     try:
         sentences = split_sentences(header, allow_unterminated=True)
     except SentenceSyntaxError:
-        return frozenset()
+        return found
     for sentence in sentences:
         text = _ATTRIBUTES.sub("", " ".join(strip_comments(sentence.text).split()))
         keyword = _keyword(text)
+        path = [name for kind, name in blocks if kind == "Module"]
         if keyword == "Section":
             match = re.match(rf"Section\s+({_IDENT})", text)
             if match:
@@ -139,10 +158,15 @@ def declared_axiom_paths(header: str) -> frozenset[str]:
             if match and blocks and blocks[-1][1] == match.group(1):
                 blocks.pop()
         elif keyword in _AXIOM_KEYWORDS:
-            path = [name for kind, name in blocks if kind == "Module"]
             for name in _declared_names(text[len(keyword):].strip()):
-                found.add(".".join([*path, name]))
-    return frozenset(found)
+                found.append((".".join([*path, name]), True))
+        elif keyword in _NAMED_DECLARATIONS:
+            # `Program Definition f`, `Program Fixpoint f`: the name follows the second keyword.
+            rest = re.sub(r"^Program\s+\w+", "", text) if keyword == "Program" else text[len(keyword):]
+            match = re.match(rf"\s*({_IDENT})", rest)
+            if match:
+                found.append((".".join([*path, match.group(1)]), False))
+    return found
 
 
 def _suffixes(name: str) -> list[str]:
@@ -150,16 +174,18 @@ def _suffixes(name: str) -> list[str]:
     return [".".join(parts[i:]) for i in range(len(parts))]
 
 
+_MAX_NAMES_TO_LOCATE = 400
+
+
 def names_to_locate(header: str) -> tuple[str, ...]:
-    """Every name `Print Assumptions` may print for an acceptable assumption (each dotted suffix of
-    an allowed axiom or of a file axiom): locating them in the first compilation usually spares a
-    second one."""
-    wanted: list[str] = []
-    for full in sorted(ALLOWED_AXIOMS) + sorted(declared_axiom_paths(header)):
+    """Every name `Print Assumptions` may print for an assumption the file or the allowed axioms
+    can introduce (each dotted suffix of an allowed axiom, and of each constant the header
+    declares): locating them in the first compilation usually spares a second one."""
+    wanted: dict[str, None] = {}
+    for full in sorted(ALLOWED_AXIOMS) + sorted(declared_constant_paths(header)):
         for suffix in _suffixes(full):
-            if suffix not in wanted:
-                wanted.append(suffix)
-    return tuple(wanted)
+            wanted.setdefault(suffix, None)
+    return tuple(wanted)[:_MAX_NAMES_TO_LOCATE]
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,7 @@ _SORRY_WARNINGS = ("declaration uses 'sorry'", "declaration uses `sorry`")  # <=
 _AXIOMS_MESSAGE = re.compile(r"depends on axioms:\s*\[(?P<axioms>[^\]]*)\]", re.DOTALL)
 _NO_AXIOMS_MESSAGE = "does not depend on any axioms"
 _NATIVE_DECIDE = re.compile(r"\bnative_decide\b|\bdecide\s*\+\s*native\b|\bdecide\s*\(\s*config\s*:=\s*\{[^}]*native")
-_SORRY_TOKEN = re.compile(r"(?<![\w.'])(?:sorry|admit)(?![\w'])")
+_SORRY_TOKEN = re.compile(r"(?<![\w.'])(?:sorry|sorryAx|admit)(?![\w'])")
 # Tactics that run arbitrary meta-code or change elaboration options for the rest of the step
 # (`run_tac`, `set_option debug.skipKernelTC true in tac`): a proof step may not use them.
 _META_TACTIC = re.compile(r"(?<![\w.'])(run_tac|run_cmd|run_elab|run_meta|by_elab|set_option|open\s+private)(?![\w'])")
