@@ -147,10 +147,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--step-timeout", type=float, default=5.0)
     parser.add_argument("--every", type=int, default=1, help="only every k-th problem (a fixed subset)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N problems of the subset")
+    parser.add_argument("--data-dir", type=Path, default=SHARED, help="shared data (minif2f-coq/, minif2f-lean4/)")
     args = parser.parse_args(argv)
 
-    references = SHARED / "minif2f-coq" / "valid"
-    problems = [p for p in load_informal_problems(SHARED / "minif2f-lean4" / "minif2f_valid.jsonl") if (references / f"{p.name}.v").is_file()]
+    references = args.data_dir / "minif2f-coq" / "valid"
+    problems = [p for p in load_informal_problems(args.data_dir / "minif2f-lean4" / "minif2f_valid.jsonl") if (references / f"{p.name}.v").is_file()]
     total = len(problems)
     chosen = [(index, problem) for index, problem in enumerate(problems)][:: args.every][: args.limit]
     kinds: dict[str, str] = {}
