@@ -2,13 +2,15 @@
 
     PYTHONPATH=. python benchmarks/formalizer_confusion.py --budget-seconds 3
     PYTHONPATH=. python benchmarks/formalizer_confusion.py --budget-seconds 3 --every 2   # half, fixed
+    PYTHONPATH=. python benchmarks/formalizer_confusion.py --summarize results/formalizer_confusion-T.jsonl
 
 A scripted model answers each miniF2F valid problem that has a Coq reference with one statement
 of a kind fixed beforehand (problem i, sorted by name, gets kind i mod 5):
 
   reference   the reference file itself                          (faithful)
   renamed     the reference with its variables renamed            (faithful)
-  weakened    the conclusion C replaced by `C \\/ C'` (C' = C with its last numeral + 1, else ~C)
+  weakened    the conclusion C replaced by `C \\/ C'` (C' = C with its last numeral moved the weak
+              way: `x >= 4` gets `x >= 3`, `x = 4` gets `x = 5`; no numeral or `<>`: C' = ~C)
   nat         `R` replaced by `nat` (problems without `R`: `nat` by `Z`, `Z` by `nat`)
   one_eq_one  `Theorem problem : 1 = 1.`
 
@@ -16,7 +18,10 @@ A variant whose text equals the reference's (no variables to rename, no type to 
 faithful. The same code path as `prove eval-formalizer` runs (`evaluate_formalizer`: elaboration,
 vacuity checks, no judge, then `check_equivalence` with the portfolio prover). Prints the
 confusion table (kind x verdict) and writes it with every row to
-benchmarks/results/formalizer_confusion-<UTC time>.json. Rows stream to a JSONL beside it.
+benchmarks/results/formalizer_confusion-<UTC time>.json. Rows stream to a JSONL beside it;
+`--summarize` prints the table of such a stream (e.g. of a run stopped early). "no statement"
+means the variant does not elaborate (some miniF2F Coq references do not elaborate on Coq 8.16
+either), so recognition is also given among the faithful copies that elaborated.
 """
 
 from __future__ import annotations
@@ -89,9 +94,15 @@ def weakened(text: str) -> str:
     split = offset + _conclusion_start(kind)
     conclusion = statement[split:].strip()
     numerals = list(re.finditer(r"(?<![\w.])\d+(?![\w.])", conclusion))
-    if numerals:
+    relation = re.search(r">=|<=|<>|>|<|=", conclusion)
+    if numerals and relation is not None and relation.group() != "<>":
         last = numerals[-1]
-        other = conclusion[: last.start()] + str(int(last.group()) + 1) + conclusion[last.end() :]
+        # Move the bound the weak way (`x >= 4` or `x >= 3`: weaker; `x >= 5` would be implied).
+        on_right = last.start() > relation.start()
+        greater = relation.group() in (">=", ">")
+        lesser = relation.group() in ("<=", "<")
+        step = -1 if (greater and on_right) or (lesser and not on_right) else 1
+        other = conclusion[: last.start()] + str(int(last.group()) + step) + conclusion[last.end() :]
     else:
         other = f"~ ({conclusion})"
     return text[:start] + statement[:split] + f" ({conclusion}) \\/ ({other})." + text[end:]
@@ -141,6 +152,36 @@ class ScriptedFormalizerModel:
         return outputs
 
 
+def summarize(rows: list[dict]) -> dict:
+    """Print the confusion table of `rows` (kind x verdict) and the two target figures; return them."""
+    verdicts = sorted({row["equivalence"] for row in rows})
+    table = {kind: Counter(row["equivalence"] for row in rows if row["kind"] == kind) for kind in KINDS}
+    false_equivalent = sum(1 for row in rows if row["truth"] == "unfaithful" and row["equivalence"] == "equivalent")
+    faithful = [row for row in rows if row["truth"] == "faithful"]
+    elaborated = [row for row in faithful if row["elaborated"]]
+    recognised = sum(row["equivalence"] == "equivalent" for row in faithful)
+    width = max([len(v) for v in verdicts] + [10])
+    print(f"{'kind':<12}" + "".join(f"{v:>{width + 2}}" for v in verdicts))
+    for kind in KINDS:
+        print(f"{kind:<12}" + "".join(f"{table[kind].get(v, 0):>{width + 2}}" for v in verdicts))
+    unfaithful = sum(row["truth"] == "unfaithful" for row in rows)
+    print(
+        f"problems {len(rows)}; false 'equivalent' {false_equivalent} of {unfaithful} unfaithful; "
+        f"faithful recognised {recognised}/{len(faithful)}"
+        + (f" ({100 * recognised / len(faithful):.0f}%)" if faithful else "")
+        + f", {recognised}/{len(elaborated)} of those that elaborate"
+        + (f" ({100 * recognised / len(elaborated):.0f}%)" if elaborated else "")
+    )
+    return {
+        "table": {kind: dict(counts) for kind, counts in table.items()},
+        "false_equivalent": false_equivalent,
+        "unfaithful": unfaithful,
+        "faithful": len(faithful),
+        "faithful_elaborated": len(elaborated),
+        "faithful_recognised": recognised,
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--budget-seconds", type=float, default=3.0, help="search seconds per implication")
@@ -148,7 +189,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--every", type=int, default=1, help="only every k-th problem (a fixed subset)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N problems of the subset")
     parser.add_argument("--data-dir", type=Path, default=SHARED, help="shared data (minif2f-coq/, minif2f-lean4/)")
+    parser.add_argument("--summarize", type=Path, default=None, help="only print the table of a rows JSONL")
     args = parser.parse_args(argv)
+    if args.summarize is not None:
+        rows = [json.loads(line) for line in args.summarize.read_text().splitlines() if line.strip()]
+        summarize(rows)
+        return 0
 
     references = args.data_dir / "minif2f-coq" / "valid"
     problems = [p for p in load_informal_problems(args.data_dir / "minif2f-lean4" / "minif2f_valid.jsonl") if (references / f"{p.name}.v").is_file()]
@@ -186,31 +232,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             handle.flush()
             print(f"{row.name}: {record['kind']} -> {row.equivalence} ({row.seconds:.0f}s)", file=sys.stderr, flush=True)
     seconds = time.monotonic() - started
-
-    verdicts = sorted({row["equivalence"] for row in rows})
-    table = {kind: Counter(row["equivalence"] for row in rows if row["kind"] == kind) for kind in KINDS}
-    false_equivalent = sum(1 for row in rows if row["truth"] == "unfaithful" and row["equivalence"] == "equivalent")
-    faithful = [row for row in rows if row["truth"] == "faithful"]
-    recognised = sum(row["equivalence"] == "equivalent" for row in faithful)
-    width = max(len(v) for v in verdicts) if verdicts else 10
-    print(f"{'kind':<12}" + "".join(f"{v:>{width + 2}}" for v in verdicts))
-    for kind in KINDS:
-        print(f"{kind:<12}" + "".join(f"{table[kind].get(v, 0):>{width + 2}}" for v in verdicts))
-    print(
-        f"problems {len(rows)} of {total} (every {args.every}, limit {args.limit}); false 'equivalent' {false_equivalent}; "
-        f"faithful recognised {recognised}/{len(faithful)}"
-        + (f" ({100 * recognised / len(faithful):.0f}%)" if faithful else "")
-        + f"; {seconds / 60:.1f} min"
-    )
+    print(f"every {args.every}, limit {args.limit}, of {total} problems; budget {args.budget_seconds} s; {seconds / 60:.1f} min")
+    summary = summarize(rows)
     document = {
         "command": "benchmarks/formalizer_confusion.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "budget_seconds": args.budget_seconds,
         "problems": len(rows),
         "of": total,
-        "table": {kind: dict(counts) for kind, counts in table.items()},
-        "false_equivalent": false_equivalent,
-        "faithful": len(faithful),
-        "faithful_recognised": recognised,
+        **summary,
         "minutes": round(seconds / 60, 1),
         "rows": rows,
     }
