@@ -390,8 +390,9 @@ def eval_formalizer_command(
     typer.echo(
         f"elaborated {summary['elaborated']}/{summary['problems']} ({100 * summary['elaboration_rate']:.0f}%); "
         f"with a reference: {summary['with_reference']}, equivalent {summary['equivalent']}, "
-        f"one direction {summary['one_direction']}, equivalence not shown {summary['not_shown']}; "
-        f"vacuous best statements: {summary['vacuous_best']}"
+        f"one direction {summary['one_direction']}, trivial {summary['trivial']}, "
+        f"different shape {summary['different_shape']}, equivalence not shown {summary['not_shown']}; "
+        f"vacuous best statements: {summary['vacuous_best']}, disproved: {summary['disproved_best']}"
     )
 
 
