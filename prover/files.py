@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 from prover.agent import Prover, TheoremResult
 from prover.backends import Backend, ParsedFile, get_backend
+from prover.backends.coq_project import ProjectOptions, check_dependencies, resolve_project
 from prover.config import ProverConfig
 from prover.errors import InputError
 
@@ -76,6 +77,7 @@ def prove_file(
     path: str | os.PathLike[str],
     config: ProverConfig,
     *,
+    project: ProjectOptions | None = None,
     on_theorem_start: Callable[[str, int, int], None] | None = None,
     on_step: Callable[[int], None] | None = None,
     on_theorem_done: Callable[[TheoremResult], None] | None = None,
@@ -84,11 +86,16 @@ def prove_file(
     """Prove the open theorems of `path`, one after another, into `result` (created if None).
 
     Passing `result` in lets a caller keep the finished theorems when the run is interrupted.
+    `project`: the command line's load-path options (Coq); the file's `_CoqProject` or dune
+    project is found from its folder unless they say not to. A project whose libraries the file
+    cannot load (not compiled, a cycle, another Coq version) is an `InputError` before any search.
     """
     text = read_source(path)
     backend = get_backend(config.backend if config.backend != "auto" else str(path))
     backend.check_toolchain()
     parsed = backend.parse_file(str(path), text)
+    if backend.name == "coq":
+        _use_coq_project(backend, Path(path), project or ProjectOptions())
     if result is None:
         result = FileResult(file=str(path), backend=backend.name, parsed=parsed)
     else:
@@ -103,6 +110,13 @@ def prove_file(
             if on_theorem_done is not None:
                 on_theorem_done(outcome)
     return result
+
+
+def _use_coq_project(backend: Backend, path: Path, options: ProjectOptions) -> None:
+    """Give the Coq backend the file's load paths, after checking the file can load its project's libraries."""
+    project = resolve_project(path, options)
+    check_dependencies(path, project)
+    backend.coq_args = project.coq_args  # type: ignore[attr-defined]
 
 
 def write_atomically(path: str | os.PathLike[str], text: str) -> None:

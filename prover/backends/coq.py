@@ -214,6 +214,8 @@ class CoqEnvironment:
     automation: add `From Coq Require Import Lia Lra Psatz.` to the preamble.
     header_timeout: wall seconds allowed to run a header (imports) or a whole replay.
     coqc_timeout: wall seconds allowed for the from-scratch `coqc` check in `verify`.
+    coq_args: load paths and options for coqidetop and coqc (`-Q /abs/dir Lib`, ...: the file's
+        project, see `coq_project.py`); directories must be absolute (Coq runs in a private folder).
     """
 
     def __init__(
@@ -224,6 +226,7 @@ class CoqEnvironment:
         automation: bool = True,
         header_timeout: float = 180.0,
         coqc_timeout: float = 300.0,
+        coq_args: Sequence[str] = (),
     ) -> None:
         if shutil.which(COQIDETOP) is None:
             raise ToolchainMissing(f"{COQIDETOP} not found: install Coq 8.16 (apt-get install coq)")
@@ -234,6 +237,7 @@ class CoqEnvironment:
         self.preamble = coq_preamble(automation=automation, hammer=self.hammer)
         self.header_timeout = header_timeout
         self.coqc_timeout = coqc_timeout
+        self.coq_args = tuple(coq_args)
         self._top: CoqIdeTop | None = None
         # Coq's micromega tactics write caches (.lia.cache, ...) into the working directory:
         # each environment gets its own, so users' folders stay clean and workers never share one.
@@ -275,7 +279,7 @@ class CoqEnvironment:
             if self._top is not None:
                 self._top.close()
             os.makedirs(self._workdir.name, exist_ok=True)  # an environment reused after close()
-            self._top = CoqIdeTop(cwd=self._workdir.name)
+            self._top = CoqIdeTop(cwd=self._workdir.name, extra_args=self.coq_args)
             self._generation += 1
             self._doc = []
             init = self._top.call("Init", '<option val="none"/>', timeout=60)
@@ -661,7 +665,7 @@ class CoqEnvironment:
         env["PATH"] = HAMMER_LIBEXEC + os.pathsep + env.get("PATH", "")
         try:
             run = subprocess.run(
-                ["coqc", "-q", source.name],
+                ["coqc", "-q", *self.coq_args, source.name],
                 cwd=workdir,
                 capture_output=True,
                 text=True,
@@ -750,9 +754,11 @@ class CoqBackend:
     name = "coq"
     extensions = (".v",)
 
-    def __init__(self, *, hammer: bool | None = None, automation: bool = True) -> None:
+    def __init__(self, *, hammer: bool | None = None, automation: bool = True, coq_args: Sequence[str] = ()) -> None:
         self._hammer = hammer
         self.automation = automation
+        # The file's project load paths and options (absolute paths; see `coq_project.py`).
+        self.coq_args = tuple(coq_args)
 
     @property
     def hammer(self) -> bool:
@@ -783,7 +789,9 @@ class CoqBackend:
     def open_environment(self, *, step_timeout: float) -> CoqEnvironment:
         """A new environment with its own coqidetop process (started on first use)."""
         self.check_toolchain()
-        return CoqEnvironment(step_timeout=step_timeout, hammer=self.hammer, automation=self.automation)
+        return CoqEnvironment(
+            step_timeout=step_timeout, hammer=self.hammer, automation=self.automation, coq_args=self.coq_args
+        )
 
     def split_proof(self, script: str) -> list[str]:
         """Split a whole-proof script into steps (one sentence each), dropping `Proof.` and a final `Qed.`."""
