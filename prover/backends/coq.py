@@ -23,12 +23,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from prover.backends.base import OpenTheorem, ParsedFile
+from prover.backends.base import OpenTheorem, ParsedFile, UnsupportedProof
+from prover.backends.coq_output import complete_coq_file
+from prover.backends.coq_output import render_coq_proof as _render_checked_proof
 from prover.backends.coq_parse import (
     declared_axioms,
     declared_lemmas,
     declared_modules,
-    find_open_proofs,
+    scan_open_proofs,
     normalise_for_coq816,
     open_blocks_with_parameters,
 )
@@ -142,15 +144,9 @@ def _one_line(text: str, limit: int = _MAX_MESSAGE) -> str:
 
 
 def render_coq_proof(proof: Sequence[str]) -> str:
-    """`Proof.\\n  tac1.\\n  tac2.\\nQed.`: each step on its own line (multi-sentence steps kept whole)."""
-    lines = ["Proof."]
-    for step in proof:
-        text = " ".join(step.split())
-        if not text.endswith(".") and not re.fullmatch(r"[-+*]+|[{}]", text):
-            text += "."
-        lines.append("  " + text)
-    lines.append("Qed.")
-    return "\n".join(lines)
+    """`Proof.\\n  tac1.\\n  tac2.\\nQed.`: each step on its own line, written as the kernel check
+    compiled it (see `coq_output`)."""
+    return _render_checked_proof(proof)
 
 
 @lru_cache(maxsize=4096)
@@ -166,8 +162,21 @@ def _header_sentences(header: str) -> tuple[str, ...]:
         raise InputError(f"cannot read the file's header: {bad}") from bad
 
 
-@lru_cache(maxsize=1)
+# `prove --no-hammer` sets this (inherited by worker processes): no Hammer tactic is proposed,
+# no Hammer import is run or written, for users whose build has no CoqHammer.
+NO_HAMMER_ENV = "NEUROPROVE_NO_HAMMER"
+
+
 def hammer_available() -> bool:
+    """Whether CoqHammer's tactics library is installed for this Coq and not switched off
+    (`--no-hammer`, i.e. $NEUROPROVE_NO_HAMMER set)."""
+    if os.environ.get(NO_HAMMER_ENV):
+        return False
+    return _hammer_installed()
+
+
+@lru_cache(maxsize=1)
+def _hammer_installed() -> bool:
     """Whether CoqHammer's tactics library (Debian: libcoq-hammer) is installed for this Coq."""
     coqc = shutil.which("coqc")
     if coqc is None:
@@ -847,10 +856,15 @@ class CoqBackend:
     def parse_file(self, path: str, text: str) -> ParsedFile:
         """Every theorem-like declaration whose proof is missing; `InputError` for unreadable text."""
         try:
-            opens = find_open_proofs(text, source=path)
+            scan = scan_open_proofs(text, source=path)
         except SentenceSyntaxError as bad:
-            raise InputError(f"{path}: cannot split into Coq sentences: {bad}") from bad
-        return ParsedFile(path=path, text=text, theorems=tuple(OpenTheorem(o.theorem, o.span) for o in opens))
+            raise InputError(f"{_located(path, text, str(bad))}cannot split into Coq sentences: {bad}") from bad
+        return ParsedFile(
+            path=path,
+            text=text,
+            theorems=tuple(OpenTheorem(o.theorem, o.span, o.qualified_name, o.statement_start) for o in scan.opens),
+            unsupported=tuple(UnsupportedProof(u.name, u.reason, u.start) for u in scan.unsupported),
+        )
 
     def open_environment(self, *, step_timeout: float) -> CoqEnvironment:
         """A new environment with its own coqidetop process (started on first use)."""
@@ -875,29 +889,39 @@ class CoqBackend:
         """`Proof.\\n  tac1.\\n  tac2.\\nQed.`"""
         return render_coq_proof(proof)
 
-    def complete_file(self, parsed: ParsedFile, proofs: Mapping[str, Sequence[str]]) -> str:
-        """The file with each proved theorem's open proof replaced; others untouched.
+    def proof_requirements(self, proof: Sequence[str]) -> tuple[str, ...]:
+        """Imports beyond the standard library the proof needs at compile time (CoqHammer's)."""
+        return (HAMMER_IMPORT,) if self.hammer and uses_hammer_tactics(proof) else ()
 
-        When at least one proof is written, the preamble's imports become the file's first lines,
-        where the kernel check had them (the Hammer import only when some written proof uses it).
+    def complete_file(
+        self, parsed: ParsedFile, proofs: Mapping[str, Sequence[str]], *, automation: bool | None = None
+    ) -> str:
+        """The file with each proved theorem's open proof replaced (keyed by qualified name); others untouched.
+
+        When at least one proof is written, the preamble's imports go after the file's leading
+        comments (the Hammer import only when some written proof uses it); `automation=False`
+        leaves out the Lia/Lra/Psatz import (for files that compile without it).
         """
-        edits: list[tuple[int, int, str]] = []
-        for open_theorem in parsed.theorems:
-            proof = proofs.get(open_theorem.theorem.name)
-            if proof is None:
-                continue
-            start, end = open_theorem.span
-            rendered = render_coq_proof(proof)
-            edits.append((start, end, ("\n" + rendered) if start == end else rendered))
-        if not edits:
-            return parsed.text
         written = [step for proof in proofs.values() for step in proof]
-        preamble = coq_preamble(automation=self.automation, hammer=self.hammer and uses_hammer_tactics(written))
-        pieces: list[str] = ["".join(f"{sentence}\n" for sentence in preamble)]
-        cursor = 0
-        for start, end, replacement in sorted(edits):
-            pieces.append(parsed.text[cursor:start])
-            pieces.append(replacement)
-            cursor = end
-        pieces.append(parsed.text[cursor:])
-        return "".join(pieces)
+        preamble = coq_preamble(
+            automation=self.automation if automation is None else automation,
+            hammer=self.hammer and uses_hammer_tactics(written),
+        )
+        return complete_coq_file(parsed, proofs, preamble=preamble)
+
+
+def _located(path: str, text: str, message: str) -> str:
+    """`File "x.v", line L, characters a-b: ` for a message naming `offset N` (as coqc writes it)."""
+    match = re.search(r"offset (\d+)", message)
+    if match is None:
+        return f"{path}: "
+    return coq_location(path, text, int(match.group(1))) + ": "
+
+
+def coq_location(path: str, text: str, start: int, end: int | None = None) -> str:
+    """`File "x.v", line L, characters a-b` for text[start:end], as coqc reports a location
+    (characters counted from the start of line L)."""
+    line = text.count("\n", 0, start) + 1
+    column = start - (text.rfind("\n", 0, start) + 1)
+    length = max(1, (end if end is not None else start + 1) - start)
+    return f'File "{path}", line {line}, characters {column}-{column + length}'

@@ -27,7 +27,7 @@ from search.types import Environment, Failed, Outcome, Progress, Proved, State, 
 
 from prover.backends import get_backend
 from prover.errors import ProverCrashed, ProverError
-from prover.distributed.pool import connect
+from prover.distributed.cluster import connect
 
 __all__ = ["BackendEnvironmentFactory", "RolloutWorker", "RayRolloutExecutor"]
 
