@@ -23,6 +23,7 @@ from prover.backends import Backend, OpenTheorem, ParsedFile, get_backend
 from prover.backends.coq_project import ProjectOptions, check_dependencies, resolve_project
 from prover.config import ProverConfig
 from prover.errors import InputError, ModelUnavailable
+from search.types import Theorem
 
 __all__ = [
     "FileResult",
@@ -192,6 +193,18 @@ def _located_error(parsed: ParsedFile, open_theorem: OpenTheorem, message: str) 
     return f"{statement_location(parsed, open_theorem)}: {message}"
 
 
+def _disproved(outcome: TheoremResult, theorem: Theorem, prover: Prover) -> TheoremResult:
+    """`outcome` as `disproved` when the theorem's negation is kernel-checked; else unchanged."""
+    from prover.disprove import disprove
+
+    found = disprove(theorem, theorem.statement, prover._environment())
+    if found is None:
+        return outcome
+    return dataclasses.replace(
+        outcome, status="disproved", proof=found.source, tactics=None, kernel_checked=True, error=found.describe()  # type: ignore[arg-type]
+    )
+
+
 def prove_file(
     path: str | os.PathLike[str],
     config: ProverConfig,
@@ -199,6 +212,7 @@ def prove_file(
     only: Sequence[str] = (),
     total_seconds: float | None = None,
     project: ProjectOptions | None = None,
+    disprove: bool = False,
     on_theorem_start: Callable[[str, int, int], None] | None = None,
     on_step: Callable[[int], None] | None = None,
     on_theorem_done: Callable[[TheoremResult], None] | None = None,
@@ -214,6 +228,8 @@ def prove_file(
     `project`: the command line's load-path options (Coq); the file's `_CoqProject` or dune
     project is found from its folder unless they say not to. A project whose libraries the file
     cannot load (not compiled, a cycle, another Coq version) is an `InputError` before any search.
+    `disprove` (Coq): a theorem left unproved is `disproved` when a counterexample's negation passes
+    the kernel (`prover.disprove`); its proof is then the negation with its proof.
     """
     text, source_format = read_source_with_format(path)
     backend = get_backend(config.backend if config.backend != "auto" else str(path))
@@ -261,6 +277,8 @@ def prove_file(
             outcome = dataclasses.replace(outcome, theorem=open_theorem.name)
             if outcome.status == "invalid" and outcome.error:
                 outcome = dataclasses.replace(outcome, error=_located_error(parsed, open_theorem, outcome.error))
+            if disprove and outcome.status == "unproved" and backend.name == "coq":
+                outcome = _disproved(outcome, open_theorem.theorem, prover)
             if outcome.status == "proved" and outcome.tactics and requirements is not None:
                 needed = tuple(requirements(outcome.tactics))
                 if needed:

@@ -110,3 +110,23 @@ def test_an_error_or_no_choices_in_an_http_200_reply_is_a_one_line_failure(scrip
     assert code == 2
     error = [line for line in capsys.readouterr().err.splitlines() if line.startswith("prove: ")]
     assert len(error) == 1 and "the model returned no sample" in error[0]
+
+
+def test_prove_file_with_disprove_reports_a_false_theorem_disproved(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    source = tmp_path / "false.v"
+    text = "Require Import Arith.\nTheorem wrong (n : nat) : n - 3 + 3 = n.\nProof.\nAdmitted.\n"
+    source.write_text(text)
+    code = main([str(source), "--disprove", "--budget-seconds", "3", "--json"])
+    assert code == 1
+    (row,) = json.loads(capsys.readouterr().out)["results"]
+    assert row["status"] == "disproved" and row["kernel_checked"] is True
+    assert "Theorem wrong_is_false : ~ (forall (n : nat), n - 3 + 3 = n)." in row["proof"]
+    assert source.read_text() == text  # the user's file changes only where a proof went in
+
+
+def test_prove_file_without_disprove_leaves_a_false_theorem_unproved(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    source = tmp_path / "false.v"
+    source.write_text("Require Import Arith.\nTheorem wrong : 2 + 2 = 5.\nProof.\nAdmitted.\n")
+    assert main([str(source), "--budget-seconds", "2", "--json"]) == 1
+    (row,) = json.loads(capsys.readouterr().out)["results"]
+    assert row["status"] == "unproved"
