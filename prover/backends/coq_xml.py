@@ -177,11 +177,14 @@ class CoqIdeTop:
         cwd: str | None = None,
         command: Sequence[str] | None = None,
         env: Mapping[str, str] | None = None,
+        extra_env: Mapping[str, str] | None = None,
     ) -> None:
         """Start the process. `command` replaces the whole command line (tests use a fake server);
-        `env`: its environment (default: this process's)."""
+        `env`: its environment (default: this process's); `extra_env` adds variables (TMPDIR: where
+        CoqHammer's provers write their problem files)."""
         env = dict(os.environ if env is None else env)
         env["PATH"] = HAMMER_LIBEXEC + os.pathsep + env.get("PATH", "")
+        env.update(extra_env or {})
         argv = (
             list(command)
             if command is not None
