@@ -293,6 +293,7 @@ def test_prove_with_a_hostile_model_server_proves_nothing_and_leaves_the_file_as
     report = json.loads(captured.out)
     statuses = [row["status"] for row in report["results"]]
     assert statuses and set(statuses) == {"unproved"}
+    assert all(row["verify_seconds"] >= 0 and row["search_seconds"] >= 0 for row in report["results"])
     assert target.read_bytes() == before
 
 

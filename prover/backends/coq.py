@@ -752,7 +752,7 @@ class CoqEnvironment:
             if problems:
                 shown = tuple(AssumptionJudge.display(name) for name in printed)
                 return Verdict(False, f"Print Assumptions reports: {_one_line('; '.join(problems), 300)}", shown)
-            resolved = {name: _located(out) for name, out in expected if name in printed}
+            resolved = {name: _kernel_name_in(out) for name, out in expected if name in printed}
             unknown = [name for name in printed if name not in resolved]
             if unknown:
                 # Names no acceptable assumption prints as (an admitted lemma, a parameter's field):
@@ -763,7 +763,7 @@ class CoqEnvironment:
                 failed = self._run_coqc(folder, check_file("Proof.\nAdmitted.", None, asked), timeout=timeout)
                 if failed is not None:
                     return failed
-                resolved.update({name: _located(out) for name, out in asked})
+                resolved.update({name: _kernel_name_in(out) for name, out in asked})
             return judge.judge(printed, resolved)
 
     def _run_coqc(self, workdir: Path, text: str, *, timeout: float | None = None) -> Verdict | None:
@@ -789,7 +789,7 @@ class CoqEnvironment:
 _QUALID = re.compile(r"[^\W\d][\w']*(?:\.[^\W\d][\w']*)*")
 
 
-def _located(out: Path) -> str | None:
+def _kernel_name_in(out: Path) -> str | None:
     """The kernel name in a redirected `Locate` answer (None when there is none)."""
     answer = out.with_suffix(".out")
     return parse_locate(answer.read_text()) if answer.exists() else None
