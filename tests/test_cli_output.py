@@ -172,6 +172,7 @@ def test_write_keeps_mode_symlink_crlf_and_bom(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------ names, shapes, options
+@pytest.mark.slow
 def test_same_short_name_in_two_modules_keeps_each_proof(tmp_path: Path) -> None:
     problem = tmp_path / "modules.v"
     problem.write_text(
@@ -191,6 +192,7 @@ def test_same_short_name_in_two_modules_keeps_each_proof(tmp_path: Path) -> None
     assert one.returncode == 0 and "[A.t]" not in one.stdout and (tmp_path / "b.dot").exists()
 
 
+@pytest.mark.slow
 def test_every_open_proof_is_proved_or_reported(tmp_path: Path) -> None:
     problem = tmp_path / "shapes.v"
     problem.write_bytes(
@@ -224,6 +226,7 @@ def test_every_open_proof_is_proved_or_reported(tmp_path: Path) -> None:
     assert_compiles(out)
 
 
+@pytest.mark.slow
 def test_proof_using_and_comments_stay(tmp_path: Path) -> None:
     problem = tmp_path / "section.v"
     problem.write_text(
@@ -238,6 +241,7 @@ def test_proof_using_and_comments_stay(tmp_path: Path) -> None:
     assert_compiles(problem)
 
 
+@pytest.mark.slow
 def test_only_and_total_seconds(tmp_path: Path) -> None:
     problem = tmp_path / "select.v"
     problem.write_text(
@@ -247,7 +251,7 @@ def test_only_and_total_seconds(tmp_path: Path) -> None:
     )
     picked = json.loads(prove(str(problem), "--only", "A.*", "--json", "--budget-seconds", "10").stdout)
     assert [(r["theorem"], r["status"]) for r in picked["results"]] == [("A.easy_a", "proved")]
-    short = prove(str(problem), "--only", "easy_a", "--only", "hard_b", "--json", "--budget-seconds", "2")
+    short = prove(str(problem), "--only", "easy_a", "--only", "hard_b", "--json", "--budget-seconds", "1")
     assert [r["theorem"] for r in json.loads(short.stdout)["results"]] == ["A.easy_a", "hard_b"]
     missing = prove(str(problem), "--only", "nothing*")
     assert missing.returncode == 2 and "--only nothing*: no open theorem" in missing.stderr
@@ -258,6 +262,7 @@ def test_only_and_total_seconds(tmp_path: Path) -> None:
     assert "--total-seconds" in rows[1]["error"]
 
 
+@pytest.mark.slow
 def test_no_hammer_writes_no_hammer_import(tmp_path: Path) -> None:
     from prover.backends.coq import HAMMER_IMPORT, hammer_available
 
