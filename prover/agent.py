@@ -125,7 +125,11 @@ class Prover:
             # Imported here: Ray is an optional extra and only prover/distributed imports it.
             from prover.distributed.rollouts import BackendEnvironmentFactory, RayRolloutExecutor
 
-            factory = BackendEnvironmentFactory(self.backend.name, step_timeout=self.config.step_timeout)
+            factory = BackendEnvironmentFactory(
+                self.backend.name,
+                step_timeout=self.config.step_timeout,
+                coq_args=tuple(getattr(self.backend, "coq_args", ())),
+            )
             self._rollouts = RayRolloutExecutor(factory, workers=self.config.rollout_workers)
         return self._rollouts
 

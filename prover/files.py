@@ -20,6 +20,7 @@ from typing import Any, Callable, Sequence
 
 from prover.agent import Prover, TheoremResult
 from prover.backends import Backend, OpenTheorem, ParsedFile, get_backend
+from prover.backends.coq_project import ProjectOptions, check_dependencies, resolve_project
 from prover.config import ProverConfig
 from prover.errors import InputError, ModelUnavailable
 
@@ -197,6 +198,7 @@ def prove_file(
     *,
     only: Sequence[str] = (),
     total_seconds: float | None = None,
+    project: ProjectOptions | None = None,
     on_theorem_start: Callable[[str, int, int], None] | None = None,
     on_step: Callable[[int], None] | None = None,
     on_theorem_done: Callable[[TheoremResult], None] | None = None,
@@ -209,12 +211,17 @@ def prove_file(
     unreachable for one theorem (`ModelUnavailable`) makes that theorem an `error` and the run goes
     on. `total_seconds` caps the whole run: each theorem's budget is cut to what is left, and the
     theorems not started in time are reported as `skipped`.
+    `project`: the command line's load-path options (Coq); the file's `_CoqProject` or dune
+    project is found from its folder unless they say not to. A project whose libraries the file
+    cannot load (not compiled, a cycle, another Coq version) is an `InputError` before any search.
     """
     text, source_format = read_source_with_format(path)
     backend = get_backend(config.backend if config.backend != "auto" else str(path))
     backend.check_toolchain()
     parsed = backend.parse_file(str(path), text)
     chosen = select_theorems(parsed, only)
+    if backend.name == "coq":
+        _use_coq_project(backend, Path(path), project or ProjectOptions())
     if result is None:
         result = FileResult(file=str(path), backend=backend.name, parsed=parsed)
     else:
@@ -262,6 +269,13 @@ def prove_file(
             if on_theorem_done is not None:
                 on_theorem_done(outcome)
     return result
+
+
+def _use_coq_project(backend: Backend, path: Path, options: ProjectOptions) -> None:
+    """Give the Coq backend the file's load paths, after checking the file can load its project's libraries."""
+    project = resolve_project(path, options)
+    check_dependencies(path, project)
+    backend.coq_args = project.coq_args  # type: ignore[attr-defined]
 
 
 def write_completed(path: str | os.PathLike[str], text: str, source_format: SourceFormat = SourceFormat()) -> bool:

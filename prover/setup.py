@@ -36,7 +36,7 @@ __all__ = ["Check", "doctor_checks", "run_setup", "register", "TEMPLATE_FILES"]
 # The files of `lean_project/` that define the project (the rest is Lake's build output).
 TEMPLATE_FILES = ("lakefile.toml", "lean-toolchain", "lake-manifest.json", "NeuroproveLean.lean")
 
-COQ_INSTALL_COMMAND = "sudo apt-get install -y coq libcoq-stdlib libcoq-coquelicot libcoq-hammer coinor-csdp"
+COQ_INSTALL_COMMAND = "sudo apt-get install -y coq libcoq-stdlib libcoq-coquelicot libcoq-hammer coinor-csdp eprover z3 cvc4"
 
 
 # -- prove setup ------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ from prover.backends.coq_xml import (
     CallResult,
     CoqGoals,
     CoqIdeTop,
+    CoqMessage,
     parse_goals,
     xml_bool,
     xml_int,
@@ -59,6 +60,9 @@ __all__ = [
     "HAMMER_IMPORT",
     "coq_preamble",
     "hammer_available",
+    "hammer_atps_available",
+    "hammer_reconstruction",
+    "HAMMER_PLUGIN_IMPORT",
     "uses_hammer_tactics",
     "CoqBackend",
     "CoqEnvironment",
@@ -114,7 +118,8 @@ def coq_preamble(*, automation: bool = True, hammer: bool = False) -> tuple[str,
 # without the Hammer import, so completed files depend on CoqHammer only when they use it.
 _HAMMER_TACTIC = re.compile(
     r"\b(?:[shql]auto|sfirstorder|[hfe]?crush|[hf]?fcrush|scrush|[sq]simpl|sintuition|strivial|sdone|srun"
-    r"|[sqh]blast|sdestruct|sinvert|sinduction|depelim|snorm|sforward|qforwarding|hprover)\b"
+    r"|[sqh]blast|sdestruct|sinvert|sinduction|depelim|snorm|sforward|qforwarding|hprover"
+    r"|scongruence|qe?crush|hecrush|qfcrush|[sh]best)\b"
 )
 
 
@@ -183,6 +188,47 @@ def _hammer_installed() -> bool:
     return (Path(where) / "user-contrib" / "Hammer" / "Tactics").is_dir()
 
 
+# `hammer` itself: CoqHammer's plugin (premise selection, then the external provers E, Vampire,
+# Z3's TPTP front end, CVC4) on top of the Tactics library, with its own time limits. Only the
+# search loads it: a successful `hammer` step is replaced by the tactic CoqHammer reconstructs
+# (`_reconstructed_hammer`), so kernel checks and completed files need only the Tactics import.
+HAMMER_PLUGIN_IMPORT = "From Hammer Require Import Hammer."
+_HAMMER_PROVERS = ("eprover", "vampire", "z3_tptp", "cvc4")
+_HAMMER_RECONSTRUCTION_LIMIT = 5  # seconds for each reconstruction tactic (CoqHammer's default)
+_HAMMER_CALL = re.compile(r"\bhammer\b")
+_HAMMER_REPLACE = re.compile(r"Replace the hammer tactic with:\s*(.+?)\s*$", re.DOTALL)
+
+
+@lru_cache(maxsize=1)
+def hammer_atps_available() -> bool:
+    """Whether the `hammer` tactic can run: CoqHammer's plugin and at least one external prover."""
+    if not hammer_available():
+        return False
+    where = subprocess.run(["coqc", "-where"], capture_output=True, text=True, timeout=30).stdout.strip()
+    plugin = Path(where) / "user-contrib" / "Hammer" / "Plugin"
+    searched = HAMMER_LIBEXEC + os.pathsep + os.environ.get("PATH", "")
+    return plugin.is_dir() and any(shutil.which(tool, path=searched) for tool in _HAMMER_PROVERS)
+
+
+def hammer_settings(step_timeout: int) -> tuple[str, ...]:
+    """The sentences that load `hammer` and bound it by its own limits: each external prover gets
+    the step's timeout (`ATPLimit`), each reconstruction tactic at most CoqHammer's default 5 s."""
+    return (
+        HAMMER_PLUGIN_IMPORT,
+        f"Set Hammer ATPLimit {step_timeout}.",
+        f"Set Hammer ReconstrLimit {min(_HAMMER_RECONSTRUCTION_LIMIT, step_timeout)}.",
+    )
+
+
+def hammer_reconstruction(message: str) -> str | None:
+    """The tactic in CoqHammer's "Replace the hammer tactic with: hauto use: foo, bar." message."""
+    match = _HAMMER_REPLACE.search(message)
+    if match is None:
+        return None
+    tactic = " ".join(match.group(1).split()).rstrip(".").strip()
+    return tactic or None
+
+
 @dataclass(frozen=True)
 class _Started:
     """A started theorem and the sentences that reach its root state."""
@@ -221,8 +267,13 @@ class CoqEnvironment:
     hammer: add `From Hammer Require Import Tactics.` to the preamble (for sauto/hauto/qauto);
         None means "when CoqHammer is installed".
     automation: add `From Coq Require Import Lia Lra Psatz.` to the preamble.
+    atp_hammer: load CoqHammer's plugin so that the `hammer` tactic runs (its external provers get
+        `step_timeout` each, `hammer_settings`); None means "when the plugin and a prover are
+        installed". A `hammer` step enters the path as the tactic it reconstructs.
     header_timeout: wall seconds allowed to run a header (imports) or a whole replay.
     coqc_timeout: wall seconds allowed for the from-scratch `coqc` check in `verify`.
+    coq_args: load paths and options for coqidetop and coqc (`-Q /abs/dir Lib`, ...: the file's
+        project, see `coq_project.py`); directories must be absolute (Coq runs in a private folder).
     """
 
     def __init__(
@@ -231,8 +282,10 @@ class CoqEnvironment:
         step_timeout: float = 10.0,
         hammer: bool | None = None,
         automation: bool = True,
+        atp_hammer: bool | None = None,
         header_timeout: float = 180.0,
         coqc_timeout: float = 300.0,
+        coq_args: Sequence[str] = (),
     ) -> None:
         if shutil.which(COQIDETOP) is None:
             raise ToolchainMissing(f"{COQIDETOP} not found: install Coq 8.16 (apt-get install coq)")
@@ -241,8 +294,13 @@ class CoqEnvironment:
         self.hammer = hammer_available() if hammer is None else hammer
         self.automation = automation
         self.preamble = coq_preamble(automation=automation, hammer=self.hammer)
+        self.atp_hammer = self.hammer and (hammer_atps_available() if atp_hammer is None else atp_hammer)
+        if self.atp_hammer:
+            self.preamble += hammer_settings(self.coq_timeout)
+        self._feedback: tuple[CoqMessage, ...] = ()  # Coq's messages while the last Goal ran
         self.header_timeout = header_timeout
         self.coqc_timeout = coqc_timeout
+        self.coq_args = tuple(coq_args)
         self._top: CoqIdeTop | None = None
         # Coq's micromega tactics write caches (.lia.cache, ...) into the working directory:
         # each environment gets its own, so users' folders stay clean and workers never share one.
@@ -284,7 +342,10 @@ class CoqEnvironment:
             if self._top is not None:
                 self._top.close()
             os.makedirs(self._workdir.name, exist_ok=True)  # an environment reused after close()
-            self._top = CoqIdeTop(cwd=self._workdir.name)
+            # TMPDIR too: CoqHammer's provers write their problem files in the run's own directory.
+            self._top = CoqIdeTop(
+                cwd=self._workdir.name, extra_env={"TMPDIR": self._workdir.name}, extra_args=self.coq_args
+            )
             self._generation += 1
             self._doc = []
             init = self._top.call("Init", '<option val="none"/>', timeout=60)
@@ -387,6 +448,7 @@ class CoqEnvironment:
     def _observe(self, *, timeout: float) -> CoqGoals | None:
         """Run every pending sentence (Coq executes lazily) and return the goals at the tip."""
         answer = self._call("Goal", xml_unit(), timeout=timeout)
+        self._feedback = answer.messages
         if not answer.good:
             failed_at = self._index_of_state(answer.error_state_id)
             self._recover_after_failure(failed_at)
@@ -492,11 +554,27 @@ class CoqEnvironment:
             return cached
         self._current = started
         outcome = self._step_uncached(state, tactic, new_sentences)
+        outcome = self._reconstructed_hammer(state, tactic, outcome)
         if not (isinstance(outcome, Failed) and outcome.message.startswith(_TRANSIENT)):
             if len(self._step_cache) >= _CACHED_STEPS:
                 self._step_cache.clear()
             self._step_cache[key] = outcome  # a hang or crash may not happen again: retry those
         return outcome
+
+    def _reconstructed_hammer(self, state: State, tactic: str, outcome: Outcome) -> Outcome:
+        """A successful `hammer` step becomes the tactic CoqHammer reconstructed (printed as "Replace
+        the hammer tactic with: ..."), re-run from `state`: the path, the kernel check and the
+        completed file then hold that tactic, and never call the external provers again."""
+        if isinstance(outcome, Failed) or not _HAMMER_CALL.search(strip_comments(tactic)):
+            return outcome
+        found = {r for message in self._feedback if (r := hammer_reconstruction(message.text))}
+        if len(found) != 1 or len(_HAMMER_CALL.findall(tactic)) != 1:
+            return Failed("hammer succeeded but printed no single reconstruction to put in its place")
+        replacement = _HAMMER_CALL.sub(lambda _: found.pop(), tactic, count=1)
+        replayed = self.step(state, replacement)
+        if isinstance(replayed, Failed):
+            return Failed(f"hammer's reconstruction {replacement!r} does not replay: {replayed.message}")
+        return replayed
 
     def _step_uncached(self, state: State, tactic: str, new_sentences: list[str]) -> Outcome:
         assert self._current is not None
@@ -670,7 +748,7 @@ class CoqEnvironment:
         env["PATH"] = HAMMER_LIBEXEC + os.pathsep + env.get("PATH", "")
         try:
             run = subprocess.run(
-                ["coqc", "-q", source.name],
+                ["coqc", "-q", *self.coq_args, source.name],
                 cwd=workdir,
                 capture_output=True,
                 text=True,
@@ -759,9 +837,11 @@ class CoqBackend:
     name = "coq"
     extensions = (".v",)
 
-    def __init__(self, *, hammer: bool | None = None, automation: bool = True) -> None:
+    def __init__(self, *, hammer: bool | None = None, automation: bool = True, coq_args: Sequence[str] = ()) -> None:
         self._hammer = hammer
         self.automation = automation
+        # The file's project load paths and options (absolute paths; see `coq_project.py`).
+        self.coq_args = tuple(coq_args)
 
     @property
     def hammer(self) -> bool:
@@ -797,7 +877,9 @@ class CoqBackend:
     def open_environment(self, *, step_timeout: float) -> CoqEnvironment:
         """A new environment with its own coqidetop process (started on first use)."""
         self.check_toolchain()
-        return CoqEnvironment(step_timeout=step_timeout, hammer=self.hammer, automation=self.automation)
+        return CoqEnvironment(
+            step_timeout=step_timeout, hammer=self.hammer, automation=self.automation, coq_args=self.coq_args
+        )
 
     def split_proof(self, script: str) -> list[str]:
         """Split a whole-proof script into steps (one sentence each), dropping `Proof.` and a final `Qed.`."""

@@ -95,16 +95,20 @@ class CoqPortfolioPolicy:
 
     hammer: propose CoqHammer's sauto/hauto/qauto (they need the environment's Hammer import);
         None means "when CoqHammer is installed".
+    atp_hammer: also propose `hammer` itself (premise selection and external provers; the
+        environment loads its plugin and puts the reconstructed tactic in the proof). Off by
+        default: one call costs up to the step timeout.
     """
 
     source = "portfolio"
 
-    def __init__(self, *, hammer: bool | None = None) -> None:
+    def __init__(self, *, hammer: bool | None = None, atp_hammer: bool = False) -> None:
         if hammer is None:
             from prover.backends.coq import hammer_available
 
             hammer = hammer_available()
         self.hammer = hammer
+        self.atp_hammer = hammer and atp_hammer
 
     def propose(self, state: State, n: int) -> list[Candidate]:
         """Up to `n` distinct tactics for `state`'s first goal, with log-probabilities normalised over all."""
@@ -170,6 +174,8 @@ class CoqPortfolioPolicy:
             hammer = _CLOSERS["hammer"]
             closers.append((-1.0 if arithmetic else -0.3, hammer[0]))
             closers.extend((-2.2 - _RANK_STEP * rank, tactic) for rank, tactic in enumerate(hammer[1:]))
+        if self.atp_hammer:
+            closers.append((-1.4, "hammer"))
         if arithmetic:
             closers.append((-0.5 if _closed(conclusion) else -2.6, "vm_compute; reflexivity"))
         closers.append((-1.2 if equation else -3.0, "reflexivity"))

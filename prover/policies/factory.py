@@ -10,6 +10,8 @@ Policy specs
             | "whole:" ATOM                   the same, as a whole-proof model (truncate-and-resume)
             | "knn:" ROWS [ "?" OPTIONS ]     nearest neighbours over traced steps (`prove trace`
                                               rows.jsonl, or a saved index); options k, temperature
+            | "hammer"                        Coq: CoqHammer's `hammer` (premise selection and the
+                                              E/Z3/CVC4 provers); the proof gets its reconstruction
             | ALIAS                           a named open model (below)
     OPTIONS := KEY "=" VALUE ( "&" KEY "=" VALUE )*      (URL query syntax; write "+" as %2B)
 
@@ -180,13 +182,19 @@ def _build_atom(atom: str, *, language: Language, seed: int) -> Policy:
         return _hf_policy(text, language=language, seed=seed, whole=whole)
     if text.startswith("openai:"):
         return _openai_policy(text, language=language, seed=seed, whole=whole)
+    if text == "hammer":
+        if whole or language != "coq":
+            raise InputError("the hammer policy is CoqHammer's tactic: Coq only, single tactics")
+        from prover.policies.retrieval import HammerPolicy
+
+        return HammerPolicy()
     if text.startswith("knn:"):
         if whole:
             raise InputError("whole:knn makes no sense: the kNN policy proposes single tactics")
         from prover.policies.knn import build_knn_policy
 
         return build_knn_policy(text)
-    known = ", ".join(["portfolio", "hf:MODEL", "openai:URL", "knn:ROWS", "whole:...", *ALIASES])
+    known = ", ".join(["portfolio", "hammer", "hf:MODEL", "openai:URL", "knn:ROWS", "whole:...", *ALIASES])
     raise InputError(f"unknown policy {atom!r}; expected one of: {known}")
 
 
