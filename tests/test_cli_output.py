@@ -168,6 +168,7 @@ def test_write_keeps_mode_symlink_crlf_and_bom(tmp_path: Path) -> None:
     assert data.startswith(b"\xef\xbb\xbf(* title *)\r\n")
     assert data.count(b"\n") == data.count(b"\r\n") and b"Qed." in data and b"Admitted." not in data
     assert data.endswith(b"Lemma untouched : 1 = 1.\r\nProof. reflexivity. Qed.\r\n")
+    assert b"Require" not in data, "a proof that needs no library gets no import"
     assert_compiles(real)
 
 
@@ -279,3 +280,13 @@ def test_no_hammer_writes_no_hammer_import(tmp_path: Path) -> None:
         assert f"[needs {HAMMER_IMPORT}]" in hammered.stdout and "note: the proofs of some_nat need" in hammered.stdout
         assert HAMMER_IMPORT in (tmp_path / "b.v").read_text()
         assert_compiles(tmp_path / "b.v")
+
+
+def test_header_error_points_at_the_failing_sentence(tmp_path: Path) -> None:
+    problem = tmp_path / "hdr.v"
+    problem.write_text("(* c *)\n  Require Import NoSuchLibraryHere.\nTheorem t : True.\nAdmitted.\n")
+    completed = prove(str(problem), "--budget-seconds", "3")
+    assert completed.returncode == 2
+    (line,) = completed.stderr.strip().splitlines()
+    assert line.startswith(f'prove: File "{problem}", line 2, characters 2-35: t: invalid statement: ')
+    assert "NoSuchLibraryHere" in line and line.count(" t:") == 1
