@@ -22,7 +22,7 @@ from prover.agent import Prover, TheoremResult
 from prover.backends import Backend, OpenTheorem, ParsedFile, get_backend
 from prover.backends.coq_project import ProjectOptions, check_dependencies, resolve_project
 from prover.config import ProverConfig
-from prover.errors import InputError, ModelUnavailable
+from prover.errors import InputError, ModelUnavailable, ToolchainMissing
 
 __all__ = [
     "FileResult",
@@ -241,6 +241,8 @@ def prove_file(
     """
     text, source_format = read_source_with_format(path)
     backend = get_backend(config.backend if config.backend != "auto" else str(path))
+    if backend.name == "lean":
+        _use_lake_project(backend, Path(path))
     backend.check_toolchain()
     parsed = backend.parse_file(str(path), text)
     chosen = select_theorems(parsed, only)
@@ -301,6 +303,20 @@ def _use_coq_project(backend: Backend, path: Path, options: ProjectOptions) -> N
     project = resolve_project(path, options)
     check_dependencies(path, project)
     backend.coq_args = project.coq_args  # type: ignore[attr-defined]
+
+
+def _use_lake_project(backend: Backend, path: Path) -> None:
+    """Run a `.lean` file inside its own Lake project when it has one (see `layout_for_file`)."""
+    from prover.backends.lean_toolchain import layout_for_file
+
+    current = backend.layout  # type: ignore[attr-defined]
+    layout, reason = layout_for_file(path, current)
+    if layout == current:
+        return
+    problems = layout.missing()
+    if problems:
+        raise ToolchainMissing(f"{path}: runs in {reason}, which is not ready: {problems[0]}")
+    backend.layout = layout  # type: ignore[attr-defined]
 
 
 def write_completed(path: str | os.PathLike[str], text: str, source_format: SourceFormat = SourceFormat()) -> bool:
