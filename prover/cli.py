@@ -147,6 +147,9 @@ def prove_file_command(
         Optional[list[str]],
         typer.Option("--only", help="Prove only this theorem (qualified or short name, shell glob); repeatable."),
     ] = None,
+    disprove: Annotated[
+        bool, typer.Option("--disprove", help="Coq: for each theorem left unproved, look for a counterexample; a kernel-checked negation makes it 'disproved'.")
+    ] = False,
     # Output.
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object with every result.")] = False,
     out: Annotated[Optional[Path], typer.Option("--out", help="Write the completed file here.")] = None,
@@ -223,6 +226,7 @@ def prove_file_command(
                 only=tuple(only or ()),
                 project=project,
                 total_seconds=total_seconds,
+                disprove=disprove,
                 on_theorem_start=display.start,
                 on_step=display.step,
                 on_theorem_done=display.done,
@@ -463,7 +467,7 @@ class _Display:
         if not self.lines:
             return
         text = _summary_line(outcome)
-        if outcome.status == "proved" and outcome.proof:
+        if outcome.status in ("proved", "disproved") and outcome.proof:
             needs = self.result.requirements.get(outcome.theorem, ()) if self.result is not None else ()
             if needs:
                 text += f" [needs {' '.join(needs)}]"

@@ -23,6 +23,7 @@ from prover.backends import Backend, OpenTheorem, ParsedFile, get_backend
 from prover.backends.coq_project import ProjectOptions, check_dependencies, resolve_project
 from prover.config import ProverConfig
 from prover.errors import InputError, ModelUnavailable, ToolchainMissing
+from search.types import Theorem
 
 __all__ = [
     "FileResult",
@@ -216,6 +217,18 @@ def _header_sentence_location(parsed: ParsedFile, open_theorem: OpenTheorem, mes
     return f'File "{parsed.path}", line {line}, characters {column}-{column + end - start}'
 
 
+def _disproved(outcome: TheoremResult, theorem: Theorem, prover: Prover) -> TheoremResult:
+    """`outcome` as `disproved` when the theorem's negation is kernel-checked; else unchanged."""
+    from prover.disprove import disprove
+
+    found = disprove(theorem, theorem.statement, prover._environment())
+    if found is None:
+        return outcome
+    return dataclasses.replace(
+        outcome, status="disproved", proof=found.source, tactics=None, kernel_checked=True, error=found.describe()  # type: ignore[arg-type]
+    )
+
+
 def prove_file(
     path: str | os.PathLike[str],
     config: ProverConfig,
@@ -223,6 +236,7 @@ def prove_file(
     only: Sequence[str] = (),
     total_seconds: float | None = None,
     project: ProjectOptions | None = None,
+    disprove: bool = False,
     on_theorem_start: Callable[[str, int, int], None] | None = None,
     on_step: Callable[[int], None] | None = None,
     on_theorem_done: Callable[[TheoremResult], None] | None = None,
@@ -238,6 +252,8 @@ def prove_file(
     `project`: the command line's load-path options (Coq); the file's `_CoqProject` or dune
     project is found from its folder unless they say not to. A project whose libraries the file
     cannot load (not compiled, a cycle, another Coq version) is an `InputError` before any search.
+    `disprove` (Coq): a theorem left unproved is `disproved` when a counterexample's negation passes
+    the kernel (`prover.disprove`); its proof is then the negation with its proof.
     """
     text, source_format = read_source_with_format(path)
     backend = get_backend(config.backend if config.backend != "auto" else str(path))
@@ -288,6 +304,8 @@ def prove_file(
             outcome = dataclasses.replace(outcome, theorem=open_theorem.name)
             if outcome.status == "invalid" and outcome.error:
                 outcome = dataclasses.replace(outcome, error=_located_error(parsed, open_theorem, outcome.error))
+            if disprove and outcome.status == "unproved" and backend.name == "coq":
+                outcome = _disproved(outcome, open_theorem.theorem, prover)
             if outcome.status == "proved" and outcome.tactics and requirements is not None:
                 needed = tuple(requirements(outcome.tactics))
                 if needed:
