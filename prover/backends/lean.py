@@ -37,7 +37,7 @@ from typing import Any, Mapping, Sequence
 
 from search.types import Failed, Outcome, Progress, Proved, State, Theorem, Verdict
 
-from prover.backends.base import OpenTheorem, ParsedFile, UnsupportedProof
+from prover.backends.base import OpenTheorem, ParsedFile, UnsupportedProof, proof_for
 from prover.backends.lean_source import (
     declared_name,
     find_open_declarations,
@@ -248,7 +248,7 @@ class LeanBackend:
         declarations = {d.proof_span: d for d in find_open_declarations(parsed.text)}
         text = parsed.text
         for open_theorem in sorted(parsed.theorems, key=lambda t: t.span[0], reverse=True):
-            tactics = proofs.get(open_theorem.name)
+            tactics = proof_for(parsed, open_theorem, proofs)
             if not tactics:
                 continue
             declaration = declarations.get(open_theorem.span)
