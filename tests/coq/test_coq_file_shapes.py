@@ -91,3 +91,11 @@ def test_a_short_name_finds_its_proof_only_when_unambiguous() -> None:
     parsed = backend.parse_file("m.v", text)
     completed = backend.complete_file(parsed, {"t": ["exact I."], "u": ["exact I."]})
     assert completed.count("Qed.") == 1 and "Theorem u : True. Proof.\n  exact I.\nQed." in completed
+
+
+def test_an_unreadable_file_is_located_like_coqc() -> None:
+    from prover.errors import InputError
+
+    with pytest.raises(InputError) as caught:
+        CoqBackend(hammer=False).parse_file("x.v", "Theorem t : True.\nAdmitted.\n  (* open\n")
+    assert str(caught.value) == 'File "x.v", line 3, characters 2-3: cannot split into Coq sentences: unterminated comment'
