@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Literal
 
 import search
-from search.types import Budget, Environment, Policy, SearchStatus, Theorem, ValueFunction
+from search.types import Budget, Environment, Policy, SearchStatus, Theorem, ValueFunction, Verdict
 
 from prover.backends.base import Backend
 from prover.config import ProverConfig
@@ -24,7 +24,7 @@ __all__ = ["TheoremResult", "Prover"]
 
 log = logging.getLogger(__name__)
 
-Status = Literal["proved", "unproved", "invalid", "error", "unsupported", "skipped"]
+Status = Literal["proved", "found", "unproved", "invalid", "error", "unsupported", "skipped"]
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,9 @@ class TheoremResult:
     status: "proved" (the kernel accepted the proof), "unproved" (search ended without one),
         "invalid" (the statement does not elaborate), "error" (the proof assistant or the model
         kept failing); for files also "unsupported" (an open proof the backend does not search) and
-        "skipped" (--total-seconds ran out before it started).
+        "skipped" (--total-seconds ran out before it started); "found" (the steps closed every
+        goal but the kernel has not checked the proof yet: asked for with `kernel_check=False`,
+        a file's proofs are checked together at the end; never a final status).
     proof: the rendered proof text that completes the theorem, when proved.
     tactics: the tactic steps of that proof.
     kernel_checked: True only when the from-scratch kernel check accepted the proof.
@@ -134,7 +136,7 @@ class Prover:
         return self._rollouts
 
     def prove_theorem(
-        self, theorem: Theorem, *, on_step: Callable[[int], None] | None = None
+        self, theorem: Theorem, *, on_step: Callable[[int], None] | None = None, kernel_check: bool = True
     ) -> TheoremResult:
         """Search for a proof of `theorem` within the configured budget, then have the kernel check it."""
         started = time.monotonic()
@@ -142,7 +144,7 @@ class Prover:
         last_failure = ""
         for attempt in range(self.max_restarts + 1):
             try:
-                return self._prove_once(theorem, started, searched, on_step)
+                return self._prove_once(theorem, started, searched, on_step, kernel_check)
             except InputError as invalid:
                 return TheoremResult(
                     theorem=theorem.name,
@@ -162,6 +164,25 @@ class Prover:
             error=f"proof assistant failed {self.max_restarts + 1} times: {last_failure}",
         )
 
+    def check_found(self, theorem: Theorem, found: TheoremResult) -> TheoremResult:
+        """The kernel's verdict on a "found" result by itself (the per-theorem check): "proved"
+        and kernel-checked, or "unproved" with the reason."""
+        assert found.status == "found" and found.tactics is not None
+        started = time.monotonic()
+        try:
+            verdict = self._environment().verify(theorem, found.tactics)
+        except (ProverCrashed, ProverTimeout) as failure:
+            self._discard_environment()
+            verdict = Verdict(False, f"the proof assistant failed during the kernel check: {failure}")
+        seconds = found.seconds + time.monotonic() - started
+        if not verdict.accepted:
+            log.warning("%s: kernel rejected a found proof: %s", theorem.name, verdict.reason)
+            return dataclasses.replace(
+                found, status="unproved", proof=None, tactics=None, seconds=seconds,
+                error=f"kernel rejected the proof found: {verdict.reason}",
+            )
+        return dataclasses.replace(found, status="proved", kernel_checked=True, seconds=seconds)
+
     def _discard_environment(self) -> None:
         try:
             self.close()
@@ -175,6 +196,7 @@ class Prover:
         started: float,
         searched: list[float],
         on_step: Callable[[int], None] | None,
+        kernel_check: bool = True,
     ) -> TheoremResult:
         env = self._environment()
         # Elaborating the header and statement is not search: the budget starts after it, so a
@@ -215,6 +237,15 @@ class Prover:
         if result.status is not SearchStatus.PROVED or result.proof is None:
             return TheoremResult(
                 status="unproved", seconds=time.monotonic() - started, **common
+            )
+        if not kernel_check:
+            # The caller checks it with the kernel later (a whole file's proofs in one run).
+            return TheoremResult(
+                status="found",
+                proof=self.backend.render_proof(result.proof),
+                tactics=tuple(result.proof),
+                seconds=time.monotonic() - started,
+                **common,
             )
         verdict = env.verify(theorem, result.proof)
         if not verdict.accepted:

@@ -11,18 +11,22 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import os
+import queue
 import re
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from prover.agent import Prover, TheoremResult
 from prover.backends import Backend, OpenTheorem, ParsedFile, get_backend
 from prover.backends.coq_project import ProjectOptions, check_dependencies, resolve_project
 from prover.config import ProverConfig
 from prover.errors import InputError, ModelUnavailable
+from search.types import Verdict
 
 __all__ = [
     "FileResult",
@@ -199,6 +203,7 @@ def prove_file(
     only: Sequence[str] = (),
     total_seconds: float | None = None,
     project: ProjectOptions | None = None,
+    jobs: int = 1,
     on_theorem_start: Callable[[str, int, int], None] | None = None,
     on_step: Callable[[int], None] | None = None,
     on_theorem_done: Callable[[TheoremResult], None] | None = None,
@@ -211,6 +216,8 @@ def prove_file(
     unreachable for one theorem (`ModelUnavailable`) makes that theorem an `error` and the run goes
     on. `total_seconds` caps the whole run: each theorem's budget is cut to what is left, and the
     theorems not started in time are reported as `skipped`.
+    `jobs`: theorems searched at once, each by its own prover (proof-assistant process and
+    policy); results come back in file order whatever order they finish in.
     `project`: the command line's load-path options (Coq); the file's `_CoqProject` or dune
     project is found from its folder unless they say not to. A project whose libraries the file
     cannot load (not compiled, a cycle, another Coq version) is an `InputError` before any search.
@@ -237,38 +244,134 @@ def prove_file(
         return result
     deadline = time.monotonic() + total_seconds if total_seconds is not None else None
     requirements = getattr(backend, "proof_requirements", None)
-    with Prover(config, backend) as prover:
-        for index, open_theorem in enumerate(chosen):
-            if deadline is not None:
-                left = deadline - time.monotonic()
-                if left < _MIN_THEOREM_SECONDS:
-                    for late in chosen[index:]:
-                        skipped = TheoremResult(
-                            theorem=late.name, status="skipped", error="--total-seconds ran out before it started"  # type: ignore[arg-type]
-                        )
-                        result.results.append(skipped)
-                        if on_theorem_done is not None:
-                            on_theorem_done(skipped)
-                    break
+    # Coq: the proofs found are kernel-checked together, in one compilation of the completed file
+    # at the end (a theorem it cannot vouch for gets its own check); other backends check each.
+    whole_file = callable(getattr(backend, "check_completed_file", None))
+
+    def record(open_theorem: OpenTheorem, outcome: TheoremResult) -> None:
+        outcome = dataclasses.replace(outcome, theorem=open_theorem.name)
+        if outcome.status == "invalid" and outcome.error:
+            outcome = dataclasses.replace(outcome, error=_located_error(parsed, open_theorem, outcome.error))
+        if outcome.status == "proved" and outcome.tactics and requirements is not None:
+            needed = tuple(requirements(outcome.tactics))
+            if needed:
+                result.requirements[outcome.theorem] = needed
+        result.results.append(outcome)
+        if on_theorem_done is not None:
+            on_theorem_done(outcome)
+
+    provers = [Prover(config, backend) for _ in range(max(1, min(jobs, len(chosen))))]
+    found: list[tuple[OpenTheorem, TheoremResult]] = []
+    try:
+        searches = _search_theorems(
+            chosen, provers, config, deadline=deadline, kernel_check=not whole_file,
+            on_theorem_start=on_theorem_start, on_step=on_step,
+        )
+        for open_theorem, outcome in searches:
+            if outcome.status == "found":
+                found.append((open_theorem, outcome))
+            else:
+                record(open_theorem, outcome)
+    finally:
+        try:
+            # Also after an interrupt: the proofs found are checked (one quick run) and kept.
+            for open_theorem, outcome in _kernel_check_found(provers[0], backend, parsed, found):
+                record(open_theorem, outcome)
+        finally:
+            for prover in provers:
+                prover.close()
+            order = {t.name: index for index, t in enumerate(parsed.theorems)}
+            result.results.sort(key=lambda r: (r.status != "unsupported", order.get(r.theorem, -1)))
+    return result
+
+
+class _Cancelled(Exception):
+    """Raised from a parallel search's step callback to stop it (the run was interrupted)."""
+
+
+def _search_theorems(
+    chosen: Sequence[OpenTheorem],
+    provers: Sequence[Prover],
+    config: ProverConfig,
+    *,
+    deadline: float | None,
+    kernel_check: bool,
+    on_theorem_start: Callable[[str, int, int], None] | None,
+    on_step: Callable[[int], None] | None,
+) -> Iterator[tuple[OpenTheorem, TheoremResult]]:
+    """Search each theorem with one of `provers` (as many at once as there are provers), yielding
+    (theorem, outcome) as each ends; "found" outcomes still need the kernel's check."""
+    free: queue.SimpleQueue[Prover] = queue.SimpleQueue()
+    for prover in provers:
+        free.put(prover)
+    stop = threading.Event()
+
+    def step(expansions: int) -> None:
+        if stop.is_set():
+            raise _Cancelled()
+        if on_step is not None:
+            on_step(expansions)
+
+    def search_one(index: int, open_theorem: OpenTheorem) -> TheoremResult:
+        left = deadline - time.monotonic() if deadline is not None else None
+        if left is not None and left < _MIN_THEOREM_SECONDS:
+            return TheoremResult(theorem=open_theorem.name, status="skipped", error="--total-seconds ran out before it started")
+        prover = free.get()
+        try:
+            if left is not None:
                 # The Prover reads its budget from its config at each theorem.
                 prover.config = config.model_copy(update={"budget_seconds": min(config.budget_seconds, left)})
             if on_theorem_start is not None:
                 on_theorem_start(open_theorem.name, index, len(chosen))
             try:
-                outcome = prover.prove_theorem(open_theorem.theorem, on_step=on_step)
+                return prover.prove_theorem(open_theorem.theorem, on_step=step, kernel_check=kernel_check)
             except ModelUnavailable as unreachable:
-                outcome = TheoremResult(theorem=open_theorem.theorem.name, status="error", error=str(unreachable))
-            outcome = dataclasses.replace(outcome, theorem=open_theorem.name)
-            if outcome.status == "invalid" and outcome.error:
-                outcome = dataclasses.replace(outcome, error=_located_error(parsed, open_theorem, outcome.error))
-            if outcome.status == "proved" and outcome.tactics and requirements is not None:
-                needed = tuple(requirements(outcome.tactics))
-                if needed:
-                    result.requirements[outcome.theorem] = needed
-            result.results.append(outcome)
-            if on_theorem_done is not None:
-                on_theorem_done(outcome)
-    return result
+                return TheoremResult(theorem=open_theorem.theorem.name, status="error", error=str(unreachable))
+        finally:
+            free.put(prover)
+
+    if len(provers) == 1:
+        for index, open_theorem in enumerate(chosen):
+            yield open_theorem, search_one(index, open_theorem)
+        return
+    pool = ThreadPoolExecutor(max_workers=len(provers), thread_name_prefix="prove")
+    try:
+        futures = {pool.submit(search_one, index, t): t for index, t in enumerate(chosen)}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+    finally:
+        stop.set()  # an interrupt (or an error) stops the searches still running at their next step
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _kernel_check_found(
+    prover: Prover, backend: Backend, parsed: ParsedFile, found: Sequence[tuple[OpenTheorem, TheoremResult]]
+) -> Iterator[tuple[OpenTheorem, TheoremResult]]:
+    """The kernel's verdict on each "found" proof: the whole completed file checked in one run,
+    then the per-theorem check for each theorem that run did not accept (see `coq_file_check`)."""
+    if not found:
+        return
+    verdicts: dict[str, Verdict] = {}
+    check = getattr(backend, "check_completed_file", None)
+    pending = list(found)
+    try:
+        if check is not None:
+            verdicts = check(parsed, {t.name: outcome.tactics for t, outcome in found}).verdicts
+        while pending:
+            open_theorem, outcome = pending[0]
+            verdict = verdicts.get(open_theorem.name)
+            if verdict is not None and verdict.accepted:
+                yield open_theorem, dataclasses.replace(outcome, status="proved", kernel_checked=True)
+            else:
+                yield open_theorem, prover.check_found(open_theorem.theorem, outcome)
+            pending.pop(0)
+    except BaseException:
+        # Interrupted (again) before the kernel said anything: these are not proved.
+        for open_theorem, outcome in pending:
+            yield open_theorem, dataclasses.replace(
+                outcome, status="unproved", proof=None, tactics=None, error="interrupted before its kernel check"
+            )
+        raise
 
 
 def _use_coq_project(backend: Backend, path: Path, options: ProjectOptions) -> None:

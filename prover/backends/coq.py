@@ -21,7 +21,7 @@ import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 from prover.backends.base import OpenTheorem, ParsedFile, UnsupportedProof
 from prover.backends.coq_output import complete_coq_file
@@ -53,6 +53,9 @@ from prover.backends.coq_xml import (
 )
 from prover.errors import InputError, ProverCrashed, ProverError, ProverTimeout, ToolchainMissing
 from search.types import Failed, Outcome, Progress, Proved, State, Theorem, Verdict
+
+if TYPE_CHECKING:
+    from prover.backends.coq_file_check import FileCheckResult
 
 __all__ = [
     "ALLOWED_AXIOMS",
@@ -880,6 +883,17 @@ class CoqBackend:
         return CoqEnvironment(
             step_timeout=step_timeout, hammer=self.hammer, automation=self.automation, coq_args=self.coq_args
         )
+
+    def check_completed_file(self, parsed: ParsedFile, proofs: Mapping[str, Sequence[str]]) -> "FileCheckResult":
+        """Kernel-check all `proofs` (qualified name -> tactics) in one `coqc` run of the completed
+        file, judged as the per-theorem check judges (see `coq_file_check`); the theorems it leaves
+        without a verdict need the per-theorem check (`CoqEnvironment.verify`)."""
+        from prover.backends.coq_file_check import check_completed_file
+
+        with CoqEnvironment(hammer=self.hammer, automation=self.automation, coq_args=self.coq_args) as judge:
+            return check_completed_file(
+                parsed, proofs, complete=self.complete_file, judge=judge._judge_assumptions, coq_args=self.coq_args
+            )
 
     def split_proof(self, script: str) -> list[str]:
         """Split a whole-proof script into steps (one sentence each), dropping `Proof.` and a final `Qed.`."""
