@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Literal
 
 import search
-from search.types import Budget, Environment, Policy, SearchStatus, Theorem, ValueFunction, Verdict
+from search.types import Budget, Environment, Policy, SearchStatus, Theorem, ValueFunction
 
 from prover.backends.base import Backend
 from prover.config import ProverConfig
@@ -163,25 +163,6 @@ class Prover:
             seconds=time.monotonic() - started,
             error=f"proof assistant failed {self.max_restarts + 1} times: {last_failure}",
         )
-
-    def check_found(self, theorem: Theorem, found: TheoremResult) -> TheoremResult:
-        """The kernel's verdict on a "found" result by itself (the per-theorem check): "proved"
-        and kernel-checked, or "unproved" with the reason."""
-        assert found.status == "found" and found.tactics is not None
-        started = time.monotonic()
-        try:
-            verdict = self._environment().verify(theorem, found.tactics)
-        except (ProverCrashed, ProverTimeout) as failure:
-            self._discard_environment()
-            verdict = Verdict(False, f"the proof assistant failed during the kernel check: {failure}")
-        seconds = found.seconds + time.monotonic() - started
-        if not verdict.accepted:
-            log.warning("%s: kernel rejected a found proof: %s", theorem.name, verdict.reason)
-            return dataclasses.replace(
-                found, status="unproved", proof=None, tactics=None, seconds=seconds,
-                error=f"kernel rejected the proof found: {verdict.reason}",
-            )
-        return dataclasses.replace(found, status="proved", kernel_checked=True, seconds=seconds)
 
     def _discard_environment(self) -> None:
         try:

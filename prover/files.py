@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import logging
 import os
 import queue
 import re
@@ -25,7 +26,7 @@ from prover.agent import Prover, TheoremResult
 from prover.backends import Backend, OpenTheorem, ParsedFile, get_backend
 from prover.backends.coq_project import ProjectOptions, check_dependencies, resolve_project
 from prover.config import ProverConfig
-from prover.errors import InputError, ModelUnavailable
+from prover.errors import InputError, ModelUnavailable, ProverCrashed, ProverTimeout
 from search.types import Verdict
 
 __all__ = [
@@ -41,6 +42,8 @@ __all__ = [
 ]
 
 _BOM = "\ufeff"
+log = logging.getLogger(__name__)
+
 # A theorem is not started with less than this many seconds of --total-seconds left.
 _MIN_THEOREM_SECONDS = 1.0
 
@@ -261,27 +264,34 @@ def prove_file(
             on_theorem_done(outcome)
 
     provers = [Prover(config, backend) for _ in range(max(1, min(jobs, len(chosen))))]
-    found: list[tuple[OpenTheorem, TheoremResult]] = []
+    lock = threading.Lock()  # the checker's thread records results too
+
+    def record_safely(open_theorem: OpenTheorem, outcome: TheoremResult) -> None:
+        with lock:
+            record(open_theorem, outcome)
+
+    checker = _KernelChecker(backend, parsed, config, record_safely) if whole_file else None
     try:
         searches = _search_theorems(
-            chosen, provers, config, deadline=deadline, kernel_check=not whole_file,
+            chosen, provers, config, deadline=deadline, kernel_check=checker is None,
             on_theorem_start=on_theorem_start, on_step=on_step,
         )
         for open_theorem, outcome in searches:
-            if outcome.status == "found":
-                found.append((open_theorem, outcome))
+            if outcome.status == "found" and checker is not None:
+                checker.submit(open_theorem, outcome)
             else:
-                record(open_theorem, outcome)
+                record_safely(open_theorem, outcome)
     finally:
         try:
-            # Also after an interrupt: the proofs found are checked (one quick run) and kept.
-            for open_theorem, outcome in _kernel_check_found(provers[0], backend, parsed, found):
-                record(open_theorem, outcome)
+            if checker is not None:
+                # Also after an interrupt: the proofs found are checked (a quick run) and kept.
+                checker.finish()
         finally:
             for prover in provers:
                 prover.close()
             order = {t.name: index for index, t in enumerate(parsed.theorems)}
-            result.results.sort(key=lambda r: (r.status != "unsupported", order.get(r.theorem, -1)))
+            with lock:
+                result.results.sort(key=lambda r: (r.status != "unsupported", order.get(r.theorem, -1)))
     return result
 
 
@@ -344,34 +354,102 @@ def _search_theorems(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _kernel_check_found(
-    prover: Prover, backend: Backend, parsed: ParsedFile, found: Sequence[tuple[OpenTheorem, TheoremResult]]
-) -> Iterator[tuple[OpenTheorem, TheoremResult]]:
-    """The kernel's verdict on each "found" proof: the whole completed file checked in one run,
-    then the per-theorem check for each theorem that run did not accept (see `coq_file_check`)."""
-    if not found:
-        return
-    verdicts: dict[str, Verdict] = {}
-    check = getattr(backend, "check_completed_file", None)
-    pending = list(found)
-    try:
-        if check is not None:
-            verdicts = check(parsed, {t.name: outcome.tactics for t, outcome in found}).verdicts
-        while pending:
-            open_theorem, outcome = pending[0]
+class _KernelChecker:
+    """Kernel-checks the proofs the searches find, in a thread of its own, while the searches go on.
+
+    Each round takes every proof found since the last round and checks them together in one
+    compilation of the completed file (with the proofs accepted so far in it, so a proof may use
+    an earlier one), through the backend's `check_completed_file`; a theorem that round does not
+    accept gets the per-theorem check (`verify`, in an environment of the checker's own). A result
+    is recorded as "proved" only from one of these verdicts.
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        parsed: ParsedFile,
+        config: ProverConfig,
+        record: Callable[[OpenTheorem, TheoremResult], None],
+    ) -> None:
+        self.backend, self.parsed, self.config, self.record = backend, parsed, config, record
+        self._pending: list[tuple[OpenTheorem, TheoremResult]] = []
+        self._accepted: dict[str, tuple[str, ...]] = {}
+        self._condition = threading.Condition()
+        self._closing = False
+        self._environment: Any = None
+        # A daemon: an interrupted run must be able to exit even while coqc runs.
+        self._thread = threading.Thread(target=self._run, name="kernel-check", daemon=True)
+        self._thread.start()
+
+    def submit(self, open_theorem: OpenTheorem, outcome: TheoremResult) -> None:
+        """Queue a "found" result for the kernel's check."""
+        with self._condition:
+            self._pending.append((open_theorem, outcome))
+            self._condition.notify()
+
+    def finish(self) -> None:
+        """Wait until every queued proof has its verdict; interrupted, record the rest as unproved."""
+        with self._condition:
+            self._closing = True
+            self._condition.notify()
+        try:
+            self._thread.join()
+        except BaseException:
+            with self._condition:
+                left, self._pending = self._pending, []
+            for open_theorem, outcome in left:
+                self.record(open_theorem, _unchecked(outcome, "interrupted before its kernel check"))
+            raise
+        finally:
+            if self._environment is not None:
+                self._environment.close()
+
+    def _run(self) -> None:
+        while True:
+            with self._condition:
+                while not self._pending and not self._closing:
+                    self._condition.wait()
+                if not self._pending:
+                    return
+                batch, self._pending = self._pending, []
+            try:
+                self._check(batch)
+            except Exception as failure:  # noqa: BLE001 - a checker that dies must not take proofs with it
+                log.warning("kernel check failed: %s", failure)
+                for open_theorem, outcome in batch:
+                    self.record(open_theorem, _unchecked(outcome, f"the kernel check failed: {failure}"))
+
+    def _check(self, batch: list[tuple[OpenTheorem, TheoremResult]]) -> None:
+        proofs = {t.name: outcome.tactics or () for t, outcome in batch}
+        verdicts = self.backend.check_completed_file(  # type: ignore[attr-defined]
+            self.parsed, proofs, accepted=dict(self._accepted)
+        ).verdicts
+        for open_theorem, outcome in batch:
             verdict = verdicts.get(open_theorem.name)
-            if verdict is not None and verdict.accepted:
-                yield open_theorem, dataclasses.replace(outcome, status="proved", kernel_checked=True)
+            if verdict is None or not verdict.accepted:
+                verdict = self._verify_alone(open_theorem, outcome)
+            if verdict.accepted:
+                self._accepted[open_theorem.name] = tuple(outcome.tactics or ())
+                self.record(open_theorem, dataclasses.replace(outcome, status="proved", kernel_checked=True))
             else:
-                yield open_theorem, prover.check_found(open_theorem.theorem, outcome)
-            pending.pop(0)
-    except BaseException:
-        # Interrupted (again) before the kernel said anything: these are not proved.
-        for open_theorem, outcome in pending:
-            yield open_theorem, dataclasses.replace(
-                outcome, status="unproved", proof=None, tactics=None, error="interrupted before its kernel check"
-            )
-        raise
+                log.warning("%s: kernel rejected a found proof: %s", open_theorem.name, verdict.reason)
+                self.record(open_theorem, _unchecked(outcome, f"kernel rejected the proof found: {verdict.reason}"))
+
+    def _verify_alone(self, open_theorem: OpenTheorem, outcome: TheoremResult) -> Verdict:
+        """The per-theorem check: the theorem alone, with every earlier open proof admitted."""
+        if self._environment is None:
+            self._environment = self.backend.open_environment(step_timeout=self.config.step_timeout)
+        try:
+            return self._environment.verify(open_theorem.theorem, outcome.tactics or ())
+        except (ProverCrashed, ProverTimeout) as failure:
+            self._environment.close()
+            self._environment = None
+            return Verdict(False, f"the proof assistant failed during the kernel check: {failure}")
+
+
+def _unchecked(outcome: TheoremResult, reason: str) -> TheoremResult:
+    """A found proof the kernel did not accept: unproved, with the reason."""
+    return dataclasses.replace(outcome, status="unproved", proof=None, tactics=None, kernel_checked=False, error=reason)
 
 
 def _use_coq_project(backend: Backend, path: Path, options: ProjectOptions) -> None:

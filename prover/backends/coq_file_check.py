@@ -91,12 +91,15 @@ def check_completed_file(
     *,
     complete: Callable[[ParsedFile, Mapping[str, Sequence[str]]], str],
     judge: Judge,
+    accepted: Mapping[str, Sequence[str]] | None = None,
     coq_args: Sequence[str] = (),
     timeout: float = 300.0,
     environment: Mapping[str, str] | None = None,
 ) -> FileCheckResult:
     """Kernel-check every proof of `proofs` (qualified name -> tactics) in one compilation of the
-    completed file; `complete` renders the file as it will be written (`CoqBackend.complete_file`)."""
+    completed file; `complete` renders the file as it will be written (`CoqBackend.complete_file`).
+    `accepted`: proofs already kernel-checked, written into the file as well but not judged again."""
+    accepted = {name: tactics for name, tactics in (accepted or {}).items() if name not in proofs}
     by_name = {t.name: t for t in parsed.theorems}
     verdicts: dict[str, Verdict] = {}
     candidates: dict[str, str] = {}  # qualified name -> name for Print Assumptions
@@ -118,7 +121,7 @@ def check_completed_file(
         # does not pass for every theorem, one report per theorem.
         one_report = True
         while candidates and compilations < _MAX_ROUNDS:
-            chosen = {name: proofs[name] for name in candidates}
+            chosen = {**accepted, **{name: proofs[name] for name in candidates}}
             completed = complete(admit_unproved(parsed, list(chosen)), chosen)
             reports = {name: folder / f"assumptions{index}" for index, name in enumerate(candidates)}
             bundle = folder / "assumptions_all"
@@ -137,11 +140,14 @@ def check_completed_file(
                 if one_report:
                     report = bundle.with_suffix(".out")
                     shared = report.read_text() if report.exists() else None
-                    judged = {name: judge(shared, by_name[name].theorem) for name in candidates} if shared else {}
-                    if judged and all(verdict.accepted for verdict in judged.values()):
-                        # Each theorem's assumptions are among the tuple's, and the judgement
-                        # rejects by single assumptions: passing for all passes for each.
-                        verdicts.update(judged)
+                    last = max(candidates, key=lambda name: by_name[name].span[0])
+                    verdict = judge(shared, by_name[last].theorem) if shared is not None else None
+                    if verdict is not None and verdict.accepted:
+                        # Each theorem's assumptions are among the tuple's, and the judgement rejects
+                        # by single assumptions; judged where the last theorem stands, everything the
+                        # earlier ones may use is in scope and each earlier open theorem left admitted
+                        # counts as unproved, so passing there passes for each.
+                        verdicts.update({name: verdict for name in candidates})
                         return FileCheckResult(verdicts, compilations)
                     one_report = False
                     continue

@@ -111,3 +111,50 @@ End F.
     (open_theorem,) = parsed.theorems
     check = backend.check_completed_file(parsed, {open_theorem.name: ("reflexivity",)})
     assert check.verdicts == {} and check.compilations == 0
+
+
+@pytest.mark.coq
+def test_found_proofs_are_recorded_only_with_a_kernel_verdict_and_rejected_ones_checked_alone() -> None:
+    require_coq()
+    from prover.agent import TheoremResult
+    from prover.config import ProverConfig
+    from prover.files import _KernelChecker
+
+    backend, parsed = parsed_file()
+    by_name = {t.name: t for t in parsed.theorems}
+    recorded: dict[str, TheoremResult] = {}
+    checker = _KernelChecker(backend, parsed, ProverConfig(backend="coq"), lambda t, r: recorded.__setitem__(t.name, r))
+    checker.submit(by_name["first_one"], TheoremResult(theorem="first_one", status="found", tactics=("intros", "lia")))
+    # Leaves a goal at Qed: breaks the completed file, then fails its own check too.
+    checker.submit(by_name["M.in_module"], TheoremResult(theorem="M.in_module", status="found", tactics=("intros",)))
+    checker.finish()
+    # A later round puts the accepted proof in the file: a proof may use it.
+    checker = _KernelChecker(backend, parsed, ProverConfig(backend="coq"), lambda t, r: recorded.__setitem__(t.name, r))
+    checker._accepted["first_one"] = ("intros", "lia")
+    checker.submit(
+        by_name["uses_first"], TheoremResult(theorem="uses_first", status="found", tactics=("intros", "rewrite !first_one", "reflexivity"))
+    )
+    checker.finish()
+    assert recorded["first_one"].status == "proved" and recorded["first_one"].kernel_checked
+    assert recorded["M.in_module"].status == "unproved" and not recorded["M.in_module"].kernel_checked
+    assert recorded["M.in_module"].error.startswith("kernel rejected the proof found")
+    assert recorded["uses_first"].status == "proved" and recorded["uses_first"].kernel_checked
+
+
+@pytest.mark.coq
+@pytest.mark.slow
+def test_parallel_jobs_prove_a_file_with_results_in_file_order(tmp_path) -> None:
+    require_coq()
+    from prover.config import ProverConfig
+    from prover.files import prove_file
+
+    source = tmp_path / "many.v"
+    source.write_text(
+        "".join(f"Lemma l{i} : forall n : nat, n + {i} = {i} + n.\nProof.\nAdmitted.\n" for i in range(5))
+        + "Lemma wrong : forall n : nat, n = n + 1.\nProof.\nAdmitted.\n"
+    )
+    config = ProverConfig(backend="coq", budget_seconds=8, step_timeout=5)
+    result = prove_file(source, config, jobs=2)
+    assert [r.theorem for r in result.results] == [f"l{i}" for i in range(5)] + ["wrong"]
+    assert all(r.status == "proved" and r.kernel_checked for r in result.results[:5])
+    assert result.results[5].status == "unproved"
