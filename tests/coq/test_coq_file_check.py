@@ -158,3 +158,25 @@ def test_parallel_jobs_prove_a_file_with_results_in_file_order(tmp_path) -> None
     assert [r.theorem for r in result.results] == [f"l{i}" for i in range(5)] + ["wrong"]
     assert all(r.status == "proved" and r.kernel_checked for r in result.results[:5])
     assert result.results[5].status == "unproved"
+
+
+@pytest.mark.coq
+def test_a_files_theorems_in_order_reuse_the_elaborated_header() -> None:
+    require_coq()
+    from search.types import Proved
+
+    backend = CoqBackend(hammer=False)
+    text = "Require Import List.\nDefinition two := 2.\n" + "".join(
+        f"Lemma t{i} : two + {i} = {i} + two.\nProof.\nAdmitted.\n\n" for i in range(4)
+    )
+    parsed = backend.parse_file("h.v", text)
+    with backend.open_environment(step_timeout=5) as env:
+        added = []
+        for open_theorem in parsed.theorems:
+            before = env.sentences_added
+            root = env.start(open_theorem.theorem)
+            added.append(env.sentences_added - before)
+            assert isinstance(env.step(root, "unfold two; lia"), Proved)
+        # The first theorem runs the preamble and header; each later one adds only the previous
+        # theorem's `Admitted.`, its own statement and `Proof.` (the path is cut back, not rerun).
+        assert added[0] >= 4 and added[1:] == [3, 3, 3]
