@@ -147,6 +147,9 @@ def prove_file_command(
         Optional[list[str]],
         typer.Option("--only", help="Prove only this theorem (qualified or short name, shell glob); repeatable."),
     ] = None,
+    disprove: Annotated[
+        bool, typer.Option("--disprove", help="Coq: for each theorem left unproved, look for a counterexample; a kernel-checked negation makes it 'disproved'.")
+    ] = False,
     # Output.
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object with every result.")] = False,
     out: Annotated[Optional[Path], typer.Option("--out", help="Write the completed file here.")] = None,
@@ -228,6 +231,7 @@ def prove_file_command(
                 project=project,
                 jobs=jobs,
                 total_seconds=total_seconds,
+                disprove=disprove,
                 on_theorem_start=display.start,
                 on_step=display.step,
                 on_theorem_done=display.done,
@@ -321,7 +325,7 @@ def _report(
     --write leaves FILE untouched when no proof was found; --out always writes."""
     from prover.backends import get_backend
 
-    backend = get_backend(result.backend)
+    backend = result.tool if result.tool is not None else get_backend(result.backend)
     target = out if out is not None else file if write else None
     if target is not None and (out is not None or result.proofs):
         write_completed(target, result.completed_text(backend), result.source_format)
@@ -468,7 +472,7 @@ class _Display:
         if not self.lines:
             return
         text = _summary_line(outcome)
-        if outcome.status == "proved" and outcome.proof:
+        if outcome.status in ("proved", "disproved") and outcome.proof:
             needs = self.result.requirements.get(outcome.theorem, ()) if self.result is not None else ()
             if needs:
                 text += f" [needs {' '.join(needs)}]"

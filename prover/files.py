@@ -26,8 +26,8 @@ from prover.agent import Prover, TheoremResult
 from prover.backends import Backend, OpenTheorem, ParsedFile, get_backend
 from prover.backends.coq_project import ProjectOptions, check_dependencies, resolve_project
 from prover.config import ProverConfig
-from prover.errors import InputError, ModelUnavailable, ProverCrashed, ProverTimeout
-from search.types import Verdict
+from prover.errors import InputError, ModelUnavailable, ProverCrashed, ProverTimeout, ToolchainMissing
+from search.types import Theorem, Verdict
 
 __all__ = [
     "FileResult",
@@ -86,6 +86,7 @@ class FileResult:
     total_open: int = 0
     requirements: dict[str, tuple[str, ...]] = field(default_factory=dict)
     written: str | None = None
+    tool: Backend | None = field(default=None, repr=False)  # the backend the run used (with its load paths)
 
     @property
     def all_proved(self) -> bool:
@@ -102,8 +103,10 @@ class FileResult:
         return {r.theorem: r.tactics for r in self.results if r.status == "proved" and r.tactics}
 
     def completed_text(self, backend: Backend) -> str:
-        """The file with every proof found so far written in (line endings as `\\n`, no BOM)."""
-        return backend.complete_file(self.parsed, self.proofs)
+        """The file with every proof found so far written in (line endings as `\\n`, no BOM), with
+        only the imports its proofs need where the backend can tell."""
+        complete = getattr(backend, "complete_file_with_needed_imports", backend.complete_file)
+        return complete(self.parsed, self.proofs)
 
     def to_json(self) -> dict[str, Any]:
         """The `--json` document (see the README's contract): {"file", "backend", "interrupted",
@@ -193,10 +196,43 @@ def statement_location(parsed: ParsedFile, open_theorem: OpenTheorem) -> str:
 
 
 def _located_error(parsed: ParsedFile, open_theorem: OpenTheorem, message: str) -> str:
-    """An invalid statement's message: where it is, then Coq's/Lean's words, the name said once."""
+    """An invalid statement's message: where it is (the failing header sentence when the header
+    fails), then Coq's/Lean's words, the name said once."""
     for name in {open_theorem.theorem.name, open_theorem.name}:
         message = re.sub(rf"^{re.escape(name)}:\s*", "", message)
-    return f"{statement_location(parsed, open_theorem)}: {message}"
+    header_failure = _header_sentence_location(parsed, open_theorem, message)
+    return f"{header_failure or statement_location(parsed, open_theorem)}: {message}"
+
+
+def _header_sentence_location(parsed: ParsedFile, open_theorem: OpenTheorem, message: str) -> str | None:
+    """Where the header sentence a message quotes (`the file's header fails at 'End A.'`) is, the
+    last occurrence before the statement; None when the message quotes none or it is not found."""
+    quoted = re.match(r"the file's header fails at '(.+?)(?:\.\.\.)?':", message)
+    if quoted is None or open_theorem.statement_start < 0:
+        return None
+    words = quoted.group(1).split()
+    if not words:
+        return None
+    pattern = re.compile(r"\s+".join(re.escape(word) for word in words))
+    matches = list(pattern.finditer(parsed.text, 0, open_theorem.statement_start))
+    if not matches:
+        return None
+    start, end = matches[-1].span()
+    line = parsed.text.count("\n", 0, start) + 1
+    column = start - (parsed.text.rfind("\n", 0, start) + 1)
+    return f'File "{parsed.path}", line {line}, characters {column}-{column + end - start}'
+
+
+def _disproved(outcome: TheoremResult, theorem: Theorem, prover: Prover) -> TheoremResult:
+    """`outcome` as `disproved` when the theorem's negation is kernel-checked; else unchanged."""
+    from prover.disprove import disprove
+
+    found = disprove(theorem, theorem.statement, prover._environment())
+    if found is None:
+        return outcome
+    return dataclasses.replace(
+        outcome, status="disproved", proof=found.source, tactics=None, kernel_checked=True, error=found.describe()  # type: ignore[arg-type]
+    )
 
 
 def prove_file(
@@ -207,6 +243,7 @@ def prove_file(
     total_seconds: float | None = None,
     project: ProjectOptions | None = None,
     jobs: int = 1,
+    disprove: bool = False,
     on_theorem_start: Callable[[str, int, int], None] | None = None,
     on_step: Callable[[int], None] | None = None,
     on_theorem_done: Callable[[TheoremResult], None] | None = None,
@@ -224,9 +261,13 @@ def prove_file(
     `project`: the command line's load-path options (Coq); the file's `_CoqProject` or dune
     project is found from its folder unless they say not to. A project whose libraries the file
     cannot load (not compiled, a cycle, another Coq version) is an `InputError` before any search.
+    `disprove` (Coq): a theorem left unproved is `disproved` when a counterexample's negation passes
+    the kernel (`prover.disprove`); its proof is then the negation with its proof.
     """
     text, source_format = read_source_with_format(path)
     backend = get_backend(config.backend if config.backend != "auto" else str(path))
+    if backend.name == "lean":
+        _use_lake_project(backend, Path(path))
     backend.check_toolchain()
     parsed = backend.parse_file(str(path), text)
     chosen = select_theorems(parsed, only)
@@ -237,6 +278,7 @@ def prove_file(
     else:
         result.backend, result.parsed = backend.name, parsed
     result.source_format, result.selected, result.total_open = source_format, len(chosen), len(parsed.theorems)
+    result.tool = backend
     for hole in parsed.unsupported:
         if not only or any(_matches(hole.name, pattern) for pattern in only):
             outcome = TheoremResult(theorem=hole.name, status="unsupported", error=hole.reason)  # type: ignore[arg-type]
@@ -274,7 +316,7 @@ def prove_file(
     try:
         searches = _search_theorems(
             chosen, provers, config, deadline=deadline, kernel_check=checker is None,
-            on_theorem_start=on_theorem_start, on_step=on_step,
+            disprove=disprove and backend.name == "coq", on_theorem_start=on_theorem_start, on_step=on_step,
         )
         for open_theorem, outcome in searches:
             if outcome.status == "found" and checker is not None:
@@ -306,6 +348,7 @@ def _search_theorems(
     *,
     deadline: float | None,
     kernel_check: bool,
+    disprove: bool = False,
     on_theorem_start: Callable[[str, int, int], None] | None,
     on_step: Callable[[int], None] | None,
 ) -> Iterator[tuple[OpenTheorem, TheoremResult]]:
@@ -334,9 +377,12 @@ def _search_theorems(
             if on_theorem_start is not None:
                 on_theorem_start(open_theorem.name, index, len(chosen))
             try:
-                return prover.prove_theorem(open_theorem.theorem, on_step=step, kernel_check=kernel_check)
+                outcome = prover.prove_theorem(open_theorem.theorem, on_step=step, kernel_check=kernel_check)
             except ModelUnavailable as unreachable:
                 return TheoremResult(theorem=open_theorem.theorem.name, status="error", error=str(unreachable))
+            if disprove and outcome.status == "unproved":
+                outcome = _disproved(outcome, open_theorem.theorem, prover)
+            return outcome
         finally:
             free.put(prover)
 
@@ -457,6 +503,20 @@ def _use_coq_project(backend: Backend, path: Path, options: ProjectOptions) -> N
     project = resolve_project(path, options)
     check_dependencies(path, project)
     backend.coq_args = project.coq_args  # type: ignore[attr-defined]
+
+
+def _use_lake_project(backend: Backend, path: Path) -> None:
+    """Run a `.lean` file inside its own Lake project when it has one (see `layout_for_file`)."""
+    from prover.backends.lean_toolchain import layout_for_file
+
+    current = backend.layout  # type: ignore[attr-defined]
+    layout, reason = layout_for_file(path, current)
+    if layout == current:
+        return
+    problems = layout.missing()
+    if problems:
+        raise ToolchainMissing(f"{path}: runs in {reason}, which is not ready: {problems[0]}")
+    backend.layout = layout  # type: ignore[attr-defined]
 
 
 def write_completed(path: str | os.PathLike[str], text: str, source_format: SourceFormat = SourceFormat()) -> bool:
