@@ -174,6 +174,9 @@ class Prover:
         # Elaborating the header and statement is not search: the budget starts after it, so a
         # long file header does not eat the time a theorem gets.
         root = env.start(theorem)
+        observe = getattr(self.policy, "observe_theorem", None)
+        if observe is not None:  # policies that read the theorem's file (the portfolio's generators)
+            observe(theorem)
         remaining = self.config.budget_seconds - searched[0]
         budget = Budget(
             max_expansions=self.config.max_expansions, max_seconds=max(remaining, 0.0)
