@@ -23,6 +23,7 @@ _CASE_TYPES = re.compile(r"^(bool|option\b.*|sumbool\b.*|sum\b.*|.*\s\+\s.*|\{.*
 # Follow-ups after `induction x; intros; simpl`, best first; each uses the induction hypotheses.
 _FOLLOW_UPS = ("congruence", "lia", "auto", "f_equal; auto", "nia", "ring")
 _ARITH_RELATIONS = {"=", "<>", "<", "<=", ">", ">=", "In", "Nat.divide", "Z.divide", "divide"}
+_TYPE_FORMERS = {"list", "option", "prod", "sum", "vector", "Vector.t", "seq", "nat", "bool", "sig", "sigT", "Fin.t", "array"}
 _MAX_LEMMAS = 12  # the most recent ones: nearby lemmas are the relevant ones
 
 
@@ -90,13 +91,19 @@ class InductionGenerator:
         for scrutinee in re.findall(r"\b(?:match|if)\s+(\([^()]*\)|[\w'.]+(?:\s+[\w'.]+)*?)\s+(?:with|then)\b", goal.conclusion):
             out.append(Proposal(-1.0, f"destruct {scrutinee} eqn:?"))
             out.append(Proposal(-1.3, f"destruct {scrutinee}; simpl; auto"))
-        for name, kind in goal.facts():
-            head = kind.strip().split()[0] if kind.strip() else ""
+        sorts = {name for name, kind in goal.hypotheses if kind.strip() in ("Type", "Set", "Prop")}
+        context_names = {name for name, _ in goal.hypotheses}
+        for name, kind in goal.hypotheses:
+            words = kind.strip().split()
+            head = words[0] if words else ""
+            # An inductive predicate applied to the context's terms (`H : ev n`), not a type (`list A`).
+            arguments = {word.strip("()") for word in words[1:]}
             if (
                 re.fullmatch(r"[^\W\d][\w'.]*", head)
                 and head not in _ARITH_RELATIONS
-                and head not in ("forall", "exists", "True", "False")
-                and not re.search(r"[=<>~]|/\\|\\/|->", kind)
+                and head not in _TYPE_FORMERS
+                and arguments & (context_names - sorts)
+                and not re.search(r"[=<>~]|/\\|\\/|->|\bforall\b|\bexists\b", kind)
             ):
                 out.append(Proposal(-1.4, f"inversion {name}; subst; auto"))
                 out.append(Proposal(-1.9, f"inversion {name}"))

@@ -85,7 +85,20 @@ class NonlinearHintGenerator:
             f"pose proof ({product} ({x}) ({y}) ltac:({arith}) ltac:({arith}))"
             for x, y in itertools.combinations(slacks, 2)
         ][:6]
+        # Slacks times squared differences (`0 <= (a + b) * (a - b)^2`): degree-3 facts whose pairwise
+        # products reach the degree-5 certificates that nra cannot build from degree-2 ones.
+        def weighted(weight: str, difference: str) -> str:
+            squared = f"(({difference})^2)" if domain == "R" else f"(({difference}) * ({difference}))"
+            return f"pose proof ({product} ({weight}) {squared} ltac:({arith}) ({square} ({difference})))"
+
+        each = [weighted(w, d) for w in slacks[:3] for d in differences[:3]]
+        total = " + ".join(f"({x})" for x in slacks[:3])
+        summed = [weighted(total, d) for d in differences[:3]] if len(slacks) >= 2 else []
         hint_sets: list[tuple[float, list[str]]] = []
+        if each:
+            hint_sets.append((-1.0, each[:9]))
+            if summed:
+                hint_sets.append((-1.3, summed + [sq(a) for a in atoms]))
         if atoms:
             hint_sets.append((-0.7, [sq(a) for a in atoms]))
         if differences:

@@ -39,13 +39,15 @@ def _candidates(domain: Domain):
             yield Fraction(i)
             yield Fraction(-i)
     else:
+        # Simplest fractions first: by height max(|p|, q), so a few dozen candidates cover 3/4 and -1/2.
         seen = set()
-        for q in (1, 2, 3, 4, 5, 6):
-            for p in range(0, 60 * q):
-                for value in (Fraction(p, q), Fraction(-p, q)):
-                    if value not in seen:
-                        seen.add(value)
-                        yield value
+        for height in range(0, 200):
+            for q in range(1, min(height, 12) + 1 if height else 2):
+                for p in ((height,) if q < height else range(0, height + 1)):
+                    for value in (Fraction(p, q), Fraction(-p, q)):
+                        if value not in seen:
+                            seen.add(value)
+                            yield value
 
 
 def find_witnesses(binders: list[tuple[str, Domain]], body: Term, *, limit: int = 2) -> list[tuple[Fraction, ...]]:
