@@ -24,7 +24,7 @@ __all__ = ["TheoremResult", "Prover"]
 
 log = logging.getLogger(__name__)
 
-Status = Literal["proved", "unproved", "invalid", "error"]
+Status = Literal["proved", "unproved", "invalid", "error", "unsupported", "skipped"]
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,9 @@ class TheoremResult:
     """The outcome for one theorem.
 
     status: "proved" (the kernel accepted the proof), "unproved" (search ended without one),
-        "invalid" (the statement does not elaborate), "error" (the proof assistant kept failing).
+        "invalid" (the statement does not elaborate), "error" (the proof assistant or the model
+        kept failing); for files also "unsupported" (an open proof the backend does not search) and
+        "skipped" (--total-seconds ran out before it started).
     proof: the rendered proof text that completes the theorem, when proved.
     tactics: the tactic steps of that proof.
     kernel_checked: True only when the from-scratch kernel check accepted the proof.
@@ -123,7 +125,11 @@ class Prover:
             # Imported here: Ray is an optional extra and only prover/distributed imports it.
             from prover.distributed.rollouts import BackendEnvironmentFactory, RayRolloutExecutor
 
-            factory = BackendEnvironmentFactory(self.backend.name, step_timeout=self.config.step_timeout)
+            factory = BackendEnvironmentFactory(
+                self.backend.name,
+                step_timeout=self.config.step_timeout,
+                coq_args=tuple(getattr(self.backend, "coq_args", ())),
+            )
             self._rollouts = RayRolloutExecutor(factory, workers=self.config.rollout_workers)
         return self._rollouts
 

@@ -3,13 +3,18 @@
 `prove FILE` proves the open theorems of a .v or .lean file; the other commands (`doctor`,
 `setup`, `eval`, ...) are registered by the modules that own them. Every failure the user can
 cause or meet ends in one line on stderr and a non-zero exit code: 1 when a run finished with
-something unproved, 2 for bad input or a missing toolchain, 130 for Ctrl-C.
+something unproved (or unsupported, skipped, or a theorem the model failed for), 2 for bad input or
+a missing toolchain, 130 for Ctrl-C, 143 for SIGTERM and 141 when stdout was closed (`| head`);
+the last three still print and write every proof already found.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import re
+import signal
 import sys
 import time
 from importlib import import_module
@@ -21,9 +26,10 @@ from rich.console import Console
 
 import prover
 from prover.agent import TheoremResult
+from prover.backends.coq_project import LoadPath, ProjectOptions
 from prover.config import ProverConfig, make_config
 from prover.errors import InputError, ProverError
-from prover.files import FileResult, prove_file, write_atomically
+from prover.files import FileResult, prove_file, write_atomically, write_completed
 
 __all__ = ["app", "main"]
 
@@ -81,31 +87,121 @@ def _root(
     )
 
 
+class _Stopped(KeyboardInterrupt):
+    """The run was stopped from outside (SIGTERM, a closed stdout): handled as Ctrl-C is, finished
+    results printed and written, with its own message and exit code."""
+
+    reason = "interrupted"
+    exit_code = 130
+    message = "interrupted; finished results kept"
+
+
+class _Terminated(_Stopped):
+    reason = "terminated"
+    exit_code = 143  # 128 + SIGTERM, as shells report a process SIGTERM ended
+    message = "terminated (SIGTERM); finished results kept"
+
+
+class _StdoutClosed(_Stopped):
+    reason = "stdout closed"
+    exit_code = 141  # 128 + SIGPIPE, what `cmd | head -1` gives a program killed by the pipe
+    message = "stdout was closed; stopped, finished results kept"
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise _Terminated()
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null once its reader has gone, so no later write (or the interpreter's
+    final flush) raises BrokenPipeError again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (tests): nothing to redirect
+        pass
+    finally:
+        os.close(devnull)
+
+
+def _echo(text: str) -> None:
+    """Print a line on stdout; a closed stdout stops the run like an interrupt (`_StdoutClosed`)."""
+    try:
+        typer.echo(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+        raise _StdoutClosed() from None
+
+
 @app.command(_FILE_COMMAND, hidden=True)
 def prove_file_command(
     file: Annotated[Path, typer.Argument(help="A .v (Coq) or .lean (Lean 4) file with open proofs.")],
+    # What to prove and for how long.
     budget_seconds: Annotated[float, typer.Option(help="Search seconds per theorem.")] = ProverConfig().budget_seconds,
+    total_seconds: Annotated[
+        Optional[float],
+        typer.Option(help="Cap on the whole run's seconds; theorems not started in time are reported skipped."),
+    ] = None,
+    only: Annotated[
+        Optional[list[str]],
+        typer.Option("--only", help="Prove only this theorem (qualified or short name, shell glob); repeatable."),
+    ] = None,
+    disprove: Annotated[
+        bool, typer.Option("--disprove", help="Coq: for each theorem left unproved, look for a counterexample; a kernel-checked negation makes it 'disproved'.")
+    ] = False,
+    # Output.
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object with every result.")] = False,
     out: Annotated[Optional[Path], typer.Option("--out", help="Write the completed file here.")] = None,
-    write: Annotated[bool, typer.Option("--write", help="Complete FILE in place.")] = False,
+    write: Annotated[bool, typer.Option("--write", help="Complete FILE in place (untouched when nothing is proved).")] = False,
+    save_tree: Annotated[
+        Optional[Path],
+        typer.Option(help="Save the search graphs: .json (one file, all theorems by name; reloadable), .graphml or .dot."),
+    ] = None,
+    # Search.
     search: Annotated[str, typer.Option(help="Search algorithm: best_first or mcts.")] = ProverConfig().search,
     policy: Annotated[str, typer.Option(help="Policy spec, e.g. portfolio or portfolio+hf:MODEL.")] = ProverConfig().policy,
     value: Annotated[str, typer.Option(help="Value function spec for MCTS, e.g. heuristic.")] = ProverConfig().value,
     max_expansions: Annotated[Optional[int], typer.Option(help="Tactic steps per theorem.")] = None,
     step_timeout: Annotated[float, typer.Option(help="Seconds one tactic may run.")] = ProverConfig().step_timeout,
     seed: Annotated[int, typer.Option(help="Seed of the search's randomness.")] = 0,
-    backend: Annotated[str, typer.Option(help="coq, lean, or auto (from the extension).")] = "auto",
     rollout_workers: Annotated[
         int, typer.Option(help="MCTS: run in-flight expansions on this many Ray workers (1: no Ray).")
     ] = ProverConfig().rollout_workers,
-    save_tree: Annotated[
-        Optional[Path],
-        typer.Option(help="Save each theorem's search graph: .json (reloadable), .graphml or .dot by suffix."),
+    # Proof assistant.
+    backend: Annotated[str, typer.Option(help="coq, lean, or auto (from the extension).")] = "auto",
+    no_hammer: Annotated[
+        bool, typer.Option("--no-hammer", help="Coq: never use CoqHammer (no sauto/hauto proposed, no Hammer import written).")
+    ] = False,
+    # Coq projects.
+    coq_arg: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--coq-arg",
+            help="Coq: pass this option to coqidetop and coqc (repeatable). -Q DIR LIB and -R DIR LIB add "
+            "load paths; both add to the nearest _CoqProject's (or dune project's) flags.",
+        ),
     ] = None,
+    load_path: Annotated[Optional[list[str]], typer.Option("--load-path", hidden=True)] = None,
+    no_coqproject: Annotated[
+        bool, typer.Option("--no-coqproject", help="Coq: ignore _CoqProject and dune files above FILE.")
+    ] = False,
 ) -> None:
-    """Search for proofs of FILE's open theorems and report the kernel's verdicts."""
+    """Search for proofs of FILE's open theorems and report the kernel's verdicts.
+
+    Coq files are checked with their project's load paths: the nearest _CoqProject above FILE
+    (-Q/-R/-I and -arg), or a dune project's coq.theory stanzas; -Q DIR LIB, -R DIR LIB and
+    --coq-arg ARG add to them, --no-coqproject ignores the project file.
+    """
     if out is not None and write:
         raise InputError("--out and --write exclude each other: pick one")
+    if total_seconds is not None and total_seconds <= 0:
+        raise InputError("--total-seconds must be positive")
+    if no_hammer:
+        from prover.backends.coq import NO_HAMMER_ENV
+
+        os.environ[NO_HAMMER_ENV] = "1"  # read by the backend and the portfolio, inherited by workers
+    project = _project_options(load_path or [], coq_arg or [], use_project_file=not no_coqproject)
     config = make_config(
         backend=backend,
         policy=policy,
@@ -119,58 +215,154 @@ def prove_file_command(
     )
 
     result = FileResult(file=str(file), backend=config.backend, parsed=None)  # type: ignore[arg-type]
-    display = _Display(live=stderr.is_terminal and not json_output, lines=not json_output)
+    display = _Display(live=stderr.is_terminal and not json_output, lines=not json_output, result=result)
+    stopped: _Stopped | None = None
+    previous_sigterm = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        prove_file(
-            file,
-            config,
-            on_theorem_start=display.start,
-            on_step=display.step,
-            on_theorem_done=display.done,
-            result=result,
-        )
-    except KeyboardInterrupt:
-        result.interrupted = True
+        try:
+            prove_file(
+                file,
+                config,
+                only=tuple(only or ()),
+                project=project,
+                total_seconds=total_seconds,
+                disprove=disprove,
+                on_theorem_start=display.start,
+                on_step=display.step,
+                on_theorem_done=display.done,
+                result=result,
+            )
+        except KeyboardInterrupt as interrupt:
+            stopped = interrupt if isinstance(interrupt, _Stopped) else _Stopped()
+        finally:
+            display.stop()
+        # Reporting and writing finish even if a second SIGTERM comes: the user's work comes first.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if stopped is not None:
+            result.interrupted, result.stop_reason = True, stopped.reason
+        if save_tree is not None and result.results:
+            _save_trees(save_tree, result.results)
+        if result.parsed is not None:
+            try:
+                _report(result, json_output=json_output, out=out, write=write, file=file, stdout_closed=isinstance(stopped, _StdoutClosed))
+            except _StdoutClosed as closed:
+                stopped = stopped or closed
+                result.interrupted, result.stop_reason = True, closed.reason
     finally:
-        display.stop()
+        signal.signal(signal.SIGTERM, previous_sigterm)
+    if stopped is not None:
+        stderr.print(f"prove: {stopped.message}", soft_wrap=True, markup=False)
+        raise typer.Exit(stopped.exit_code)
+    _exit_for(result, file)
 
-    if save_tree is not None and result.results:
-        _save_trees(save_tree, result.results)
-    if result.parsed is not None:
-        _report(result, json_output=json_output, out=out, write=write, file=file)
-    if result.interrupted:
-        stderr.print("prove: interrupted; finished results kept", soft_wrap=True)
-        raise typer.Exit(130)
+
+def _exit_for(result: FileResult, file: Path) -> None:
+    """The exit code of a run that ended by itself, with a one-line stderr message for failures:
+    2 for an invalid statement, 1 for anything else not proved, 0 when all is kernel-checked."""
     invalid = [r for r in result.results if r.status == "invalid"]
     if invalid:
-        stderr.print(f"prove: {invalid[0].theorem}: invalid statement: {invalid[0].error}", soft_wrap=True, markup=False)
+        # coqc's shape: the location first, then (once) the theorem's name and the reason.
+        located = re.match(r'(File "[^"]*"(?:, line \d+, characters \d+-\d+)?): (.*)', invalid[0].error or "", re.S)
+        where, why = located.groups() if located else (str(file), invalid[0].error)
+        stderr.print(f"prove: {where}: {invalid[0].theorem}: invalid statement: {why}", soft_wrap=True, markup=False)
         raise typer.Exit(2)
-    if not result.parsed.theorems:
+    errors = [r for r in result.results if r.status == "error"]
+    if errors:
+        stderr.print(f"prove: {errors[0].theorem}: {errors[0].error}", soft_wrap=True, markup=False)
+        raise typer.Exit(1)
+    unsupported = [r for r in result.results if r.status == "unsupported"]
+    if unsupported:
+        more = f" (and {len(unsupported) - 1} more)" if len(unsupported) > 1 else ""
+        stderr.print(
+            f"prove: {unsupported[0].theorem}: unsupported open proof: {unsupported[0].error}{more}",
+            soft_wrap=True,
+            markup=False,
+        )
+        raise typer.Exit(1)
+    if not result.results:
         stderr.print(f"prove: {file}: no open theorem (no Admitted/sorry) to prove", soft_wrap=True)
         raise typer.Exit(0)
     raise typer.Exit(0 if result.all_proved else 1)
 
 
-def _report(result: FileResult, *, json_output: bool, out: Path | None, write: bool, file: Path) -> None:
-    """Print the verdicts and write the completed file where asked (also after an interrupt)."""
+def _project_options(load_paths: list[str], coq_args: list[str], *, use_project_file: bool) -> ProjectOptions:
+    """The command line's Coq load-path options (`-Q`/`-R` arrive folded by `_fold_load_paths`)."""
+    paths = []
+    for folded in load_paths:
+        flag, directory, library = json.loads(folded)
+        paths.append(LoadPath(flag, Path(directory).absolute(), library))
+    return ProjectOptions(use_project_file=use_project_file, load_paths=tuple(paths), extra_args=tuple(coq_args))
+
+
+def _fold_load_paths(argv: list[str]) -> list[str]:
+    """`-Q DIR LIB` / `-R DIR LIB` as coqc spells them take two values, which typer options cannot:
+    fold each into one hidden `--load-path` option (JSON, so any path survives)."""
+    folded: list[str] = []
+    index = 0
+    while index < len(argv):
+        word = argv[index]
+        if word in ("-Q", "-R") and (index == 0 or argv[index - 1] != "--coq-arg"):
+            if index + 2 >= len(argv):
+                raise InputError(f"{word} needs two values: {word} DIR LIB")
+            folded += ["--load-path", json.dumps([word, argv[index + 1], argv[index + 2]])]
+            index += 3
+            continue
+        folded.append(word)
+        index += 1
+    return folded
+
+
+def _report(
+    result: FileResult, *, json_output: bool, out: Path | None, write: bool, file: Path, stdout_closed: bool = False
+) -> None:
+    """Write the completed file where asked, then print the verdicts (also after an interrupt).
+
+    --write leaves FILE untouched when no proof was found; --out always writes."""
     from prover.backends import get_backend
 
-    backend = get_backend(result.backend)
-    if out is not None or write:
-        write_atomically(out if out is not None else file, result.completed_text(backend))
+    backend = result.tool if result.tool is not None else get_backend(result.backend)
+    target = out if out is not None else file if write else None
+    if target is not None and (out is not None or result.proofs):
+        write_completed(target, result.completed_text(backend), result.source_format)
+        result.written = str(target)
+    if stdout_closed:
+        return
     if json_output:
-        typer.echo(json.dumps(result.to_json(), indent=2))
+        _echo(json.dumps(result.to_json(), indent=2))
         return
     proved = sum(r.status == "proved" for r in result.results)
-    typer.echo(f"{proved}/{len(result.parsed.theorems)} theorems proved and kernel-checked in {result.file}")
+    line = f"{proved}/{len(result.results)} theorems proved and kernel-checked in {result.file}"
+    if result.selected < result.total_open:
+        line += f" ({result.selected} of {result.total_open} open theorems selected by --only)"
+    _echo(line)
+    if result.written is not None:
+        _echo(f"completed file written to {result.written}")
+    elif write:
+        _echo(f"nothing proved: {file} left unchanged")
+    needing = sorted({need for needs in result.requirements.values() for need in needs})
+    for need in needing:
+        names = ", ".join(name for name, needs in result.requirements.items() if need in needs)
+        _echo(f"note: the proofs of {names} need `{need}` (CoqHammer) to compile; --no-hammer avoids it")
 
 
 def _save_trees(path: Path, results: list[TheoremResult]) -> None:
-    """Write each theorem's search graph; with several theorems the name goes before the suffix."""
+    """Write the search graphs. JSON: one theorem's graph as is; several in one file
+    {"format": "neuroprove-trees/1", "trees": {qualified name: graph}} that `prove tree` reads.
+    GraphML/DOT hold one graph each: with several theorems the name goes before the suffix."""
     with_graphs = [r for r in results if r.search_graph is not None]
+    if not with_graphs:
+        return
+    if path.suffix not in (".graphml", ".dot") and len(with_graphs) > 1:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        trees = {r.theorem: r.search_graph.to_json() for r in with_graphs}  # type: ignore[attr-defined]
+        write_atomically(path, json.dumps({"format": _TREES_FORMAT, "trees": trees}, indent=1))
+        return
     for outcome in with_graphs:
         target = path if len(with_graphs) == 1 else path.with_name(f"{path.stem}.{outcome.theorem}{path.suffix}")
         _export_graph(outcome.search_graph, target)
+
+
+_TREES_FORMAT = "neuroprove-trees/1"
 
 
 def _export_graph(graph: object, target: Path) -> None:
@@ -183,35 +375,57 @@ def _export_graph(graph: object, target: Path) -> None:
         graph.save_json(target)  # type: ignore[attr-defined]
 
 
+def _load_trees(saved: Path) -> dict[str, object]:
+    """The graphs of a --save-tree JSON file by theorem name ("" for a file holding one graph)."""
+    from search.tree import ProofGraph
+
+    try:
+        data = json.loads(saved.read_text(encoding="utf-8"))
+        if isinstance(data, dict) and data.get("format") == _TREES_FORMAT:
+            return {name: ProofGraph.from_json(graph) for name, graph in data["trees"].items()}
+        return {"": ProofGraph.from_json(data)}
+    except (ValueError, KeyError, TypeError, AttributeError, OSError) as broken:
+        raise InputError(f"{saved}: not a saved search graph: {broken}") from broken
+
+
 @app.command("tree")
 def tree_command(
     saved: Annotated[Path, typer.Argument(help="A search graph saved with --save-tree PATH.json.")],
+    theorem: Annotated[
+        Optional[str], typer.Option("--theorem", help="The theorem to show, when the file holds several.")
+    ] = None,
     dot: Annotated[Optional[Path], typer.Option(help="Also write it as Graphviz DOT here.")] = None,
     graphml: Annotated[Optional[Path], typer.Option(help="Also write it as GraphML here.")] = None,
 ) -> None:
     """Inspect a saved search graph: its size, node statuses and the proof it holds; convert it."""
-    from search.tree import ProofGraph
-
     if not saved.is_file():
         raise InputError(f"{saved}: no such file")
-    try:
-        graph = ProofGraph.load_json(saved)
-    except (ValueError, KeyError, TypeError) as broken:
-        raise InputError(f"{saved}: not a saved search graph: {broken}") from broken
-    statuses: dict[str, int] = {}
-    for key in graph.keys():
-        status = graph.status(key).value
-        statuses[status] = statuses.get(status, 0) + 1
-    typer.echo(f"{saved}: {sum(statuses.values())} states, " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())))
-    proof = graph.extract_proof()
-    typer.echo("proof: " + (" ; ".join(proof) if proof else "none found"))
-    if dot is not None:
-        _export_graph(graph, dot.with_suffix(".dot"))
-    if graphml is not None:
-        _export_graph(graph, graphml.with_suffix(".graphml"))
+    trees = _load_trees(saved)
+    if theorem is not None:
+        picked = {name: graph for name, graph in trees.items() if name == theorem or name.rsplit(".", 1)[-1] == theorem}
+        if not picked:
+            raise InputError(f"{saved}: no tree for theorem {theorem!r} (it has: {', '.join(trees) or 'one unnamed tree'})")
+        trees = picked
+    if (dot is not None or graphml is not None) and len(trees) > 1:
+        raise InputError(f"{saved}: holds {len(trees)} trees; pick one with --theorem NAME to convert it")
+    for name, graph in trees.items():
+        statuses: dict[str, int] = {}
+        for key in graph.keys():  # type: ignore[attr-defined]
+            status = graph.status(key).value  # type: ignore[attr-defined]
+            statuses[status] = statuses.get(status, 0) + 1
+        label = f"{saved} [{name}]" if name else f"{saved}"
+        typer.echo(f"{label}: {sum(statuses.values())} states, " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())))
+        proof = graph.extract_proof()  # type: ignore[attr-defined]
+        typer.echo("proof: " + (" ; ".join(proof) if proof else "none found"))
+        if dot is not None:
+            _export_graph(graph, dot.with_suffix(".dot"))
+        if graphml is not None:
+            _export_graph(graph, graphml.with_suffix(".graphml"))
 
 
 def _summary_line(outcome: TheoremResult) -> str:
+    if outcome.status in ("unsupported", "skipped"):
+        return f"{outcome.status:<9} {outcome.theorem}: {outcome.error}"
     detail = f"{outcome.seconds:.1f}s, {outcome.expansions} steps"
     if outcome.status == "proved":
         return f"proved    {outcome.theorem} ({detail}, kernel-checked)"
@@ -227,8 +441,8 @@ class _Display:
     """Progress: a live status line on a terminal (rich, on stderr), and one plain line per finished
     theorem on stdout as soon as it finishes, so pipes and logs see progress too."""
 
-    def __init__(self, *, live: bool, lines: bool) -> None:
-        self.live, self.lines = live, lines
+    def __init__(self, *, live: bool, lines: bool, result: FileResult | None = None) -> None:
+        self.live, self.lines, self.result = live, lines, result
         self._status = None
         self._name = ""
         self._index = (0, 0)
@@ -253,10 +467,12 @@ class _Display:
         if not self.lines:
             return
         text = _summary_line(outcome)
-        if outcome.status == "proved" and outcome.proof:
+        if outcome.status in ("proved", "disproved") and outcome.proof:
+            needs = self.result.requirements.get(outcome.theorem, ()) if self.result is not None else ()
+            if needs:
+                text += f" [needs {' '.join(needs)}]"
             text += "\n" + _indent(outcome.proof)
-        typer.echo(text)  # rich's live status redirects stdout, so this lands above the status line
-        sys.stdout.flush()
+        _echo(text)  # rich's live status redirects stdout, so this lands above the status line
 
     def stop(self) -> None:
         if self._status is not None:
@@ -301,6 +517,8 @@ def main(argv: list[str] | None = None) -> int:
     _register_commands()
     args = _route_file_argument(list(sys.argv[1:] if argv is None else argv))
     try:
+        if _FILE_COMMAND in args:
+            args = _fold_load_paths(args)
         returned = app(args=args, prog_name="prove", standalone_mode=False)
     except typer.Exit as done:
         return done.exit_code
@@ -310,6 +528,10 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyboardInterrupt, typer.Abort):
         stderr.print("prove: interrupted", soft_wrap=True)
         return 130
+    except BrokenPipeError:  # stdout closed while a command other than `prove FILE` printed
+        _silence_stdout()
+        stderr.print("prove: stdout was closed", soft_wrap=True)
+        return 141
     except typer.TyperException as usage:  # typer's bundled click: bad options, missing arguments
         message = usage.format_message() if hasattr(usage, "format_message") else str(usage)
         if not message:  # `prove` alone: the help was printed

@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# Installs everything on a fresh Debian machine: Coq 8.16 and its libraries (apt, as root or with
-# sudo), then a virtual environment in .venv with torch's CPU build first and the project with its
-# test extras. Afterwards `. .venv/bin/activate` puts our `prove` ahead of Perl's /usr/bin/prove.
+# Installs everything on a fresh Debian machine: Coq 8.16, its libraries and CoqHammer's external
+# provers (apt, as root or with sudo), then a virtual environment in .venv with torch's CPU build
+# first and the project with its test extras. Afterwards `. .venv/bin/activate` puts our `prove`
+# ahead of Perl's /usr/bin/prove.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-if ! command -v coqidetop.opt >/dev/null 2>&1 || ! dpkg -s libcoq-hammer coinor-csdp libcoq-coquelicot >/dev/null 2>&1; then
+# eprover, z3 and cvc4 are the external provers CoqHammer's `hammer` calls.
+APT_PACKAGES="coq libcoq-stdlib libcoq-coquelicot libcoq-hammer coinor-csdp eprover z3 cvc4"
+if ! command -v coqidetop.opt >/dev/null 2>&1 || ! dpkg -s $APT_PACKAGES >/dev/null 2>&1; then
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
-    coq libcoq-stdlib libcoq-coquelicot libcoq-hammer coinor-csdp >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $APT_PACKAGES >/dev/null
 fi
 
 PYTHON="${PYTHON:-python3.11}"

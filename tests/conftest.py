@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -29,3 +30,11 @@ def require_coq() -> None:
 @pytest.fixture
 def coq_available() -> None:
     require_coq()
+
+
+def assert_compiles(path: Path, *args: str) -> None:
+    """Every file a CLI test writes must be a real Coq file: `coqc` (with `args`) accepts it."""
+    compiled = subprocess.run(
+        ["coqc", *args, path.name], cwd=path.parent, capture_output=True, text=True, timeout=300
+    )
+    assert compiled.returncode == 0, f"coqc rejects the written {path.name}:\n{compiled.stderr}\n{path.read_text()}"

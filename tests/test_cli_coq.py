@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import require_coq
+from tests.conftest import assert_compiles, require_coq
 
 pytestmark = pytest.mark.coq
 
@@ -68,8 +68,7 @@ def test_unproved_theorem_exits_1_and_out_file_compiles(tmp_path: Path) -> None:
     text = completed_file.read_text()
     assert text.count("Qed.") == 2 and "Lemma false_lemma : forall n : nat, n = n + 1.\nAdmitted." in text
     # The completed file is a real Coq file: coqc accepts it (the unproved lemma stays Admitted).
-    compiled = subprocess.run(["coqc", completed_file.name], cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    assert compiled.returncode == 0, compiled.stderr
+    assert_compiles(completed_file)
 
 
 def test_write_completes_the_file_in_place(tmp_path: Path) -> None:
@@ -78,6 +77,7 @@ def test_write_completes_the_file_in_place(tmp_path: Path) -> None:
     completed = prove(str(problem), "--budget-seconds", "20", "--write")
     assert completed.returncode == 0, completed.stderr
     assert "Admitted." not in problem.read_text() and problem.read_text().count("Qed.") == 2
+    assert_compiles(problem)
 
 
 def test_statement_that_does_not_typecheck_exits_2_with_one_line(tmp_path: Path) -> None:
@@ -86,7 +86,9 @@ def test_statement_that_does_not_typecheck_exits_2_with_one_line(tmp_path: Path)
     completed = prove(str(problem), "--budget-seconds", "5")
     assert completed.returncode == 2
     lines = completed.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("prove: bad: invalid statement")
+    # Located as coqc locates errors, the theorem named once.
+    assert len(lines) == 1 and lines[0].startswith(f'prove: File "{problem}", line 1, characters 0-49: bad: invalid statement:')
+    assert lines[0].count("bad:") == 1
     assert "Traceback" not in completed.stderr
 
 
@@ -113,6 +115,7 @@ def test_ctrl_c_keeps_the_finished_proof(tmp_path: Path) -> None:
     text = completed_file.read_text()
     assert text.count("Qed.") == 2, "both finished proofs were written before exiting"
     assert "Admitted." in text
+    assert_compiles(completed_file)
 
 
 def test_saved_search_tree_reloads_with_its_proof(tmp_path: Path) -> None:

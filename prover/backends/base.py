@@ -11,7 +11,7 @@ from typing import Mapping, Protocol, Sequence
 
 from search.types import Environment, Theorem
 
-__all__ = ["OpenTheorem", "ParsedFile", "Backend"]
+__all__ = ["OpenTheorem", "UnsupportedProof", "ParsedFile", "Backend"]
 
 
 @dataclass(frozen=True)
@@ -21,19 +21,44 @@ class OpenTheorem:
     theorem: what the environment needs to start a search (name, statement, header).
     span: (start, end) character offsets, in the original text, of the missing proof to replace
         (e.g. `Proof.\\nAdmitted.` in Coq, `by sorry` / `sorry` in Lean).
+    qualified_name: the name results, JSON, saved trees and eval ids use: the short name with its
+        enclosing modules / namespaces (`A.t`), so two `t` in different modules never collide.
+        Empty means `theorem.name`.
+    statement_start: where the statement begins in the text (for `File "x.v", line L` messages);
+        -1 when unknown.
     """
 
     theorem: Theorem
     span: tuple[int, int]
+    qualified_name: str = ""
+    statement_start: int = -1
+
+    @property
+    def name(self) -> str:
+        """The theorem's qualified name (see `qualified_name`)."""
+        return self.qualified_name or self.theorem.name
+
+
+@dataclass(frozen=True)
+class UnsupportedProof:
+    """An open proof the backend finds but cannot search (e.g. a `Program` obligation): reported as
+    `unsupported` with `reason`, so a run never claims "all proved" while the file keeps a hole."""
+
+    name: str
+    reason: str
+    start: int
 
 
 @dataclass(frozen=True)
 class ParsedFile:
-    """A source file split into the theorems to prove; `text` is the file as read."""
+    """A source file split into the theorems to prove; `text` is the file as read (line endings as
+    `\\n`, no byte-order mark: `prover.files` restores both when writing). `unsupported`: open
+    proofs it will not search, each with the reason."""
 
     path: str
     text: str
     theorems: tuple[OpenTheorem, ...]
+    unsupported: tuple[UnsupportedProof, ...] = ()
 
 
 class Backend(Protocol):
@@ -63,5 +88,7 @@ class Backend(Protocol):
         ...
 
     def complete_file(self, parsed: ParsedFile, proofs: Mapping[str, Sequence[str]]) -> str:
-        """The file with each proved theorem's missing proof replaced; unproved ones left as they were."""
+        """The file with each proved theorem's missing proof replaced; unproved ones left as they were.
+
+        `proofs` is keyed by `OpenTheorem.name` (the qualified name)."""
         ...

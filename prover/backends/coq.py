@@ -23,12 +23,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from prover.backends.base import OpenTheorem, ParsedFile
+from prover.backends.base import OpenTheorem, ParsedFile, UnsupportedProof
+from prover.backends.coq_output import complete_coq_file
+from prover.backends.coq_output import render_coq_proof as _render_checked_proof
 from prover.backends.coq_parse import (
     declared_axioms,
     declared_lemmas,
     declared_modules,
-    find_open_proofs,
+    scan_open_proofs,
     normalise_for_coq816,
     open_blocks_with_parameters,
 )
@@ -40,6 +42,7 @@ from prover.backends.coq_xml import (
     CallResult,
     CoqGoals,
     CoqIdeTop,
+    CoqMessage,
     parse_goals,
     xml_bool,
     xml_int,
@@ -57,6 +60,9 @@ __all__ = [
     "HAMMER_IMPORT",
     "coq_preamble",
     "hammer_available",
+    "hammer_atps_available",
+    "hammer_reconstruction",
+    "HAMMER_PLUGIN_IMPORT",
     "uses_hammer_tactics",
     "CoqBackend",
     "CoqEnvironment",
@@ -112,7 +118,8 @@ def coq_preamble(*, automation: bool = True, hammer: bool = False) -> tuple[str,
 # without the Hammer import, so completed files depend on CoqHammer only when they use it.
 _HAMMER_TACTIC = re.compile(
     r"\b(?:[shql]auto|sfirstorder|[hfe]?crush|[hf]?fcrush|scrush|[sq]simpl|sintuition|strivial|sdone|srun"
-    r"|[sqh]blast|sdestruct|sinvert|sinduction|depelim|snorm|sforward|qforwarding|hprover)\b"
+    r"|[sqh]blast|sdestruct|sinvert|sinduction|depelim|snorm|sforward|qforwarding|hprover"
+    r"|scongruence|qe?crush|hecrush|qfcrush|[sh]best)\b"
 )
 
 
@@ -137,15 +144,9 @@ def _one_line(text: str, limit: int = _MAX_MESSAGE) -> str:
 
 
 def render_coq_proof(proof: Sequence[str]) -> str:
-    """`Proof.\\n  tac1.\\n  tac2.\\nQed.`: each step on its own line (multi-sentence steps kept whole)."""
-    lines = ["Proof."]
-    for step in proof:
-        text = " ".join(step.split())
-        if not text.endswith(".") and not re.fullmatch(r"[-+*]+|[{}]", text):
-            text += "."
-        lines.append("  " + text)
-    lines.append("Qed.")
-    return "\n".join(lines)
+    """`Proof.\\n  tac1.\\n  tac2.\\nQed.`: each step on its own line, written as the kernel check
+    compiled it (see `coq_output`)."""
+    return _render_checked_proof(proof)
 
 
 @lru_cache(maxsize=4096)
@@ -161,8 +162,21 @@ def _header_sentences(header: str) -> tuple[str, ...]:
         raise InputError(f"cannot read the file's header: {bad}") from bad
 
 
-@lru_cache(maxsize=1)
+# `prove --no-hammer` sets this (inherited by worker processes): no Hammer tactic is proposed,
+# no Hammer import is run or written, for users whose build has no CoqHammer.
+NO_HAMMER_ENV = "NEUROPROVE_NO_HAMMER"
+
+
 def hammer_available() -> bool:
+    """Whether CoqHammer's tactics library is installed for this Coq and not switched off
+    (`--no-hammer`, i.e. $NEUROPROVE_NO_HAMMER set)."""
+    if os.environ.get(NO_HAMMER_ENV):
+        return False
+    return _hammer_installed()
+
+
+@lru_cache(maxsize=1)
+def _hammer_installed() -> bool:
     """Whether CoqHammer's tactics library (Debian: libcoq-hammer) is installed for this Coq."""
     coqc = shutil.which("coqc")
     if coqc is None:
@@ -172,6 +186,47 @@ def hammer_available() -> bool:
     except (OSError, subprocess.TimeoutExpired):
         return False
     return (Path(where) / "user-contrib" / "Hammer" / "Tactics").is_dir()
+
+
+# `hammer` itself: CoqHammer's plugin (premise selection, then the external provers E, Vampire,
+# Z3's TPTP front end, CVC4) on top of the Tactics library, with its own time limits. Only the
+# search loads it: a successful `hammer` step is replaced by the tactic CoqHammer reconstructs
+# (`_reconstructed_hammer`), so kernel checks and completed files need only the Tactics import.
+HAMMER_PLUGIN_IMPORT = "From Hammer Require Import Hammer."
+_HAMMER_PROVERS = ("eprover", "vampire", "z3_tptp", "cvc4")
+_HAMMER_RECONSTRUCTION_LIMIT = 5  # seconds for each reconstruction tactic (CoqHammer's default)
+_HAMMER_CALL = re.compile(r"\bhammer\b")
+_HAMMER_REPLACE = re.compile(r"Replace the hammer tactic with:\s*(.+?)\s*$", re.DOTALL)
+
+
+@lru_cache(maxsize=1)
+def hammer_atps_available() -> bool:
+    """Whether the `hammer` tactic can run: CoqHammer's plugin and at least one external prover."""
+    if not hammer_available():
+        return False
+    where = subprocess.run(["coqc", "-where"], capture_output=True, text=True, timeout=30).stdout.strip()
+    plugin = Path(where) / "user-contrib" / "Hammer" / "Plugin"
+    searched = HAMMER_LIBEXEC + os.pathsep + os.environ.get("PATH", "")
+    return plugin.is_dir() and any(shutil.which(tool, path=searched) for tool in _HAMMER_PROVERS)
+
+
+def hammer_settings(step_timeout: int) -> tuple[str, ...]:
+    """The sentences that load `hammer` and bound it by its own limits: each external prover gets
+    the step's timeout (`ATPLimit`), each reconstruction tactic at most CoqHammer's default 5 s."""
+    return (
+        HAMMER_PLUGIN_IMPORT,
+        f"Set Hammer ATPLimit {step_timeout}.",
+        f"Set Hammer ReconstrLimit {min(_HAMMER_RECONSTRUCTION_LIMIT, step_timeout)}.",
+    )
+
+
+def hammer_reconstruction(message: str) -> str | None:
+    """The tactic in CoqHammer's "Replace the hammer tactic with: hauto use: foo, bar." message."""
+    match = _HAMMER_REPLACE.search(message)
+    if match is None:
+        return None
+    tactic = " ".join(match.group(1).split()).rstrip(".").strip()
+    return tactic or None
 
 
 @dataclass(frozen=True)
@@ -212,8 +267,13 @@ class CoqEnvironment:
     hammer: add `From Hammer Require Import Tactics.` to the preamble (for sauto/hauto/qauto);
         None means "when CoqHammer is installed".
     automation: add `From Coq Require Import Lia Lra Psatz.` to the preamble.
+    atp_hammer: load CoqHammer's plugin so that the `hammer` tactic runs (its external provers get
+        `step_timeout` each, `hammer_settings`); None means "when the plugin and a prover are
+        installed". A `hammer` step enters the path as the tactic it reconstructs.
     header_timeout: wall seconds allowed to run a header (imports) or a whole replay.
     coqc_timeout: wall seconds allowed for the from-scratch `coqc` check in `verify`.
+    coq_args: load paths and options for coqidetop and coqc (`-Q /abs/dir Lib`, ...: the file's
+        project, see `coq_project.py`); directories must be absolute (Coq runs in a private folder).
     """
 
     def __init__(
@@ -222,8 +282,10 @@ class CoqEnvironment:
         step_timeout: float = 10.0,
         hammer: bool | None = None,
         automation: bool = True,
+        atp_hammer: bool | None = None,
         header_timeout: float = 180.0,
         coqc_timeout: float = 300.0,
+        coq_args: Sequence[str] = (),
     ) -> None:
         if shutil.which(COQIDETOP) is None:
             raise ToolchainMissing(f"{COQIDETOP} not found: install Coq 8.16 (apt-get install coq)")
@@ -232,8 +294,13 @@ class CoqEnvironment:
         self.hammer = hammer_available() if hammer is None else hammer
         self.automation = automation
         self.preamble = coq_preamble(automation=automation, hammer=self.hammer)
+        self.atp_hammer = self.hammer and (hammer_atps_available() if atp_hammer is None else atp_hammer)
+        if self.atp_hammer:
+            self.preamble += hammer_settings(self.coq_timeout)
+        self._feedback: tuple[CoqMessage, ...] = ()  # Coq's messages while the last Goal ran
         self.header_timeout = header_timeout
         self.coqc_timeout = coqc_timeout
+        self.coq_args = tuple(coq_args)
         self._top: CoqIdeTop | None = None
         # Coq's micromega tactics write caches (.lia.cache, ...) into the working directory:
         # each environment gets its own, so users' folders stay clean and workers never share one.
@@ -275,7 +342,10 @@ class CoqEnvironment:
             if self._top is not None:
                 self._top.close()
             os.makedirs(self._workdir.name, exist_ok=True)  # an environment reused after close()
-            self._top = CoqIdeTop(cwd=self._workdir.name)
+            # TMPDIR too: CoqHammer's provers write their problem files in the run's own directory.
+            self._top = CoqIdeTop(
+                cwd=self._workdir.name, extra_env={"TMPDIR": self._workdir.name}, extra_args=self.coq_args
+            )
             self._generation += 1
             self._doc = []
             init = self._top.call("Init", '<option val="none"/>', timeout=60)
@@ -378,6 +448,7 @@ class CoqEnvironment:
     def _observe(self, *, timeout: float) -> CoqGoals | None:
         """Run every pending sentence (Coq executes lazily) and return the goals at the tip."""
         answer = self._call("Goal", xml_unit(), timeout=timeout)
+        self._feedback = answer.messages
         if not answer.good:
             failed_at = self._index_of_state(answer.error_state_id)
             self._recover_after_failure(failed_at)
@@ -483,11 +554,27 @@ class CoqEnvironment:
             return cached
         self._current = started
         outcome = self._step_uncached(state, tactic, new_sentences)
+        outcome = self._reconstructed_hammer(state, tactic, outcome)
         if not (isinstance(outcome, Failed) and outcome.message.startswith(_TRANSIENT)):
             if len(self._step_cache) >= _CACHED_STEPS:
                 self._step_cache.clear()
             self._step_cache[key] = outcome  # a hang or crash may not happen again: retry those
         return outcome
+
+    def _reconstructed_hammer(self, state: State, tactic: str, outcome: Outcome) -> Outcome:
+        """A successful `hammer` step becomes the tactic CoqHammer reconstructed (printed as "Replace
+        the hammer tactic with: ..."), re-run from `state`: the path, the kernel check and the
+        completed file then hold that tactic, and never call the external provers again."""
+        if isinstance(outcome, Failed) or not _HAMMER_CALL.search(strip_comments(tactic)):
+            return outcome
+        found = {r for message in self._feedback if (r := hammer_reconstruction(message.text))}
+        if len(found) != 1 or len(_HAMMER_CALL.findall(tactic)) != 1:
+            return Failed("hammer succeeded but printed no single reconstruction to put in its place")
+        replacement = _HAMMER_CALL.sub(lambda _: found.pop(), tactic, count=1)
+        replayed = self.step(state, replacement)
+        if isinstance(replayed, Failed):
+            return Failed(f"hammer's reconstruction {replacement!r} does not replay: {replayed.message}")
+        return replayed
 
     def _step_uncached(self, state: State, tactic: str, new_sentences: list[str]) -> Outcome:
         assert self._current is not None
@@ -661,7 +748,7 @@ class CoqEnvironment:
         env["PATH"] = HAMMER_LIBEXEC + os.pathsep + env.get("PATH", "")
         try:
             run = subprocess.run(
-                ["coqc", "-q", source.name],
+                ["coqc", "-q", *self.coq_args, source.name],
                 cwd=workdir,
                 capture_output=True,
                 text=True,
@@ -750,9 +837,11 @@ class CoqBackend:
     name = "coq"
     extensions = (".v",)
 
-    def __init__(self, *, hammer: bool | None = None, automation: bool = True) -> None:
+    def __init__(self, *, hammer: bool | None = None, automation: bool = True, coq_args: Sequence[str] = ()) -> None:
         self._hammer = hammer
         self.automation = automation
+        # The file's project load paths and options (absolute paths; see `coq_project.py`).
+        self.coq_args = tuple(coq_args)
 
     @property
     def hammer(self) -> bool:
@@ -775,15 +864,22 @@ class CoqBackend:
     def parse_file(self, path: str, text: str) -> ParsedFile:
         """Every theorem-like declaration whose proof is missing; `InputError` for unreadable text."""
         try:
-            opens = find_open_proofs(text, source=path)
+            scan = scan_open_proofs(text, source=path)
         except SentenceSyntaxError as bad:
-            raise InputError(f"{path}: cannot split into Coq sentences: {bad}") from bad
-        return ParsedFile(path=path, text=text, theorems=tuple(OpenTheorem(o.theorem, o.span) for o in opens))
+            raise InputError(f"{_located(path, text, str(bad))}cannot split into Coq sentences: {bad}") from bad
+        return ParsedFile(
+            path=path,
+            text=text,
+            theorems=tuple(OpenTheorem(o.theorem, o.span, o.qualified_name, o.statement_start) for o in scan.opens),
+            unsupported=tuple(UnsupportedProof(u.name, u.reason, u.start) for u in scan.unsupported),
+        )
 
     def open_environment(self, *, step_timeout: float) -> CoqEnvironment:
         """A new environment with its own coqidetop process (started on first use)."""
         self.check_toolchain()
-        return CoqEnvironment(step_timeout=step_timeout, hammer=self.hammer, automation=self.automation)
+        return CoqEnvironment(
+            step_timeout=step_timeout, hammer=self.hammer, automation=self.automation, coq_args=self.coq_args
+        )
 
     def split_proof(self, script: str) -> list[str]:
         """Split a whole-proof script into steps (one sentence each), dropping `Proof.` and a final `Qed.`."""
@@ -803,29 +899,70 @@ class CoqBackend:
         """`Proof.\\n  tac1.\\n  tac2.\\nQed.`"""
         return render_coq_proof(proof)
 
-    def complete_file(self, parsed: ParsedFile, proofs: Mapping[str, Sequence[str]]) -> str:
-        """The file with each proved theorem's open proof replaced; others untouched.
+    def proof_requirements(self, proof: Sequence[str]) -> tuple[str, ...]:
+        """Imports beyond the standard library the proof needs at compile time (CoqHammer's)."""
+        return (HAMMER_IMPORT,) if self.hammer and uses_hammer_tactics(proof) else ()
 
-        When at least one proof is written, the preamble's imports become the file's first lines,
-        where the kernel check had them (the Hammer import only when some written proof uses it).
+    def complete_file(
+        self, parsed: ParsedFile, proofs: Mapping[str, Sequence[str]], *, automation: bool | None = None
+    ) -> str:
+        """The file with each proved theorem's open proof replaced (keyed by qualified name); others untouched.
+
+        When at least one proof is written, the preamble's imports go after the file's leading
+        comments (the Hammer import only when some written proof uses it); `automation=False`
+        leaves out the Lia/Lra/Psatz import (for files that compile without it).
         """
-        edits: list[tuple[int, int, str]] = []
-        for open_theorem in parsed.theorems:
-            proof = proofs.get(open_theorem.theorem.name)
-            if proof is None:
-                continue
-            start, end = open_theorem.span
-            rendered = render_coq_proof(proof)
-            edits.append((start, end, ("\n" + rendered) if start == end else rendered))
-        if not edits:
-            return parsed.text
         written = [step for proof in proofs.values() for step in proof]
-        preamble = coq_preamble(automation=self.automation, hammer=self.hammer and uses_hammer_tactics(written))
-        pieces: list[str] = ["".join(f"{sentence}\n" for sentence in preamble)]
-        cursor = 0
-        for start, end, replacement in sorted(edits):
-            pieces.append(parsed.text[cursor:start])
-            pieces.append(replacement)
-            cursor = end
-        pieces.append(parsed.text[cursor:])
-        return "".join(pieces)
+        preamble = coq_preamble(
+            automation=self.automation if automation is None else automation,
+            hammer=self.hammer and uses_hammer_tactics(written),
+        )
+        return complete_coq_file(parsed, proofs, preamble=preamble)
+
+    def complete_file_with_needed_imports(self, parsed: ParsedFile, proofs: Mapping[str, Sequence[str]]) -> str:
+        """`complete_file`, without the Lia/Lra/Psatz import when the completed file compiles without
+        it (coqc, with the project's load paths, tried once): the file gains only what its proofs need."""
+        full = self.complete_file(parsed, proofs)
+        if not proofs or not self.automation or shutil.which("coqc") is None:
+            return full
+        bare = self.complete_file(parsed, proofs, automation=False)
+        if bare == full:
+            return full
+        stem = Path(parsed.path).stem
+        name = stem if re.fullmatch(r"[A-Za-z_][\w]*", stem) else "Completed"
+        with tempfile.TemporaryDirectory(prefix="neuroprove-complete-") as workdir:
+            (Path(workdir) / f"{name}.v").write_text(bare, encoding="utf-8")
+            env = dict(os.environ, TMPDIR=workdir)
+            env["PATH"] = HAMMER_LIBEXEC + os.pathsep + env.get("PATH", "")
+            # Run from the file's folder (its siblings load as they do for the user); output stays in workdir.
+            folder = Path(parsed.path).resolve().parent
+            try:
+                compiled = subprocess.run(
+                    ["coqc", "-q", *self.coq_args, str(Path(workdir) / f"{name}.v")],
+                    cwd=folder if folder.is_dir() else workdir,
+                    capture_output=True, text=True, timeout=_IMPORT_PROBE_SECONDS, env=env,
+                )
+            except (OSError, subprocess.TimeoutExpired):
+                return full
+        return bare if compiled.returncode == 0 else full
+
+
+# How long the completed file may take to compile when deciding whether it needs the automation import.
+_IMPORT_PROBE_SECONDS = 120
+
+
+def _located(path: str, text: str, message: str) -> str:
+    """`File "x.v", line L, characters a-b: ` for a message naming `offset N` (as coqc writes it)."""
+    match = re.search(r"offset (\d+)", message)
+    if match is None:
+        return f"{path}: "
+    return coq_location(path, text, int(match.group(1))) + ": "
+
+
+def coq_location(path: str, text: str, start: int, end: int | None = None) -> str:
+    """`File "x.v", line L, characters a-b` for text[start:end], as coqc reports a location
+    (characters counted from the start of line L)."""
+    line = text.count("\n", 0, start) + 1
+    column = start - (text.rfind("\n", 0, start) + 1)
+    length = max(1, (end if end is not None else start + 1) - start)
+    return f'File "{path}", line {line}, characters {column}-{column + length}'

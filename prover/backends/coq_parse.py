@@ -20,6 +20,10 @@ __all__ = [
     "THEOREM_KEYWORDS",
     "OpenProof",
     "find_open_proofs",
+    "scan_open_proofs",
+    "OpenProofScan",
+    "UnsupportedOpen",
+    "DEFINITION_KEYWORDS",
     "normalise_for_coq816",
     "declared_axioms",
     "declared_lemmas",
@@ -29,7 +33,7 @@ __all__ = [
 ]
 
 THEOREM_KEYWORDS = frozenset(
-    {"Theorem", "Lemma", "Fact", "Remark", "Corollary", "Proposition", "Example"}
+    {"Theorem", "Lemma", "Fact", "Remark", "Corollary", "Proposition", "Property", "Example"}
 )
 _PROOF_ENDERS = frozenset({"Qed", "Defined", "Admitted", "Abort", "Save"})
 # Commands that cannot occur inside a proof: meeting one means the previous proof was left open.
@@ -48,15 +52,22 @@ _AXIOM_KEYWORDS = frozenset(
      "Variable", "Variables"}
 )
 _ATTRIBUTES = re.compile(r"^(?:#\[[^\]]*\]\s*|(?:Local|Global|Polymorphic|Monomorphic|Private)\s+)*")
-_IDENT = r"[A-Za-z_][\w']*"
+_IDENT = r"[^\W\d][\w']*"  # Coq identifiers may be unicode letters (`αβ_comm`)
 
 
 @dataclass(frozen=True)
 class OpenProof:
-    """One theorem without a proof: the theorem to start from and the span of text to replace."""
+    """One theorem without a proof: the theorem to start from and the span of text to replace.
+
+    qualified_name: the name with its enclosing modules (`A.t`; sections do not qualify), or
+        `goal@LINE` for an anonymous `Goal` (searched as a theorem named `neuroprove_goal_LINE`).
+    statement_start: the statement's offset in the text.
+    """
 
     theorem: Theorem
     span: tuple[int, int]
+    qualified_name: str = ""
+    statement_start: int = -1
 
 
 def _keyword(sentence: Sentence) -> str:
@@ -83,59 +94,192 @@ def find_open_proofs(text: str, *, source: str = "") -> list[OpenProof]:
     Raises `SentenceSyntaxError` for text that cannot be split into sentences (unterminated comment
     or string).
     """
+    return scan_open_proofs(text, source=source).opens
+
+
+@dataclass(frozen=True)
+class UnsupportedOpen:
+    """An `Admitted.` the prover will not search (a `Program` obligation, an anonymous instance, ...)."""
+
+    name: str
+    reason: str
+    start: int
+
+
+@dataclass(frozen=True)
+class OpenProofScan:
+    """What `scan_open_proofs` finds: the open proofs to search and the holes it cannot search."""
+
+    opens: list[OpenProof]
+    unsupported: list[UnsupportedOpen]
+
+
+# Declarations that open a proof when they have no body (`Definition x : T. Proof. ... Admitted.`):
+# completed with `Defined.` so they stay transparent, as a definition is meant to be.
+DEFINITION_KEYWORDS = frozenset({"Definition", "Instance", "Let"})
+_OBLIGATION_KEYWORDS = frozenset({"Obligation", "Next"})
+
+
+def _line_of(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1
+
+
+def scan_open_proofs(text: str, *, source: str = "") -> OpenProofScan:
+    """The open proofs of `text` (theorems, `Goal`s, body-less definitions and instances whose proof is
+    `Admitted.` or never closed), each with its module-qualified name, and every other `Admitted.`
+    as unsupported with a reason, so no hole in the file goes unreported.
+
+    Raises `SentenceSyntaxError` for text that cannot be split into sentences.
+    """
     sentences = split_sentences(text, allow_unterminated=True)
-    found: list[tuple[str, Sentence, tuple[int, int]]] = []
+    found: list[tuple[str, str, Sentence, tuple[int, int], str]] = []  # name, qualified, statement, span, statement text
+    unsupported: list[UnsupportedOpen] = []
+    covered: set[int] = set()  # indices of Admitted sentences accounted for
+    modules: list[tuple[str, str]] = []  # open Section/Module blocks, outermost first
+    program_pending: list[Sentence] = []  # `Program` declarations seen (their obligations follow)
     i = 0
     while i < len(sentences):
         sentence = sentences[i]
-        if _keyword(sentence) not in THEOREM_KEYWORDS or not sentence.terminated:
+        keyword = _keyword(sentence)
+        if sentence.terminated:
+            _track_block(sentence, keyword, modules)
+        if keyword in _OBLIGATION_KEYWORDS and re.match(r"(?:Next\s+)?Obligation\b", _plain(sentence)):
+            j, ender = _proof_end(sentences, i + 1)
+            if ender == "Admitted":
+                covered.add(j)
+                unsupported.append(
+                    UnsupportedOpen(
+                        f"obligation@{_line_of(text, sentence.start)}",
+                        "a Program obligation: obligations are not searched (prove it by hand)",
+                        sentence.start,
+                    )
+                )
+            i = j + 1 if ender else j
+            continue
+        opening = _opening(sentence, keyword, text)
+        if opening is None or not sentence.terminated:
             i += 1
             continue
-        name = _theorem_name(sentence)
+        kind, name, statement_text = opening
+        if kind == "unsupported" and keyword == "Admit":
+            unsupported.append(UnsupportedOpen(name, statement_text, sentence.start))
+            i += 1
+            continue
         j = i + 1
         proof_start = None
         if j < len(sentences) and _keyword(sentences[j]) == "Proof":
             proof_start = sentences[j].start
             j += 1
-        last_end = sentences[j - 1].end if proof_start is not None else sentence.end
-        ender = ""
-        while j < len(sentences):
-            keyword = _keyword(sentences[j])
-            if keyword in _PROOF_ENDERS:
-                ender = keyword
-                break
-            if keyword in _TOP_LEVEL:
-                break
-            last_end = sentences[j].end
-            j += 1
+        elif kind == "definition":
+            i += 1  # a body-less definition without `Proof.` is not an open proof we know
+            continue
+        j, ender = _proof_end(sentences, j)
+        last_end = sentences[j - 1].end  # the proof so far (or the statement when there is none)
         if ender == "Admitted":
+            covered.add(j)
             begin = proof_start if proof_start is not None else sentences[j].start
             span = (begin, sentences[j].end)
             j += 1
         elif ender:
-            j += 1  # closed (Qed/Defined/Save) or abandoned (Abort): nothing to prove
-            i = j
+            i = j + 1  # closed (Qed/Defined/Save) or abandoned (Abort): nothing to prove
             continue
         else:
             # Never closed: replace the proof so far (or insert after the statement).
             begin = proof_start if proof_start is not None else sentence.end
             span = (begin, last_end)
-        if name is not None:
-            found.append((name, sentence, span))
+        if kind == "unsupported":
+            unsupported.append(UnsupportedOpen(name, statement_text, sentence.start))
+        else:
+            shown = f"goal@{_line_of(text, sentence.start)}" if keyword == "Goal" else name
+            qualified = ".".join([block for kind_, block in modules if kind_ != "Section"] + [shown])
+            found.append((name, qualified, sentence, span, statement_text))
         i = j
+    for index, sentence in enumerate(sentences):
+        if index not in covered and _keyword(sentence) == "Admitted":
+            unsupported.append(
+                UnsupportedOpen(
+                    f"admitted@{_line_of(text, sentence.start)}",
+                    "an Admitted proof of a declaration the prover does not search",
+                    sentence.start,
+                )
+            )
     opens: list[OpenProof] = []
-    for index, (name, statement, span) in enumerate(found):
+    for index, (name, qualified, statement, span, statement_text) in enumerate(found):
         header_parts: list[str] = []
         cursor = 0
-        for _, _, earlier in found[:index]:
+        for _, _, _, earlier, _ in found[:index]:
             header_parts.append(text[cursor : earlier[0]])
             header_parts.append("Admitted." if earlier[0] != earlier[1] else "\nAdmitted.")
             cursor = earlier[1]
         header_parts.append(text[cursor : statement.start])
         header = normalise_for_coq816("".join(header_parts))
-        theorem = Theorem(name=name, statement=statement.text, header=header, source=source)
-        opens.append(OpenProof(theorem, span))
-    return opens
+        theorem = Theorem(name=name, statement=statement_text, header=header, source=source)
+        opens.append(OpenProof(theorem, span, qualified_name=qualified, statement_start=statement.start))
+    unsupported.sort(key=lambda hole: hole.start)
+    return OpenProofScan(opens, unsupported)
+
+
+def _plain(sentence: Sentence) -> str:
+    return _ATTRIBUTES.sub("", strip_comments(sentence.text).strip())
+
+
+def _proof_end(sentences: list[Sentence], j: int) -> tuple[int, str]:
+    """From sentence `j` on, the index of the proof's ender and its keyword ("" when the proof is
+    left open: the index is then that of the next top-level command, or the end)."""
+    while j < len(sentences):
+        keyword = _keyword(sentences[j])
+        if keyword in _PROOF_ENDERS:
+            return j, keyword
+        if keyword in _TOP_LEVEL:
+            return j, ""
+        j += 1
+    return j, ""
+
+
+def _track_block(sentence: Sentence, keyword: str, blocks: list[tuple[str, str]]) -> None:
+    """Follow `Section`/`Module` ... `End` so theorems get their module-qualified names."""
+    text = _plain(sentence)
+    if keyword == "Section":
+        match = re.match(rf"Section\s+({_IDENT})", text)
+        if match:
+            blocks.append(("Section", match.group(1)))
+    elif keyword == "Module" and ":=" not in text:
+        match = re.match(rf"Module\s+(?:Type\s+)?(?:Import\s+|Export\s+)?({_IDENT})", text)
+        if match:
+            blocks.append(("Module", match.group(1)))
+    elif keyword == "End":
+        match = re.match(rf"End\s+({_IDENT})", text)
+        if match and blocks and blocks[-1][1] == match.group(1):
+            blocks.pop()
+
+
+def _opening(sentence: Sentence, keyword: str, text: str) -> tuple[str, str, str] | None:
+    """(kind, name, statement) when `sentence` may open a proof: kind "theorem", "definition" (a
+    body-less Definition/Instance/Let), or "unsupported" (then the third item is the reason)."""
+    plain = _plain(sentence)
+    if keyword in THEOREM_KEYWORDS:
+        name = _theorem_name(sentence)
+        return ("theorem", name, sentence.text) if name is not None else None
+    if keyword == "Goal":
+        # Anonymous: searched and checked as a named theorem with the same type; the file keeps `Goal`.
+        line = _line_of(text, sentence.start)
+        body = re.sub(r"^Goal\b", "", plain, count=1).strip()
+        internal = f"neuroprove_goal_{line}"
+        return "theorem", internal, f"Theorem {internal} : {body}"
+    if keyword == "Admit" and plain.startswith("Admit Obligations"):
+        return "unsupported", f"obligations@{_line_of(text, sentence.start)}", (
+            "Admit Obligations: Program obligations are not searched (prove them by hand)"
+        )
+    if keyword in DEFINITION_KEYWORDS and ":=" not in plain:
+        name = _theorem_name(sentence)
+        if keyword == "Instance" and (name is None or re.match(r"Instance\s*:", plain)):
+            return "unsupported", f"instance@{_line_of(text, sentence.start)}", (
+                "an anonymous Instance: name it (Instance name : ...) to have it proved"
+            )
+        if name is None:
+            return None
+        return "definition", name, sentence.text
+    return None
 
 
 def declared_axioms(header: str) -> frozenset[str]:

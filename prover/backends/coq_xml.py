@@ -18,7 +18,7 @@ import tempfile
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 from xml.sax.saxutils import escape
 
 from prover.errors import ProverCrashed, ProverTimeout, ToolchainMissing
@@ -168,10 +168,13 @@ class CoqIdeTop:
         extra_args: Sequence[str] = (),
         cwd: str | None = None,
         command: Sequence[str] | None = None,
+        extra_env: Mapping[str, str] | None = None,
     ) -> None:
-        """Start the process. `command` replaces the whole command line (tests use a fake server)."""
+        """Start the process. `command` replaces the whole command line (tests use a fake server);
+        `extra_env` adds variables (TMPDIR: where CoqHammer's provers write their problem files)."""
         env = dict(os.environ)
         env["PATH"] = HAMMER_LIBEXEC + os.pathsep + env.get("PATH", "")
+        env.update(extra_env or {})
         argv = (
             list(command)
             if command is not None

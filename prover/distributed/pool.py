@@ -22,9 +22,10 @@ from ray.exceptions import ActorDiedError, RayActorError, RayTaskError
 from prover.config import ProverConfig
 from prover.errors import ProverError
 from prover.eval.results import ResultRow
-from prover.eval.runner import Job, ProverFactory, ProverSlot, error_row
+from prover.distributed.cluster import connect
+from prover.eval.jobs import Job, ProverFactory, ProverSlot, error_row
 
-__all__ = ["ProverActor", "connect", "run_on_ray", "MAX_RETRIES_AFTER_WORKER_DEATH"]
+__all__ = ["ProverActor", "run_on_ray", "MAX_RETRIES_AFTER_WORKER_DEATH"]
 
 log = logging.getLogger(__name__)
 
@@ -62,27 +63,6 @@ class ProverActor:
     def close(self) -> None:
         """Stop the prover's process before the actor is killed."""
         self.slot.close()
-
-
-def connect(*, address: str | None, num_cpus: int) -> bool:
-    """Join the cluster at `address`, or start a local Ray with `num_cpus` CPUs; True when this call started Ray.
-
-    Local Ray starts without the dashboard and with Ray's own logs kept out of the terminal, so
-    the progress bar stays readable; worker output goes to Ray's session logs.
-    """
-    if ray.is_initialized():
-        return False
-    options: dict[str, Any] = dict(
-        include_dashboard=False,
-        logging_level=logging.WARNING,
-        log_to_driver=False,
-        configure_logging=True,
-    )
-    if address:
-        ray.init(address=address, **options)
-    else:
-        ray.init(num_cpus=num_cpus, **options)
-    return True
 
 
 def run_on_ray(

@@ -13,7 +13,7 @@ from rich.progress import (
 )
 
 from prover.eval.results import ResultRow
-from prover.eval.runner import Job
+from prover.eval.jobs import Job
 
 __all__ = ["RichProgress"]
 

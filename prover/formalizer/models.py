@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prover.errors import InputError
-from prover.policies.factory import SpecOptions, split_spec_options
+from prover.policies.spec_options import SpecOptions, split_spec_options
 from prover.policies.generation import TextGenerator
 
 __all__ = ["FormalizerModel", "build_formalizer_model", "template_for_model"]

@@ -101,13 +101,18 @@ class CoqPortfolioPolicy:
 
     hammer: propose CoqHammer's sauto/hauto/qauto (they need the environment's Hammer import);
         None means "when CoqHammer is installed".
+    atp_hammer: also propose `hammer` itself (premise selection and external provers; the
+        environment loads its plugin and puts the reconstructed tactic in the proof). Off by
+        default: one call costs up to the step timeout.
     generators: names of the proposal generators to run (`prover.policies.generators.GENERATORS`);
         None means `DEFAULT_GENERATORS`, () none.
     """
 
     source = "portfolio"
 
-    def __init__(self, *, hammer: bool | None = None, generators: Sequence[str] | None = None) -> None:
+    def __init__(
+        self, *, hammer: bool | None = None, atp_hammer: bool = False, generators: Sequence[str] | None = None
+    ) -> None:
         from prover.policies.generators import DEFAULT_GENERATORS, FileContext, build_generators
 
         if hammer is None:
@@ -115,6 +120,7 @@ class CoqPortfolioPolicy:
 
             hammer = hammer_available()
         self.hammer = hammer
+        self.atp_hammer = hammer and atp_hammer
         self.generator_names = tuple(DEFAULT_GENERATORS if generators is None else generators)
         self.generators = build_generators(self.generator_names)
         self.file_context = FileContext()
@@ -211,6 +217,8 @@ class CoqPortfolioPolicy:
             hammer = _CLOSERS["hammer"]
             closers.append((-1.0 if arithmetic else -0.3, hammer[0]))
             closers.extend((-2.2 - _RANK_STEP * rank, tactic) for rank, tactic in enumerate(hammer[1:]))
+        if self.atp_hammer:
+            closers.append((-1.4, "hammer"))
         if arithmetic:
             closers.append((-0.5 if _closed(conclusion) else -2.6, "vm_compute; reflexivity"))
         closers.append((-1.2 if equation else -3.0, "reflexivity"))

@@ -13,6 +13,8 @@ Policy specs
             | "whole:" ATOM                   the same, as a whole-proof model (truncate-and-resume)
             | "knn:" ROWS [ "?" OPTIONS ]     nearest neighbours over traced steps (`prove trace`
                                               rows.jsonl, or a saved index); options k, temperature
+            | "hammer"                        Coq: CoqHammer's `hammer` (premise selection and the
+                                              E/Z3/CVC4 provers); the proof gets its reconstruction
             | ALIAS                           a named open model (below)
     OPTIONS := KEY "=" VALUE ( "&" KEY "=" VALUE )*      (URL query syntax; write "+" as %2B)
 
@@ -65,12 +67,12 @@ import importlib
 import re
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl
 
 from search.types import Policy, ValueFunction
 
 from prover.errors import InputError, ModelUnavailable
 from prover.policies.prompts import Language, PromptTemplate, get_template
+from prover.policies.spec_options import SpecOptions, choice as _choice, split_spec_options
 
 __all__ = [
     "build_policy",
@@ -147,61 +149,6 @@ def default_template(model: str) -> str | None:
     return None
 
 
-def split_spec_options(text: str) -> tuple[str, dict[str, str]]:
-    target, _, query = text.partition("?")
-    options = dict(parse_qsl(query, keep_blank_values=True, strict_parsing=False)) if query else {}
-    return target, options
-
-
-class SpecOptions:
-    """Typed access to an atom's options, with an error naming any option left unused."""
-
-    def __init__(self, atom: str, options: dict[str, str]) -> None:
-        self.atom = atom
-        self.options = dict(options)
-        self.used: set[str] = set()
-
-    def text(self, key: str, default: str | None = None) -> str | None:
-        self.used.add(key)
-        return self.options.get(key, default)
-
-    def number(self, key: str, default: float) -> float:
-        value = self.text(key)
-        try:
-            return float(value) if value is not None else default
-        except ValueError:
-            raise InputError(f"{self.atom}: option {key}={value!r} is not a number") from None
-
-    def integer(self, key: str, default: int | None) -> int | None:
-        value = self.text(key)
-        try:
-            return int(value) if value is not None else default
-        except ValueError:
-            raise InputError(f"{self.atom}: option {key}={value!r} is not an integer") from None
-
-    def flag(self, key: str, default: bool) -> bool:
-        value = self.text(key)
-        if value is None:
-            return default
-        if value.lower() in {"1", "true", "yes", "on"}:
-            return True
-        if value.lower() in {"0", "false", "no", "off"}:
-            return False
-        raise InputError(f"{self.atom}: option {key}={value!r} is not true/false")
-
-    def check_all_used(self) -> None:
-        unknown = sorted(set(self.options) - self.used)
-        if unknown:
-            raise InputError(f"{self.atom}: unknown option(s) {', '.join(unknown)}")
-
-
-def _choice(options: SpecOptions, key: str, allowed: tuple[str, ...], default: str) -> str:
-    value = options.text(key, default) or default
-    if value not in allowed:
-        raise InputError(f"{options.atom}: {key} must be one of {', '.join(allowed)}, not {value!r}")
-    return value
-
-
 def _language(backend: str) -> Language:
     if backend not in {"coq", "lean"}:
         raise InputError(f"unknown backend {backend!r}; expected coq or lean")
@@ -240,13 +187,19 @@ def _build_atom(atom: str, *, language: Language, seed: int) -> Policy:
         return _hf_policy(text, language=language, seed=seed, whole=whole)
     if text.startswith("openai:"):
         return _openai_policy(text, language=language, seed=seed, whole=whole)
+    if text == "hammer":
+        if whole or language != "coq":
+            raise InputError("the hammer policy is CoqHammer's tactic: Coq only, single tactics")
+        from prover.policies.retrieval import HammerPolicy
+
+        return HammerPolicy()
     if text.startswith("knn:"):
         if whole:
             raise InputError("whole:knn makes no sense: the kNN policy proposes single tactics")
         from prover.policies.knn import build_knn_policy
 
         return build_knn_policy(text)
-    known = ", ".join(["portfolio", "hf:MODEL", "openai:URL", "knn:ROWS", "whole:...", *ALIASES])
+    known = ", ".join(["portfolio", "hammer", "hf:MODEL", "openai:URL", "knn:ROWS", "whole:...", *ALIASES])
     raise InputError(f"unknown policy {atom!r}; expected one of: {known}")
 
 

@@ -33,6 +33,7 @@ from search.types import Candidate, State
 
 from prover.data.rows import NO_GOALS, TraceRow, read_rows, strip_structure
 from prover.errors import InputError
+from prover.policies.spec_options import SpecOptions, split_spec_options
 
 __all__ = ["KNNPolicy", "build_knn_policy", "state_features", "hypotheses", "hypothesis_names", "KNN_FILE"]
 
@@ -350,8 +351,6 @@ def _adapt(entry: _Entry, context: dict[str, str], by_type: dict[str, str]) -> s
 def build_knn_policy(text: str) -> KNNPolicy:
     """The policy of a `knn:PATH[?k=64&temperature=0.1]` spec (PATH: a trace folder, rows JSONL,
     or a folder/file written by `KNNPolicy.save`)."""
-    from prover.policies.factory import SpecOptions, split_spec_options
-
     path, raw = split_spec_options(text[len("knn:"):] if text.startswith("knn:") else text)
     options = SpecOptions(f"knn:{path}", raw)
     k = options.integer("k", 64)

@@ -23,7 +23,7 @@ def ray_session() -> Iterator[None]:
     ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'neuroprove[distributed]')")
     previous = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(HERE), previous) if p)
-    from prover.distributed.pool import connect
+    from prover.distributed.cluster import connect
 
     started = connect(address=None, num_cpus=2)
     try:
