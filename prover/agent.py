@@ -216,8 +216,14 @@ class Prover:
             search_graph=result.graph,
         )
         if result.status is not SearchStatus.PROVED or result.proof is None:
+            # A search that tried every candidate of every reachable state says so: more time
+            # would not have helped, a wider policy (or a different one) might.
+            exhausted = result.status is SearchStatus.EXHAUSTED
             return TheoremResult(
-                status="unproved", seconds=time.monotonic() - started, **common
+                status="unproved",
+                seconds=time.monotonic() - started,
+                error=f"search space exhausted at {result.seconds:.1f} s" if exhausted else None,
+                **common,
             )
         verdict = env.verify(theorem, result.proof)
         if not verdict.accepted:
