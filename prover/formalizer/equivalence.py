@@ -88,10 +88,11 @@ STRUCTURAL_TACTICS: dict[Target, tuple[str, ...]] = {
         f"{_COQ_SAME_CONCLUSION}; assumption",
         f"{_COQ_SAME_CONCLUSION}; try assumption; first [lia | lra | nra | tauto | congruence]",
     ),
+    # Lean: reducible transparency only, so `exact`/`apply` do not unfold arithmetic to make them fit.
     "lean": (
-        "exact premise",
-        "intros; apply premise <;> assumption",
-        "intros; apply premise <;> first | assumption | omega | linarith | nlinarith | tauto",
+        "with_reducible exact premise",
+        "intros; with_reducible apply premise <;> assumption",
+        "intros; with_reducible apply premise <;> first | assumption | omega | linarith | nlinarith | tauto",
     ),
 }
 
