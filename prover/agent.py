@@ -180,6 +180,9 @@ class Prover:
         # Elaborating the header and statement is not search: the budget starts after it, so a
         # long file header does not eat the time a theorem gets.
         root = env.start(theorem)
+        observe = getattr(self.policy, "observe_theorem", None)
+        if observe is not None:  # policies that read the theorem's file (the portfolio's generators)
+            observe(theorem)
         remaining = self.config.budget_seconds - searched[0]
         budget = Budget(
             max_expansions=self.config.max_expansions, max_seconds=max(remaining, 0.0)
@@ -213,8 +216,14 @@ class Prover:
             search_graph=result.graph,
         )
         if result.status is not SearchStatus.PROVED or result.proof is None:
+            # A search that tried every candidate of every reachable state says so: more time
+            # would not have helped, a wider policy (or a different one) might.
+            exhausted = result.status is SearchStatus.EXHAUSTED
             return TheoremResult(
-                status="unproved", seconds=time.monotonic() - started, **common
+                status="unproved",
+                seconds=time.monotonic() - started,
+                error=f"search space exhausted at {result.seconds:.1f} s" if exhausted else None,
+                **common,
             )
         verdict = env.verify(theorem, result.proof)
         if not verdict.accepted:

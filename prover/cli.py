@@ -320,7 +320,7 @@ def _report(
     --write leaves FILE untouched when no proof was found; --out always writes."""
     from prover.backends import get_backend
 
-    backend = get_backend(result.backend)
+    backend = result.tool if result.tool is not None else get_backend(result.backend)
     target = out if out is not None else file if write else None
     if target is not None and (out is not None or result.proofs):
         write_completed(target, result.completed_text(backend), result.source_format)

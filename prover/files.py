@@ -22,7 +22,7 @@ from prover.agent import Prover, TheoremResult
 from prover.backends import Backend, OpenTheorem, ParsedFile, get_backend
 from prover.backends.coq_project import ProjectOptions, check_dependencies, resolve_project
 from prover.config import ProverConfig
-from prover.errors import InputError, ModelUnavailable
+from prover.errors import InputError, ModelUnavailable, ToolchainMissing
 from search.types import Theorem
 
 __all__ = [
@@ -80,6 +80,7 @@ class FileResult:
     total_open: int = 0
     requirements: dict[str, tuple[str, ...]] = field(default_factory=dict)
     written: str | None = None
+    tool: Backend | None = field(default=None, repr=False)  # the backend the run used (with its load paths)
 
     @property
     def all_proved(self) -> bool:
@@ -96,8 +97,10 @@ class FileResult:
         return {r.theorem: r.tactics for r in self.results if r.status == "proved" and r.tactics}
 
     def completed_text(self, backend: Backend) -> str:
-        """The file with every proof found so far written in (line endings as `\\n`, no BOM)."""
-        return backend.complete_file(self.parsed, self.proofs)
+        """The file with every proof found so far written in (line endings as `\\n`, no BOM), with
+        only the imports its proofs need where the backend can tell."""
+        complete = getattr(backend, "complete_file_with_needed_imports", backend.complete_file)
+        return complete(self.parsed, self.proofs)
 
     def to_json(self) -> dict[str, Any]:
         """The `--json` document (see the README's contract): {"file", "backend", "interrupted",
@@ -187,10 +190,31 @@ def statement_location(parsed: ParsedFile, open_theorem: OpenTheorem) -> str:
 
 
 def _located_error(parsed: ParsedFile, open_theorem: OpenTheorem, message: str) -> str:
-    """An invalid statement's message: where it is, then Coq's/Lean's words, the name said once."""
+    """An invalid statement's message: where it is (the failing header sentence when the header
+    fails), then Coq's/Lean's words, the name said once."""
     for name in {open_theorem.theorem.name, open_theorem.name}:
         message = re.sub(rf"^{re.escape(name)}:\s*", "", message)
-    return f"{statement_location(parsed, open_theorem)}: {message}"
+    header_failure = _header_sentence_location(parsed, open_theorem, message)
+    return f"{header_failure or statement_location(parsed, open_theorem)}: {message}"
+
+
+def _header_sentence_location(parsed: ParsedFile, open_theorem: OpenTheorem, message: str) -> str | None:
+    """Where the header sentence a message quotes (`the file's header fails at 'End A.'`) is, the
+    last occurrence before the statement; None when the message quotes none or it is not found."""
+    quoted = re.match(r"the file's header fails at '(.+?)(?:\.\.\.)?':", message)
+    if quoted is None or open_theorem.statement_start < 0:
+        return None
+    words = quoted.group(1).split()
+    if not words:
+        return None
+    pattern = re.compile(r"\s+".join(re.escape(word) for word in words))
+    matches = list(pattern.finditer(parsed.text, 0, open_theorem.statement_start))
+    if not matches:
+        return None
+    start, end = matches[-1].span()
+    line = parsed.text.count("\n", 0, start) + 1
+    column = start - (parsed.text.rfind("\n", 0, start) + 1)
+    return f'File "{parsed.path}", line {line}, characters {column}-{column + end - start}'
 
 
 def _disproved(outcome: TheoremResult, theorem: Theorem, prover: Prover) -> TheoremResult:
@@ -233,6 +257,8 @@ def prove_file(
     """
     text, source_format = read_source_with_format(path)
     backend = get_backend(config.backend if config.backend != "auto" else str(path))
+    if backend.name == "lean":
+        _use_lake_project(backend, Path(path))
     backend.check_toolchain()
     parsed = backend.parse_file(str(path), text)
     chosen = select_theorems(parsed, only)
@@ -243,6 +269,7 @@ def prove_file(
     else:
         result.backend, result.parsed = backend.name, parsed
     result.source_format, result.selected, result.total_open = source_format, len(chosen), len(parsed.theorems)
+    result.tool = backend
     for hole in parsed.unsupported:
         if not only or any(_matches(hole.name, pattern) for pattern in only):
             outcome = TheoremResult(theorem=hole.name, status="unsupported", error=hole.reason)  # type: ignore[arg-type]
@@ -294,6 +321,20 @@ def _use_coq_project(backend: Backend, path: Path, options: ProjectOptions) -> N
     project = resolve_project(path, options)
     check_dependencies(path, project)
     backend.coq_args = project.coq_args  # type: ignore[attr-defined]
+
+
+def _use_lake_project(backend: Backend, path: Path) -> None:
+    """Run a `.lean` file inside its own Lake project when it has one (see `layout_for_file`)."""
+    from prover.backends.lean_toolchain import layout_for_file
+
+    current = backend.layout  # type: ignore[attr-defined]
+    layout, reason = layout_for_file(path, current)
+    if layout == current:
+        return
+    problems = layout.missing()
+    if problems:
+        raise ToolchainMissing(f"{path}: runs in {reason}, which is not ready: {problems[0]}")
+    backend.layout = layout  # type: ignore[attr-defined]
 
 
 def write_completed(path: str | os.PathLike[str], text: str, source_format: SourceFormat = SourceFormat()) -> bool:

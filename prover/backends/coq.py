@@ -919,6 +919,37 @@ class CoqBackend:
         )
         return complete_coq_file(parsed, proofs, preamble=preamble)
 
+    def complete_file_with_needed_imports(self, parsed: ParsedFile, proofs: Mapping[str, Sequence[str]]) -> str:
+        """`complete_file`, without the Lia/Lra/Psatz import when the completed file compiles without
+        it (coqc, with the project's load paths, tried once): the file gains only what its proofs need."""
+        full = self.complete_file(parsed, proofs)
+        if not proofs or not self.automation or shutil.which("coqc") is None:
+            return full
+        bare = self.complete_file(parsed, proofs, automation=False)
+        if bare == full:
+            return full
+        stem = Path(parsed.path).stem
+        name = stem if re.fullmatch(r"[A-Za-z_][\w]*", stem) else "Completed"
+        with tempfile.TemporaryDirectory(prefix="neuroprove-complete-") as workdir:
+            (Path(workdir) / f"{name}.v").write_text(bare, encoding="utf-8")
+            env = dict(os.environ, TMPDIR=workdir)
+            env["PATH"] = HAMMER_LIBEXEC + os.pathsep + env.get("PATH", "")
+            # Run from the file's folder (its siblings load as they do for the user); output stays in workdir.
+            folder = Path(parsed.path).resolve().parent
+            try:
+                compiled = subprocess.run(
+                    ["coqc", "-q", *self.coq_args, str(Path(workdir) / f"{name}.v")],
+                    cwd=folder if folder.is_dir() else workdir,
+                    capture_output=True, text=True, timeout=_IMPORT_PROBE_SECONDS, env=env,
+                )
+            except (OSError, subprocess.TimeoutExpired):
+                return full
+        return bare if compiled.returncode == 0 else full
+
+
+# How long the completed file may take to compile when deciding whether it needs the automation import.
+_IMPORT_PROBE_SECONDS = 120
+
 
 def _located(path: str, text: str, message: str) -> str:
     """`File "x.v", line L, characters a-b: ` for a message naming `offset N` (as coqc writes it)."""
