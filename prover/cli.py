@@ -168,6 +168,10 @@ def prove_file_command(
     rollout_workers: Annotated[
         int, typer.Option(help="MCTS: run in-flight expansions on this many Ray workers (1: no Ray).")
     ] = ProverConfig().rollout_workers,
+    jobs: Annotated[
+        int,
+        typer.Option("--jobs", "-j", min=1, help="Prove this many theorems of the file at once (a prover process and policy each)."),
+    ] = 1,
     # Proof assistant.
     backend: Annotated[str, typer.Option(help="coq, lean, or auto (from the extension).")] = "auto",
     no_hammer: Annotated[
@@ -225,6 +229,7 @@ def prove_file_command(
                 config,
                 only=tuple(only or ()),
                 project=project,
+                jobs=jobs,
                 total_seconds=total_seconds,
                 disprove=disprove,
                 on_theorem_start=display.start,
