@@ -25,7 +25,7 @@ __all__ = ["TheoremResult", "Prover"]
 
 log = logging.getLogger(__name__)
 
-Status = Literal["proved", "unproved", "invalid", "error", "unsupported", "skipped"]
+Status = Literal["proved", "found", "unproved", "invalid", "error", "unsupported", "skipped"]
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,9 @@ class TheoremResult:
     status: "proved" (the kernel accepted the proof), "unproved" (search ended without one),
         "invalid" (the statement does not elaborate), "error" (the proof assistant or the model
         kept failing); for files also "unsupported" (an open proof the backend does not search) and
-        "skipped" (--total-seconds ran out before it started).
+        "skipped" (--total-seconds ran out before it started); "found" (the steps closed every
+        goal but the kernel has not checked the proof yet: asked for with `kernel_check=False`,
+        a file's proofs are checked together at the end; never a final status).
     proof: the rendered proof text that completes the theorem, when proved.
     tactics: the tactic steps of that proof.
     kernel_checked: True only when the from-scratch kernel check accepted the proof.
@@ -139,7 +141,7 @@ class Prover:
         return self._rollouts
 
     def prove_theorem(
-        self, theorem: Theorem, *, on_step: Callable[[int], None] | None = None
+        self, theorem: Theorem, *, on_step: Callable[[int], None] | None = None, kernel_check: bool = True
     ) -> TheoremResult:
         """Search for a proof of `theorem` within the configured budget, each proof found checked by the kernel.
 
@@ -151,7 +153,7 @@ class Prover:
         last_failure = ""
         for attempt in range(self.max_restarts + 1):
             try:
-                return self._prove_once(theorem, clock, on_step)
+                return self._prove_once(theorem, clock, on_step, kernel_check)
             except InputError as invalid:
                 return clock.result(theorem, "invalid", error=str(invalid))
             except (ProverCrashed, ProverTimeout) as failure:
@@ -177,11 +179,15 @@ class Prover:
         theorem: Theorem,
         clock: "_TheoremClock",
         on_step: Callable[[int], None] | None,
+        kernel_check: bool = True,
     ) -> TheoremResult:
         env = self._environment()
         # Elaborating the header and statement is not search: the budget starts after it, so a
         # long file header does not eat the time a theorem gets.
         root = env.start(theorem)
+        observe = getattr(self.policy, "observe_theorem", None)
+        if observe is not None:  # policies that read the theorem's file (the portfolio's generators)
+            observe(theorem)
         remaining = clock.budget_left(self.config.budget_seconds)
         budget = Budget(max_expansions=self.config.max_expansions, max_seconds=remaining)
         run_search = search.ALGORITHMS[self.config.search]
@@ -215,12 +221,25 @@ class Prover:
             search_graph=result.graph,
         )
         if result.status is not SearchStatus.PROVED or result.proof is None:
-            rejected = (
-                f"kernel rejected the proof found ({result.rejected} in all): {result.last_rejection}"
-                if result.rejected
-                else None
+            # A search that tried every candidate of every reachable state says so: more time
+            # would not have helped, a wider policy (or a different one) might.
+            if result.rejected:
+                error = f"kernel rejected the proof found ({result.rejected} in all): {result.last_rejection}"
+            elif result.status is SearchStatus.EXHAUSTED:
+                error = f"search space exhausted at {result.seconds:.1f} s"
+            else:
+                error = None
+            return clock.result(theorem, "unproved", error=error, **common)
+        if not kernel_check:
+            # The caller checks the proof with the kernel again, with the whole file (the search
+            # already had each proof it found checked, so a bogus one did not end it).
+            return clock.result(
+                theorem,
+                "found",
+                proof=self.backend.render_proof(result.proof),
+                tactics=tuple(result.proof),
+                **common,
             )
-            return clock.result(theorem, "unproved", error=rejected, **common)
         verdict = result.verdict
         if verdict is None:  # a search that did not check its proof (a resumed graph already proved)
             check_started = time.monotonic()

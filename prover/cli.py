@@ -16,6 +16,7 @@ import os
 import re
 import signal
 import sys
+import threading
 import time
 from importlib import import_module
 from pathlib import Path
@@ -168,6 +169,10 @@ def prove_file_command(
     rollout_workers: Annotated[
         int, typer.Option(help="MCTS: run in-flight expansions on this many Ray workers (1: no Ray).")
     ] = ProverConfig().rollout_workers,
+    jobs: Annotated[
+        int,
+        typer.Option("--jobs", "-j", min=1, help="Prove this many theorems of the file at once (a prover process and policy each)."),
+    ] = 1,
     # Proof assistant.
     backend: Annotated[str, typer.Option(help="coq, lean, or auto (from the extension).")] = "auto",
     no_hammer: Annotated[
@@ -225,6 +230,7 @@ def prove_file_command(
                 config,
                 only=tuple(only or ()),
                 project=project,
+                jobs=jobs,
                 total_seconds=total_seconds,
                 disprove=disprove,
                 on_theorem_start=display.start,
@@ -236,6 +242,8 @@ def prove_file_command(
             stopped = interrupt if isinstance(interrupt, _Stopped) else _Stopped()
         finally:
             display.stop()
+        if stopped is None and display.stdout_closed:  # closed while the last results came in
+            stopped = _StdoutClosed()
         # Reporting and writing finish even if a second SIGTERM comes: the user's work comes first.
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if stopped is not None:
@@ -320,7 +328,7 @@ def _report(
     --write leaves FILE untouched when no proof was found; --out always writes."""
     from prover.backends import get_backend
 
-    backend = get_backend(result.backend)
+    backend = result.tool if result.tool is not None else get_backend(result.backend)
     target = out if out is not None else file if write else None
     if target is not None and (out is not None or result.proofs):
         write_completed(target, result.completed_text(backend), result.source_format)
@@ -439,10 +447,15 @@ def _indent(text: str) -> str:
 
 class _Display:
     """Progress: a live status line on a terminal (rich, on stderr), and one plain line per finished
-    theorem on stdout as soon as it finishes, so pipes and logs see progress too."""
+    theorem on stdout as soon as it finishes, so pipes and logs see progress too.
+
+    Results may arrive from other threads (the kernel checker's, `-j` searches): a closed stdout
+    is remembered there (`stdout_closed`) and the run is stopped from the searches' own callbacks
+    (`start`, `step`) or the main thread, never by an exception in the checker's thread."""
 
     def __init__(self, *, live: bool, lines: bool, result: FileResult | None = None) -> None:
         self.live, self.lines, self.result = live, lines, result
+        self.stdout_closed = False
         self._status = None
         self._name = ""
         self._index = (0, 0)
@@ -450,6 +463,8 @@ class _Display:
         self._last_refresh = 0.0
 
     def start(self, name: str, index: int, total: int) -> None:
+        if self.stdout_closed:
+            raise _StdoutClosed()
         self._name, self._index, self._started = name, (index + 1, total), time.monotonic()
         if self.live:
             if self._status is None:
@@ -458,6 +473,8 @@ class _Display:
             self._status.update(self._line(0))
 
     def step(self, expansions: int) -> None:
+        if self.stdout_closed:
+            raise _StdoutClosed()
         now = time.monotonic()
         if self._status is not None and now - self._last_refresh > 0.1:
             self._last_refresh = now
@@ -472,7 +489,14 @@ class _Display:
             if needs:
                 text += f" [needs {' '.join(needs)}]"
             text += "\n" + _indent(outcome.proof)
-        _echo(text)  # rich's live status redirects stdout, so this lands above the status line
+        if self.stdout_closed:
+            return
+        try:
+            _echo(text)  # rich's live status redirects stdout, so this lands above the status line
+        except _StdoutClosed:
+            self.stdout_closed = True
+            if threading.current_thread() is threading.main_thread():
+                raise
 
     def stop(self) -> None:
         if self._status is not None:

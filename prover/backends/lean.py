@@ -39,7 +39,7 @@ from typing import Any, Mapping, Sequence
 
 from search.types import Failed, FailureKind, Outcome, Progress, Proved, State, Theorem, Verdict
 
-from prover.backends.base import OpenTheorem, ParsedFile
+from prover.backends.base import OpenTheorem, ParsedFile, UnsupportedProof, proof_for
 from prover.backends.lean_source import (
     declared_name,
     find_open_declarations,
@@ -47,6 +47,7 @@ from prover.backends.lean_source import (
     render_tactics,
     smuggled_command,
     split_tactics,
+    unsearched_sorries,
 )
 from prover.backends.lean_toolchain import LeanProjectLayout, find_lake, project_layout
 from prover import budget
@@ -205,12 +206,23 @@ class LeanBackend:
                 header=text[: declaration.start],
                 source=path,
             )
-            theorems.append(OpenTheorem(theorem=theorem, span=declaration.proof_span))
-        names = [t.theorem.name for t in theorems]
+            theorems.append(
+                OpenTheorem(
+                    theorem=theorem,
+                    span=declaration.proof_span,
+                    qualified_name=declaration.qualified_name,
+                    statement_start=declaration.start,
+                )
+            )
+        names = [t.name for t in theorems]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise InputError(f"{path}: declared more than once: {', '.join(duplicates)}")
-        return ParsedFile(path=path, text=text, theorems=tuple(theorems))
+        holes = tuple(
+            UnsupportedProof(f"sorry@{text.count(chr(10), 0, offset) + 1}", reason, offset)
+            for offset, reason in unsearched_sorries(text, [t.span for t in theorems])
+        )
+        return ParsedFile(path=path, text=text, theorems=tuple(theorems), unsupported=holes)
 
     def settings(self, *, step_timeout: float) -> LeanSettings:
         """The settings an environment of this backend runs with."""
@@ -241,14 +253,15 @@ class LeanBackend:
         return render_tactics(proof)
 
     def complete_file(self, parsed: ParsedFile, proofs: Mapping[str, Sequence[str]]) -> str:
-        """The file with each proved theorem's `sorry` replaced by its proof; the rest unchanged."""
-        declarations = {d.name: d for d in find_open_declarations(parsed.text)}
+        """The file with each proved theorem's `sorry` replaced by its proof (`proofs` keyed by
+        qualified name); the rest unchanged."""
+        declarations = {d.proof_span: d for d in find_open_declarations(parsed.text)}
         text = parsed.text
         for open_theorem in sorted(parsed.theorems, key=lambda t: t.span[0], reverse=True):
-            tactics = proofs.get(open_theorem.theorem.name)
+            tactics = proof_for(parsed, open_theorem, proofs)
             if not tactics:
                 continue
-            declaration = declarations.get(open_theorem.theorem.name)
+            declaration = declarations.get(open_theorem.span)
             indent = declaration.indent if declaration is not None else ""
             start, end = open_theorem.span
             text = text[:start] + render_tactics(tactics, indent) + text[end:]
