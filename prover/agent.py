@@ -230,16 +230,6 @@ class Prover:
             else:
                 error = None
             return clock.result(theorem, "unproved", error=error, **common)
-        if not kernel_check:
-            # The caller checks the proof with the kernel again, with the whole file (the search
-            # already had each proof it found checked, so a bogus one did not end it).
-            return clock.result(
-                theorem,
-                "found",
-                proof=self.backend.render_proof(result.proof),
-                tactics=tuple(result.proof),
-                **common,
-            )
         verdict = result.verdict
         if verdict is None:  # a search that did not check its proof (a resumed graph already proved)
             check_started = time.monotonic()
@@ -250,6 +240,16 @@ class Prover:
             log.warning("%s: kernel rejected a found proof: %s", theorem.name, verdict.reason)
             return clock.result(
                 theorem, "unproved", error=f"kernel rejected the proof found: {verdict.reason}", **common
+            )
+        if not kernel_check:
+            # The caller checks the proof with the kernel again, with the whole file it is written
+            # into (the search already had each proof it found checked, so a bogus one did not end it).
+            return clock.result(
+                theorem,
+                "found",
+                proof=self.backend.render_proof(result.proof),
+                tactics=tuple(result.proof),
+                **common,
             )
         return clock.result(
             theorem,

@@ -38,6 +38,7 @@ from prover.backends.coq_verdict import (
     CHECK_MODULE,
     AssumptionJudge,
     declared_axiom_paths,
+    judge_unresolved,
     names_to_locate,
     parse_assumptions,
     parse_locate,
@@ -890,15 +891,22 @@ class CoqBackend:
         `coq_file_check`); the theorems it leaves without a verdict need `CoqEnvironment.verify`."""
         from prover.backends.coq_file_check import check_completed_file
 
-        with CoqEnvironment(hammer=self.hammer, automation=self.automation, coq_args=self.coq_args) as judge:
+        # Its names cannot be resolved by `Locate` here: the judgement is the conservative one, and
+        # whatever it cannot tell apart goes to the per-theorem check. coqc (and psatz's csdp) write
+        # into a sandbox of their own, removed afterwards.
+        sandbox = ProcessSandbox(prefix="neuroprove-file-check-")
+        try:
             return check_completed_file(
                 parsed,
                 proofs,
                 complete=self.complete_file,
-                judge=judge._judge_assumptions,
+                judge=lambda report, theorem: judge_unresolved(report, normalise_for_coq816(theorem.header)),
                 accepted=accepted,
                 coq_args=self.coq_args,
+                environment=sandbox.environment(),
             )
+        finally:
+            sandbox.cleanup()
 
     def split_proof(self, script: str) -> list[str]:
         """Split a whole-proof script into steps (one sentence each), dropping `Proof.` and a final `Qed.`."""
