@@ -109,12 +109,15 @@ class Prover:
 
     def _environment(self) -> Environment:
         if self._env is None:
+            from prover.policies.retrieval import attach_premise_source
             from prover.policies.whole_proof import attach_whole_proof
 
             env = self.backend.open_environment(step_timeout=self.config.step_timeout)
             # Whole-proof candidates are stepped sentence by sentence and cut at their longest
             # verified prefix (truncate-and-resume); one-tactic candidates pass straight through.
             self._env = attach_whole_proof(env, self.policy, self.backend.split_proof)
+            # Retrieval policies ask the environment for premises (`Search`, the file's lemmas).
+            attach_premise_source(self.policy, env)
         return self._env
 
     def _rollout_executor(self) -> Any:

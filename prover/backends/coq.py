@@ -295,6 +295,7 @@ class CoqEnvironment:
         if self.atp_hammer:
             self.preamble += hammer_settings(self.coq_timeout)
         self._feedback: tuple[CoqMessage, ...] = ()  # Coq's messages while the last Goal ran
+        self._premise_cache: dict[tuple[str, str, str], list[tuple[str, str]]] = {}
         self.header_timeout = header_timeout
         self.coqc_timeout = coqc_timeout
         self._top: CoqIdeTop | None = None
@@ -569,6 +570,55 @@ class CoqEnvironment:
         if isinstance(replayed, Failed):
             return Failed(f"hammer's reconstruction {replacement!r} does not replay: {replayed.message}")
         return replayed
+
+    # ------------------------------------------------------------ premises (prover/policies/retrieval.py)
+    def search_premises(self, state: State, query: str) -> list[tuple[str, str]]:
+        """(name, statement) of each lemma Coq's `Search QUERY.` finds in the scope of `state`'s
+        theorem (its file's header, imports included), the goal's own hypotheses left out."""
+        started = self._started_for(state)
+        key = (started.key, "Search", query)
+        if key not in self._premise_cache:
+            found = []
+            for message in self._query_at_root(started, f"Search {query}."):
+                match = re.match(r"([\w'.]+)\s*:\s*(.*)", message.text, re.DOTALL)
+                if match:
+                    found.append((match.group(1), " ".join(match.group(2).split())))
+            self._premise_cache[key] = found
+        hypotheses = {line.split(" : ", 1)[0].strip() for goal in state.goals[:1] for line in goal.splitlines() if " : " in line}
+        hypotheses = {name.strip() for names in hypotheses for name in names.split(",")}
+        return [(name, statement) for name, statement in self._premise_cache[key] if name not in hypotheses]
+
+    def local_premises(self, state: State) -> list[tuple[str, str]]:
+        """(name, statement) of the lemmas `state`'s file declares before its theorem, as `Check`
+        prints them there (a name not reachable from the theorem's scope is left out)."""
+        started = self._started_for(state)
+        key = (started.key, "local", "")
+        if key not in self._premise_cache:
+            found = []
+            for name in sorted(declared_lemmas(normalise_for_coq816(started.theorem.header))):
+                for message in self._query_at_root(started, f"Check {name}."):
+                    match = re.match(r"([\w'.]+)\s*:\s*(.*)", message.text, re.DOTALL)
+                    if match:
+                        found.append((name, " ".join(match.group(2).split())))
+            self._premise_cache[key] = found
+        return list(self._premise_cache[key])
+
+    def _started_for(self, state: State) -> _Started:
+        started = self._current
+        if isinstance(state.handle, CoqHandle):
+            started = self._started.get(state.handle.theorem_key, started)
+        if started is None:
+            raise ProverError("premises asked before start(): no theorem is open")
+        return started
+
+    def _query_at_root(self, started: _Started, command: str) -> tuple[CoqMessage, ...]:
+        """Run a query command (`Search`, `Check`) where the theorem's proof starts; its messages."""
+        if not self._doc_starts_with(started.prefix):
+            self._goto(list(started.prefix), timeout=self.header_timeout)
+        root_state = self._doc[len(started.prefix) - 1][1]
+        payload = '<pair><route_id val="0"/>' + xml_pair(xml_string(command), xml_state_id(root_state)) + "</pair>"
+        answer = self._call("Query", payload, timeout=60)
+        return answer.messages if answer.good else ()
 
     def _step_uncached(self, state: State, tactic: str, new_sentences: list[str]) -> Outcome:
         assert self._current is not None
