@@ -14,7 +14,7 @@ import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Literal, Sequence
+from typing import Iterable, Iterator, Literal, Mapping, Sequence
 
 from prover.errors import InputError
 
@@ -48,6 +48,8 @@ class TraceRow:
     tactic: the tactic text, one sentence (comments removed, whitespace collapsed).
     state_after: the goals after the tactic (`NO_GOALS` when the proof is complete).
     imports: the file's `Require`/`import` lines (what the proof's environment needs).
+    premises: the library lemmas the tactic uses, fully qualified, where the source says
+        (LeanDojo Benchmark 4's annotated tactics); empty otherwise.
     """
 
     source: str
@@ -57,11 +59,16 @@ class TraceRow:
     tactic: str
     state_after: str
     imports: tuple[str, ...] = field(default=())
+    premises: tuple[str, ...] = field(default=())
 
     def to_json(self) -> dict:
-        """The row as a JSON object (imports as a list)."""
+        """The row as a JSON object (imports and premises as lists; premises only when known)."""
         data = asdict(self)
         data["imports"] = list(self.imports)
+        if self.premises:
+            data["premises"] = list(self.premises)
+        else:
+            data.pop("premises")
         return data
 
     @classmethod
@@ -76,6 +83,7 @@ class TraceRow:
                 tactic=str(data["tactic"]),
                 state_after=str(data["state_after"]),
                 imports=tuple(data.get("imports") or ()),
+                premises=tuple(data.get("premises") or ()),
             )
         except (KeyError, TypeError, ValueError) as bad:
             raise InputError(f"not a trace row ({bad}): {str(data)[:120]}") from None
@@ -146,9 +154,20 @@ def write_rows(path: str | os.PathLike[str], rows: Iterable[TraceRow], *, append
     return count
 
 
-def write_splits(out_dir: str | os.PathLike[str], rows: Sequence[TraceRow]) -> dict[str, dict[str, int]]:
-    """Write `splits/by_theorem/{train,valid,test}.jsonl` and `splits/by_file/...`; returns row counts."""
+def write_splits(
+    out_dir: str | os.PathLike[str],
+    rows: Sequence[TraceRow],
+    *,
+    statements: Mapping[tuple[str, str], str] | None = None,
+) -> dict[str, dict[str, int]]:
+    """Write `splits/by_theorem/{train,valid,test}.jsonl`, `splits/by_file/...` and
+    `splits/novel/...` (by file, with near-duplicates of valid/test theorems and twin files
+    dropped from train; `splits/novel/report.json` says how many, see `prover.data.leakfree`);
+    returns row counts. `statements`: (source, theorem) -> statement, for duplicate statements."""
+    from prover.data.leakfree import novel_split
+
     counts: dict[str, dict[str, int]] = {}
+    by_file: dict[str, list[TraceRow]] = {}
     for by in ("theorem", "file"):
         buckets: dict[str, list[TraceRow]] = {name: [] for name in SPLITS}
         for row in rows:
@@ -156,4 +175,11 @@ def write_splits(out_dir: str | os.PathLike[str], rows: Sequence[TraceRow]) -> d
         counts[f"by_{by}"] = {}
         for name, bucket in buckets.items():
             counts[f"by_{by}"][name] = write_rows(Path(out_dir) / "splits" / f"by_{by}" / f"{name}.jsonl", bucket)
+        if by == "file":
+            by_file = buckets
+    novel = novel_split(by_file, statements)
+    counts["novel"] = {
+        name: write_rows(Path(out_dir) / "splits" / "novel" / f"{name}.jsonl", bucket) for name, bucket in novel.rows.items()
+    }
+    (Path(out_dir) / "splits" / "novel" / "report.json").write_text(json.dumps(novel.report, indent=2) + "\n")
     return counts

@@ -83,7 +83,8 @@ class ExpertIterationConfig(BaseModel):
     rounds: how many search-and-learn rounds. train_model: also fine-tune a tiny policy each round
     on the base rows plus the new ones (it then joins the mixture as `hf:` with `model_weight`).
     train_steps: optimizer steps per round. base_rows: rows the model starts from (default: the
-    kNN's rows).
+    kNN's rows). heldout: the share of the problems (by a hash of their ids) never learned from
+    and searched after each round to score it (0: learn and score on the same problems).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -93,6 +94,7 @@ class ExpertIterationConfig(BaseModel):
     train_steps: int = Field(200, ge=1)
     model_weight: float = Field(0.3, gt=0, le=1)
     base_rows: str | None = None
+    heldout: float = Field(0.25, ge=0, lt=1)
 
 
 class ExperimentConfig(BaseModel):
