@@ -24,7 +24,7 @@ __all__ = ["TheoremResult", "Prover"]
 
 log = logging.getLogger(__name__)
 
-Status = Literal["proved", "unproved", "invalid", "error", "unsupported", "skipped"]
+Status = Literal["proved", "found", "unproved", "invalid", "error", "unsupported", "skipped"]
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,9 @@ class TheoremResult:
     status: "proved" (the kernel accepted the proof), "unproved" (search ended without one),
         "invalid" (the statement does not elaborate), "error" (the proof assistant or the model
         kept failing); for files also "unsupported" (an open proof the backend does not search) and
-        "skipped" (--total-seconds ran out before it started).
+        "skipped" (--total-seconds ran out before it started); "found" (the steps closed every
+        goal but the kernel has not checked the proof yet: asked for with `kernel_check=False`,
+        a file's proofs are checked together at the end; never a final status).
     proof: the rendered proof text that completes the theorem, when proved.
     tactics: the tactic steps of that proof.
     kernel_checked: True only when the from-scratch kernel check accepted the proof.
@@ -128,12 +130,16 @@ class Prover:
             # Imported here: Ray is an optional extra and only prover/distributed imports it.
             from prover.distributed.rollouts import BackendEnvironmentFactory, RayRolloutExecutor
 
-            factory = BackendEnvironmentFactory(self.backend.name, step_timeout=self.config.step_timeout)
+            factory = BackendEnvironmentFactory(
+                self.backend.name,
+                step_timeout=self.config.step_timeout,
+                coq_args=tuple(getattr(self.backend, "coq_args", ())),
+            )
             self._rollouts = RayRolloutExecutor(factory, workers=self.config.rollout_workers)
         return self._rollouts
 
     def prove_theorem(
-        self, theorem: Theorem, *, on_step: Callable[[int], None] | None = None
+        self, theorem: Theorem, *, on_step: Callable[[int], None] | None = None, kernel_check: bool = True
     ) -> TheoremResult:
         """Search for a proof of `theorem` within the configured budget, then have the kernel check it."""
         started = time.monotonic()
@@ -141,7 +147,7 @@ class Prover:
         last_failure = ""
         for attempt in range(self.max_restarts + 1):
             try:
-                return self._prove_once(theorem, started, searched, on_step)
+                return self._prove_once(theorem, started, searched, on_step, kernel_check)
             except InputError as invalid:
                 return TheoremResult(
                     theorem=theorem.name,
@@ -174,11 +180,15 @@ class Prover:
         started: float,
         searched: list[float],
         on_step: Callable[[int], None] | None,
+        kernel_check: bool = True,
     ) -> TheoremResult:
         env = self._environment()
         # Elaborating the header and statement is not search: the budget starts after it, so a
         # long file header does not eat the time a theorem gets.
         root = env.start(theorem)
+        observe = getattr(self.policy, "observe_theorem", None)
+        if observe is not None:  # policies that read the theorem's file (the portfolio's generators)
+            observe(theorem)
         remaining = self.config.budget_seconds - searched[0]
         budget = Budget(
             max_expansions=self.config.max_expansions, max_seconds=max(remaining, 0.0)
@@ -212,8 +222,23 @@ class Prover:
             search_graph=result.graph,
         )
         if result.status is not SearchStatus.PROVED or result.proof is None:
+            # A search that tried every candidate of every reachable state says so: more time
+            # would not have helped, a wider policy (or a different one) might.
+            exhausted = result.status is SearchStatus.EXHAUSTED
             return TheoremResult(
-                status="unproved", seconds=time.monotonic() - started, **common
+                status="unproved",
+                seconds=time.monotonic() - started,
+                error=f"search space exhausted at {result.seconds:.1f} s" if exhausted else None,
+                **common,
+            )
+        if not kernel_check:
+            # The caller checks it with the kernel later (a whole file's proofs in one run).
+            return TheoremResult(
+                status="found",
+                proof=self.backend.render_proof(result.proof),
+                tactics=tuple(result.proof),
+                seconds=time.monotonic() - started,
+                **common,
             )
         verdict = env.verify(theorem, result.proof)
         if not verdict.accepted:

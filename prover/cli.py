@@ -26,6 +26,7 @@ from rich.console import Console
 
 import prover
 from prover.agent import TheoremResult
+from prover.backends.coq_project import LoadPath, ProjectOptions
 from prover.config import ProverConfig, make_config
 from prover.errors import InputError, ProverError
 from prover.files import FileResult, prove_file, write_atomically, write_completed
@@ -146,6 +147,9 @@ def prove_file_command(
         Optional[list[str]],
         typer.Option("--only", help="Prove only this theorem (qualified or short name, shell glob); repeatable."),
     ] = None,
+    disprove: Annotated[
+        bool, typer.Option("--disprove", help="Coq: for each theorem left unproved, look for a counterexample; a kernel-checked negation makes it 'disproved'.")
+    ] = False,
     # Output.
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object with every result.")] = False,
     out: Annotated[Optional[Path], typer.Option("--out", help="Write the completed file here.")] = None,
@@ -164,13 +168,35 @@ def prove_file_command(
     rollout_workers: Annotated[
         int, typer.Option(help="MCTS: run in-flight expansions on this many Ray workers (1: no Ray).")
     ] = ProverConfig().rollout_workers,
+    jobs: Annotated[
+        int,
+        typer.Option("--jobs", "-j", min=1, help="Prove this many theorems of the file at once (a prover process and policy each)."),
+    ] = 1,
     # Proof assistant.
     backend: Annotated[str, typer.Option(help="coq, lean, or auto (from the extension).")] = "auto",
     no_hammer: Annotated[
         bool, typer.Option("--no-hammer", help="Coq: never use CoqHammer (no sauto/hauto proposed, no Hammer import written).")
     ] = False,
+    # Coq projects.
+    coq_arg: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--coq-arg",
+            help="Coq: pass this option to coqidetop and coqc (repeatable). -Q DIR LIB and -R DIR LIB add "
+            "load paths; both add to the nearest _CoqProject's (or dune project's) flags.",
+        ),
+    ] = None,
+    load_path: Annotated[Optional[list[str]], typer.Option("--load-path", hidden=True)] = None,
+    no_coqproject: Annotated[
+        bool, typer.Option("--no-coqproject", help="Coq: ignore _CoqProject and dune files above FILE.")
+    ] = False,
 ) -> None:
-    """Search for proofs of FILE's open theorems and report the kernel's verdicts."""
+    """Search for proofs of FILE's open theorems and report the kernel's verdicts.
+
+    Coq files are checked with their project's load paths: the nearest _CoqProject above FILE
+    (-Q/-R/-I and -arg), or a dune project's coq.theory stanzas; -Q DIR LIB, -R DIR LIB and
+    --coq-arg ARG add to them, --no-coqproject ignores the project file.
+    """
     if out is not None and write:
         raise InputError("--out and --write exclude each other: pick one")
     if total_seconds is not None and total_seconds <= 0:
@@ -179,6 +205,7 @@ def prove_file_command(
         from prover.backends.coq import NO_HAMMER_ENV
 
         os.environ[NO_HAMMER_ENV] = "1"  # read by the backend and the portfolio, inherited by workers
+    project = _project_options(load_path or [], coq_arg or [], use_project_file=not no_coqproject)
     config = make_config(
         backend=backend,
         policy=policy,
@@ -201,7 +228,10 @@ def prove_file_command(
                 file,
                 config,
                 only=tuple(only or ()),
+                project=project,
+                jobs=jobs,
                 total_seconds=total_seconds,
+                disprove=disprove,
                 on_theorem_start=display.start,
                 on_step=display.step,
                 on_theorem_done=display.done,
@@ -260,6 +290,33 @@ def _exit_for(result: FileResult, file: Path) -> None:
     raise typer.Exit(0 if result.all_proved else 1)
 
 
+def _project_options(load_paths: list[str], coq_args: list[str], *, use_project_file: bool) -> ProjectOptions:
+    """The command line's Coq load-path options (`-Q`/`-R` arrive folded by `_fold_load_paths`)."""
+    paths = []
+    for folded in load_paths:
+        flag, directory, library = json.loads(folded)
+        paths.append(LoadPath(flag, Path(directory).absolute(), library))
+    return ProjectOptions(use_project_file=use_project_file, load_paths=tuple(paths), extra_args=tuple(coq_args))
+
+
+def _fold_load_paths(argv: list[str]) -> list[str]:
+    """`-Q DIR LIB` / `-R DIR LIB` as coqc spells them take two values, which typer options cannot:
+    fold each into one hidden `--load-path` option (JSON, so any path survives)."""
+    folded: list[str] = []
+    index = 0
+    while index < len(argv):
+        word = argv[index]
+        if word in ("-Q", "-R") and (index == 0 or argv[index - 1] != "--coq-arg"):
+            if index + 2 >= len(argv):
+                raise InputError(f"{word} needs two values: {word} DIR LIB")
+            folded += ["--load-path", json.dumps([word, argv[index + 1], argv[index + 2]])]
+            index += 3
+            continue
+        folded.append(word)
+        index += 1
+    return folded
+
+
 def _report(
     result: FileResult, *, json_output: bool, out: Path | None, write: bool, file: Path, stdout_closed: bool = False
 ) -> None:
@@ -268,7 +325,7 @@ def _report(
     --write leaves FILE untouched when no proof was found; --out always writes."""
     from prover.backends import get_backend
 
-    backend = get_backend(result.backend)
+    backend = result.tool if result.tool is not None else get_backend(result.backend)
     target = out if out is not None else file if write else None
     if target is not None and (out is not None or result.proofs):
         write_completed(target, result.completed_text(backend), result.source_format)
@@ -415,7 +472,7 @@ class _Display:
         if not self.lines:
             return
         text = _summary_line(outcome)
-        if outcome.status == "proved" and outcome.proof:
+        if outcome.status in ("proved", "disproved") and outcome.proof:
             needs = self.result.requirements.get(outcome.theorem, ()) if self.result is not None else ()
             if needs:
                 text += f" [needs {' '.join(needs)}]"
@@ -465,6 +522,8 @@ def main(argv: list[str] | None = None) -> int:
     _register_commands()
     args = _route_file_argument(list(sys.argv[1:] if argv is None else argv))
     try:
+        if _FILE_COMMAND in args:
+            args = _fold_load_paths(args)
         returned = app(args=args, prog_name="prove", standalone_mode=False)
     except typer.Exit as done:
         return done.exit_code

@@ -226,6 +226,17 @@ def _lean_checks(project_dir: Path | None) -> list[Check]:
     return checks
 
 
+def _file_project_check(file: Path, project_dir: Path | None) -> Check:
+    """Which Lean project `file` would be elaborated in (its own Lake project, or neuroprove's), and
+    whether that project is ready. Not essential: only that file depends on it."""
+    from prover.backends.lean_toolchain import layout_for_file
+
+    layout, reason = layout_for_file(file, project_layout(project_dir))
+    problems = layout.missing()
+    detail = reason + ("" if not problems else f"; not ready: {problems[0]}")
+    return Check("lean", f"project for {file.name}", not problems, detail, "" if not problems else "see the detail", essential=False)
+
+
 def _gpu_check() -> Check:
     try:
         import torch
@@ -286,10 +297,15 @@ def register(app: typer.Typer) -> None:
 
     @app.command("doctor")
     def doctor_command(
+        file: Annotated[
+            Optional[Path], typer.Argument(help="A .lean file: also say which Lean project it would run in.")
+        ] = None,
         project_dir: Annotated[Optional[Path], typer.Option(help="The Lean project to inspect (default: the set-up one).")] = None,
     ) -> None:
         """Show what is installed, what is missing, and the command that fixes each; exit 0 when the Coq path works."""
         checks = doctor_checks(project_dir)
+        if file is not None:
+            checks.append(_file_project_check(file, project_dir))
         render_checks(checks, Console(highlight=False))
         if not all(check.ok for check in checks if check.essential):
             raise typer.Exit(2)

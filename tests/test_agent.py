@@ -158,3 +158,36 @@ def test_elaborating_the_header_does_not_eat_the_search_budget() -> None:
         result = prover.prove_theorem(THEOREM)
     assert result.status == "proved" and result.expansions >= 2
     assert result.seconds >= 0.3, "the reported time still includes elaboration"
+
+
+class OnlyBPolicy(ABPolicy):
+    """Proposes only `b`, which fails at the root: the search space is exhausted at once."""
+
+    def propose(self, state: State, n: int) -> list[Candidate]:
+        return [Candidate("b", -0.1)][:n]
+
+
+class ObservingPolicy(ABPolicy):
+    """Records the theorems the prover shows it (the portfolio's generators read the file's header)."""
+
+    def __init__(self) -> None:
+        self.observed: list[str] = []
+
+    def observe_theorem(self, theorem: Theorem) -> None:
+        self.observed.append(theorem.name)
+
+
+@pytest.mark.parametrize("search", ["best_first", "mcts"])
+def test_an_exhausted_search_space_is_reported_with_its_time(search: str) -> None:
+    config = ProverConfig(search=search, budget_seconds=30)
+    with Prover(config, FakeBackend([TwoStepEnvironment()]), policy=OnlyBPolicy()) as prover:
+        result = prover.prove_theorem(THEOREM)
+    assert result.status == "unproved"
+    assert (result.error or "").startswith("search space exhausted at ") and result.error.endswith(" s")
+
+
+def test_the_policy_observes_each_theorem_before_its_search() -> None:
+    policy = ObservingPolicy()
+    with Prover(ProverConfig(budget_seconds=30), FakeBackend([TwoStepEnvironment()]), policy=policy) as prover:
+        assert prover.prove_theorem(THEOREM).status == "proved"
+    assert policy.observed == ["two_steps"]

@@ -22,7 +22,7 @@ import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 from prover.backends.base import OpenTheorem, ParsedFile, UnsupportedProof
 from prover.backends.coq_output import complete_coq_file
@@ -54,6 +54,9 @@ from prover.backends.coq_xml import (
 )
 from prover.errors import InputError, ProverCrashed, ProverError, ProverTimeout, ToolchainMissing
 from search.types import Failed, Outcome, Progress, Proved, State, Theorem, Verdict
+
+if TYPE_CHECKING:
+    from prover.backends.coq_file_check import FileCheckResult
 
 __all__ = [
     "ALLOWED_AXIOMS",
@@ -157,10 +160,22 @@ def _checked_sentences(tactic: str) -> tuple[str, ...]:
 
 @lru_cache(maxsize=64)
 def _header_sentences(header: str) -> tuple[str, ...]:
+    # A file's theorems come in order and each header extends the previous one (which ends where
+    # a statement begins, a sentence boundary): split only the new text, not the whole header again.
+    known, sentences = _last_header[0]
     try:
-        return tuple(s.text for s in split_sentences(header, allow_unterminated=False))
+        if known and header.startswith(known):
+            split = sentences + tuple(s.text for s in split_sentences(header[len(known):], allow_unterminated=False))
+        else:
+            split = tuple(s.text for s in split_sentences(header, allow_unterminated=False))
     except SentenceSyntaxError as bad:
         raise InputError(f"cannot read the file's header: {bad}") from bad
+    _last_header[0] = (header, split)  # one store: threads (-j) see the old pair or the new one
+    return split
+
+
+# The header split last and its sentences (see `_header_sentences`).
+_last_header: list[tuple[str, tuple[str, ...]]] = [("", ())]
 
 
 # `prove --no-hammer` sets this (inherited by worker processes): no Hammer tactic is proposed,
@@ -309,6 +324,8 @@ class CoqEnvironment:
         installed". A `hammer` step enters the path as the tactic it reconstructs.
     header_timeout: wall seconds allowed to run a header (imports) or a whole replay.
     coqc_timeout: wall seconds allowed for the from-scratch `coqc` check in `verify`.
+    coq_args: load paths and options for coqidetop and coqc (`-Q /abs/dir Lib`, ...: the file's
+        project, see `coq_project.py`); directories must be absolute (Coq runs in a private folder).
     """
 
     def __init__(
@@ -320,6 +337,7 @@ class CoqEnvironment:
         atp_hammer: bool | None = None,
         header_timeout: float = 180.0,
         coqc_timeout: float = 300.0,
+        coq_args: Sequence[str] = (),
     ) -> None:
         if shutil.which(COQIDETOP) is None:
             raise ToolchainMissing(f"{COQIDETOP} not found: install Coq 8.16 (apt-get install coq)")
@@ -336,6 +354,7 @@ class CoqEnvironment:
         self._hammer_warm = -1  # the process generation in which a `hammer` call last ran to its end
         self.header_timeout = header_timeout
         self.coqc_timeout = coqc_timeout
+        self.coq_args = tuple(coq_args)
         self._top: CoqIdeTop | None = None
         # Coq's micromega tactics write caches (.lia.cache, ...) into the working directory:
         # each environment gets its own, so users' folders stay clean and workers never share one.
@@ -378,7 +397,9 @@ class CoqEnvironment:
                 self._top.close()
             os.makedirs(self._workdir.name, exist_ok=True)  # an environment reused after close()
             # TMPDIR too: CoqHammer's provers write their problem files in the run's own directory.
-            self._top = CoqIdeTop(cwd=self._workdir.name, extra_env={"TMPDIR": self._workdir.name})
+            self._top = CoqIdeTop(
+                cwd=self._workdir.name, extra_env={"TMPDIR": self._workdir.name}, extra_args=self.coq_args
+            )
             self._generation += 1
             self._doc = []
             init = self._top.call("Init", '<option val="none"/>', timeout=60)
@@ -843,7 +864,7 @@ class CoqEnvironment:
         env["PATH"] = HAMMER_LIBEXEC + os.pathsep + env.get("PATH", "")
         try:
             run = subprocess.run(
-                ["coqc", "-q", source.name],
+                ["coqc", "-q", *self.coq_args, source.name],
                 cwd=workdir,
                 capture_output=True,
                 text=True,
@@ -932,9 +953,11 @@ class CoqBackend:
     name = "coq"
     extensions = (".v",)
 
-    def __init__(self, *, hammer: bool | None = None, automation: bool = True) -> None:
+    def __init__(self, *, hammer: bool | None = None, automation: bool = True, coq_args: Sequence[str] = ()) -> None:
         self._hammer = hammer
         self.automation = automation
+        # The file's project load paths and options (absolute paths; see `coq_project.py`).
+        self.coq_args = tuple(coq_args)
 
     @property
     def hammer(self) -> bool:
@@ -970,7 +993,31 @@ class CoqBackend:
     def open_environment(self, *, step_timeout: float) -> CoqEnvironment:
         """A new environment with its own coqidetop process (started on first use)."""
         self.check_toolchain()
-        return CoqEnvironment(step_timeout=step_timeout, hammer=self.hammer, automation=self.automation)
+        return CoqEnvironment(
+            step_timeout=step_timeout, hammer=self.hammer, automation=self.automation, coq_args=self.coq_args
+        )
+
+    def check_completed_file(
+        self,
+        parsed: ParsedFile,
+        proofs: Mapping[str, Sequence[str]],
+        *,
+        accepted: Mapping[str, Sequence[str]] | None = None,
+    ) -> "FileCheckResult":
+        """Kernel-check all `proofs` (qualified name -> tactics) in one `coqc` run of the completed
+        file (with the `accepted` proofs in it too), judged as the per-theorem check judges (see
+        `coq_file_check`); the theorems it leaves without a verdict need `CoqEnvironment.verify`."""
+        from prover.backends.coq_file_check import check_completed_file
+
+        with CoqEnvironment(hammer=self.hammer, automation=self.automation, coq_args=self.coq_args) as judge:
+            return check_completed_file(
+                parsed,
+                proofs,
+                complete=self.complete_file,
+                judge=judge._judge_assumptions,
+                accepted=accepted,
+                coq_args=self.coq_args,
+            )
 
     def split_proof(self, script: str) -> list[str]:
         """Split a whole-proof script into steps (one sentence each), dropping `Proof.` and a final `Qed.`."""
@@ -1009,6 +1056,37 @@ class CoqBackend:
             hammer=self.hammer and uses_hammer_tactics(written),
         )
         return complete_coq_file(parsed, proofs, preamble=preamble)
+
+    def complete_file_with_needed_imports(self, parsed: ParsedFile, proofs: Mapping[str, Sequence[str]]) -> str:
+        """`complete_file`, without the Lia/Lra/Psatz import when the completed file compiles without
+        it (coqc, with the project's load paths, tried once): the file gains only what its proofs need."""
+        full = self.complete_file(parsed, proofs)
+        if not proofs or not self.automation or shutil.which("coqc") is None:
+            return full
+        bare = self.complete_file(parsed, proofs, automation=False)
+        if bare == full:
+            return full
+        stem = Path(parsed.path).stem
+        name = stem if re.fullmatch(r"[A-Za-z_][\w]*", stem) else "Completed"
+        with tempfile.TemporaryDirectory(prefix="neuroprove-complete-") as workdir:
+            (Path(workdir) / f"{name}.v").write_text(bare, encoding="utf-8")
+            env = dict(os.environ, TMPDIR=workdir)
+            env["PATH"] = HAMMER_LIBEXEC + os.pathsep + env.get("PATH", "")
+            # Run from the file's folder (its siblings load as they do for the user); output stays in workdir.
+            folder = Path(parsed.path).resolve().parent
+            try:
+                compiled = subprocess.run(
+                    ["coqc", "-q", *self.coq_args, str(Path(workdir) / f"{name}.v")],
+                    cwd=folder if folder.is_dir() else workdir,
+                    capture_output=True, text=True, timeout=_IMPORT_PROBE_SECONDS, env=env,
+                )
+            except (OSError, subprocess.TimeoutExpired):
+                return full
+        return bare if compiled.returncode == 0 else full
+
+
+# How long the completed file may take to compile when deciding whether it needs the automation import.
+_IMPORT_PROBE_SECONDS = 120
 
 
 def _located(path: str, text: str, message: str) -> str:

@@ -195,8 +195,15 @@ class LeanBackend:
                 header=text[: declaration.start],
                 source=path,
             )
-            theorems.append(OpenTheorem(theorem=theorem, span=declaration.proof_span))
-        names = [t.theorem.name for t in theorems]
+            theorems.append(
+                OpenTheorem(
+                    theorem=theorem,
+                    span=declaration.proof_span,
+                    qualified_name=declaration.qualified_name,
+                    statement_start=declaration.start,
+                )
+            )
+        names = [t.name for t in theorems]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise InputError(f"{path}: declared more than once: {', '.join(duplicates)}")
@@ -231,14 +238,15 @@ class LeanBackend:
         return render_tactics(proof)
 
     def complete_file(self, parsed: ParsedFile, proofs: Mapping[str, Sequence[str]]) -> str:
-        """The file with each proved theorem's `sorry` replaced by its proof; the rest unchanged."""
-        declarations = {d.name: d for d in find_open_declarations(parsed.text)}
+        """The file with each proved theorem's `sorry` replaced by its proof (`proofs` keyed by
+        qualified name); the rest unchanged."""
+        declarations = {d.proof_span: d for d in find_open_declarations(parsed.text)}
         text = parsed.text
         for open_theorem in sorted(parsed.theorems, key=lambda t: t.span[0], reverse=True):
-            tactics = proofs.get(open_theorem.theorem.name)
+            tactics = proofs.get(open_theorem.name)
             if not tactics:
                 continue
-            declaration = declarations.get(open_theorem.theorem.name)
+            declaration = declarations.get(open_theorem.span)
             indent = declaration.indent if declaration is not None else ""
             start, end = open_theorem.span
             text = text[:start] + render_tactics(tactics, indent) + text[end:]

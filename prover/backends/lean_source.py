@@ -58,6 +58,8 @@ class OpenDeclaration:
     statement: text from `start` through the `:=` that opens the proof.
     proof_span: (start, end) offsets of the missing proof (`sorry`, `by sorry`, `by\\n  sorry`).
     indent: the declaration line's indentation, which the rendered proof is indented from.
+
+    qualified_name: the name inside its enclosing `namespace`s (`Foo.t`; sections do not qualify).
     """
 
     name: str
@@ -66,6 +68,7 @@ class OpenDeclaration:
     statement: str
     proof_span: tuple[int, int]
     indent: str
+    qualified_name: str = ""
 
 
 def mask_comments_and_strings(text: str) -> str:
@@ -132,7 +135,12 @@ def _proof_start(masked: str, start: int, end: int) -> int | None:
     return None
 
 
-_OPTION_IN = re.compile(r"[ \t]*set_option\s+\S+\s+\S+\s+in[ \t]*\n?$")
+# `set_option ... in`, `open Real in`, `attribute [local simp] f in`, `variable (x) in` ... scope the
+# one declaration after them: they belong to its statement, not to the header.
+_OPTION_IN = re.compile(
+    r"[ \t]*(?:set_option\s+\S+\s+\S+|(?:open|attribute|variable|include|omit)\b[^\n]*?)\s+in[ \t]*\n?$"
+)
+_SCOPE = re.compile(r"(?P<kind>namespace|section|end)\b[ \t]*(?P<name>[^\s]*)")
 
 
 def _doc_comment_start(text: str, masked: str, start: int) -> int:
@@ -157,10 +165,17 @@ def find_open_declarations(text: str) -> list[OpenDeclaration]:
     masked = mask_comments_and_strings(text)
     found: list[OpenDeclaration] = []
     starts = _line_starts(masked)
+    seen_keywords: set[int] = set()  # `@[simp]` on its own line matches with the theorem line below
+    scopes: list[tuple[str, str]] = []  # open namespaces and sections, outermost first
     for line_number, line_start in enumerate(starts, start=1):
-        match = _DECLARATION.match(masked, line_start)
-        if match is None:
+        scope = _SCOPE.match(masked, line_start)
+        if scope is not None:
+            _follow_scope(scopes, scope.group("kind"), scope.group("name"))
             continue
+        match = _DECLARATION.match(masked, line_start)
+        if match is None or match.start("keyword") in seen_keywords:
+            continue
+        seen_keywords.add(match.start("keyword"))
         end = _command_end(masked, match.end())
         proof_at = _proof_start(masked, match.end(), end)
         if proof_at is None:
@@ -174,12 +189,13 @@ def find_open_declarations(text: str) -> list[OpenDeclaration]:
         span = (span_start, span_start + len(body))
         keyword = match.group("keyword")
         if keyword == "example":
-            name = f"example_L{line_number}"
+            name = f"example_L{text.count(chr(10), 0, match.start('keyword')) + 1}"
         else:
             name_match = _NAME_AFTER_KEYWORD.search(masked, match.start("keyword"), proof_at)
             if name_match is None:
                 continue
             name = name_match.group("name")
+        namespaces = [part for kind, scope_name in scopes if kind == "namespace" for part in scope_name.split(".")]
         start = _doc_comment_start(text, masked, line_start)
         found.append(
             OpenDeclaration(
@@ -189,9 +205,18 @@ def find_open_declarations(text: str) -> list[OpenDeclaration]:
                 statement=text[start:proof_at],
                 proof_span=span,
                 indent=match.group("indent"),
+                qualified_name=name[len("_root_.") :] if name.startswith("_root_.") else ".".join([*namespaces, name]),
             )
         )
     return found
+
+
+def _follow_scope(scopes: list[tuple[str, str]], kind: str, name: str) -> None:
+    """`namespace A.B` / `section` / `end` as Lean nests them (an `end` closes the innermost)."""
+    if kind in ("namespace", "section"):
+        scopes.append((kind, name))
+    elif scopes:
+        scopes.pop()
 
 
 def declared_name(statement: str) -> tuple[str, str | None]:

@@ -21,6 +21,8 @@ __all__ = [
     "default_project_dir",
     "project_template_dir",
     "project_layout",
+    "find_lake_project",
+    "layout_for_file",
 ]
 
 # The toolchain `lean_project/lean-toolchain` pins; the REPL tag and Mathlib tag are the same.
@@ -44,10 +46,12 @@ class LeanProjectLayout:
     project_dir: the Lake project `prove` runs Lean in (the REPL's working directory).
     repl_dir: the REPL's own Lake package inside it (`.lake/packages/REPL`); lean-interact's
         `local_repl_path`, whose binary is `repl_dir/.lake/build/bin/repl`.
+    needs_mathlib: whether Mathlib must be built in it (neuroprove's own project).
     """
 
     project_dir: Path
     repl_dir: Path
+    needs_mathlib: bool = True  # False for a user's Lake project (it brings what it needs, if anything)
 
     @property
     def repl_binary(self) -> Path:
@@ -67,7 +71,7 @@ class LeanProjectLayout:
             return problems
         if not self.repl_binary.is_file():
             problems.append(f"the REPL is not built ({self.repl_binary} is missing)")
-        if self.repl_dir == default_repl_dir(self.project_dir) and not self.mathlib_olean.is_file():
+        if self.needs_mathlib and self.repl_dir == default_repl_dir(self.project_dir) and not self.mathlib_olean.is_file():
             problems.append(f"Mathlib is not built ({self.mathlib_olean} is missing)")
         return problems
 
@@ -114,3 +118,49 @@ def project_layout(project_dir: Path | None = None, repl_dir: Path | None = None
     """The layout of `project_dir` (default: `default_project_dir()`), with its REPL package."""
     project = Path(project_dir) if project_dir is not None else default_project_dir()
     return LeanProjectLayout(project_dir=project, repl_dir=Path(repl_dir) if repl_dir else default_repl_dir(project))
+
+
+_LAKEFILES = ("lakefile.lean", "lakefile.toml")
+
+
+def find_lake_project(source: Path) -> Path | None:
+    """The nearest folder at or above `source`'s folder holding a `lakefile.lean`/`lakefile.toml`
+    (the Lake workspace the file belongs to, as `lake` and the Lean editors find it), or None."""
+    folder = Path(source).resolve()
+    folder = folder if folder.is_dir() else folder.parent
+    for candidate in (folder, *folder.parents):
+        if any((candidate / name).is_file() for name in _LAKEFILES):
+            return candidate
+    return None
+
+
+def _toolchain(project_dir: Path) -> str:
+    try:
+        return (project_dir / "lean-toolchain").read_text(encoding="utf-8").strip()
+    except OSError:
+        return ""
+
+
+def layout_for_file(source: Path, default: LeanProjectLayout) -> tuple[LeanProjectLayout, str]:
+    """The Lean project a `.lean` file is elaborated in, and a one-line reason (what `prove doctor
+    FILE` says). A file inside a Lake project runs in that project (its toolchain, its Mathlib,
+    its own modules): with the project's own REPL package when it has one built, else with
+    neuroprove's REPL when both use the same toolchain. A file outside any Lake project uses
+    `default` (the project `prove setup` built)."""
+    user = find_lake_project(source)
+    if user is None:
+        return default, f"not in a Lake project: neuroprove's Lean project {default.project_dir}"
+    if user.resolve() == default.project_dir.resolve():
+        return default, f"neuroprove's Lean project {default.project_dir}"
+    toolchain = _toolchain(user) or "no lean-toolchain file"
+    own = LeanProjectLayout(project_dir=user, repl_dir=default_repl_dir(user), needs_mathlib=False)
+    if own.repl_binary.is_file():
+        return own, f"the file's Lake project {user} ({toolchain}) with its own REPL"
+    if _toolchain(user) and _toolchain(user) == _toolchain(default.project_dir):
+        shared = LeanProjectLayout(project_dir=user, repl_dir=default.repl_dir, needs_mathlib=False)
+        return shared, f"the file's Lake project {user} ({toolchain}) with neuroprove's REPL (same toolchain)"
+    return own, (
+        f"the file's Lake project {user} ({toolchain}); neuroprove's REPL is built for "
+        f"{_toolchain(default.project_dir) or 'another toolchain'}, so the project needs its own "
+        "(add `require REPL` for its Lean version to its lakefile, then `lake build repl`)"
+    )

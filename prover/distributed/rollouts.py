@@ -36,13 +36,20 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class BackendEnvironmentFactory:
-    """Opens an environment of `backend` ("coq"/"lean") in a worker; picklable."""
+    """Opens an environment of `backend` ("coq"/"lean") in a worker; picklable.
+
+    coq_args: the file's Coq load paths and options (absolute paths), so workers see its project.
+    """
 
     backend: str
     step_timeout: float = 10.0
+    coq_args: tuple[str, ...] = ()
 
     def __call__(self) -> Environment:
-        return get_backend(self.backend).open_environment(step_timeout=self.step_timeout)
+        backend = get_backend(self.backend)
+        if self.coq_args:
+            backend.coq_args = self.coq_args  # type: ignore[attr-defined]
+        return backend.open_environment(step_timeout=self.step_timeout)
 
 
 def _portable(state: State) -> State:

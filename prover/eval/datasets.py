@@ -161,7 +161,8 @@ def problems_from_source(
     several = len(theorems) > 1
     problems = []
     for open_theorem in theorems:
-        name = open_theorem.theorem.name
+        # Qualified (`A.t`), so two `t` in different modules of one file get different ids.
+        name = open_theorem.name
         identifier = f"{stem}/{name}" if several else (problem_id or name)
         problems.append(
             Problem(

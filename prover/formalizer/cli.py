@@ -1,13 +1,16 @@
 """The formalizer's commands: `prove formalize`, `prove solve`, `prove eval-formalizer` (added by `register(app)`).
 
 Exit codes follow `prove FILE`: 0 success (solve: proved, and the statement is not vacuous),
-1 unproved, 2 bad input, a missing toolchain or model, or no statement that elaborates.
+1 unproved, disproved (the statement is false: its negation is kernel-checked) or unfaithful
+(faithfulness below --min-faithfulness), 2 bad input, a missing toolchain or model, or no
+statement that elaborates.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -15,6 +18,7 @@ import typer
 
 from prover.config import ProverConfig
 from prover.errors import InputError
+from prover.formalizer.checking import comment
 
 _PROVER_DEFAULTS = ProverConfig()  # the one place prover defaults live
 
@@ -43,6 +47,9 @@ JudgeOption = Annotated[bool, typer.Option("--judge/--no-judge", help="Score fai
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document with every candidate.")]
 StepTimeoutOption = Annotated[float, typer.Option("--step-timeout", help="Seconds one elaboration or check may take.")]
 SeedOption = Annotated[int, typer.Option("--seed", help="Seed for sampling and search.")]
+DisproveOption = Annotated[
+    bool, typer.Option("--disprove/--no-disprove", help="Look for a counterexample (Coq); a false statement is reported 'disproved'.")
+]
 
 
 def _read_problem(path: Path) -> str:
@@ -84,6 +91,7 @@ def _formalizer(
     judge: bool,
     step_timeout: float,
     seed: int,
+    disprove: bool = True,
 ) -> tuple[Any, Any, Any]:
     """(formalizer, backend, model) ready to run; the caller closes the formalizer and the model."""
     from prover.backends import get_backend
@@ -109,6 +117,7 @@ def _formalizer(
         theorem_name=name,
         step_timeout=step_timeout,
         judge=judge,
+        disprove=disprove,
     )
     formalizer = Formalizer(
         built.drafter, backend, settings, judge=built.judge, model_template=built.template, model_name=built.name
@@ -123,7 +132,13 @@ def _summary(result: Any) -> str:
         return line
     score = "not judged" if best.score is None else f"{best.score:.2f}"
     vacuity = best.vacuity.describe() if best.vacuity is not None else "not checked"
-    return f"{line}; best: {best.theorem.name}, faithfulness {score}; {vacuity}"
+    disproof = f"; DISPROVED: {best.disproof.describe()}" if best.disproof is not None else ""
+    return f"{line}; best: {best.theorem.name}, faithfulness {score}; {vacuity}{disproof}"
+
+
+def _warn(result: Any) -> None:
+    for warning in result.warnings:
+        typer.echo(f"warning: {warning}", err=True)
 
 
 def formalize_command(
@@ -139,6 +154,7 @@ def formalize_command(
     json_output: JsonOption = False,
     step_timeout: StepTimeoutOption = 10.0,
     seed: SeedOption = 0,
+    disprove: DisproveOption = True,
 ) -> None:
     """Turn a natural-language problem into a formal statement the proof assistant accepts."""
     from prover.files import write_atomically
@@ -147,13 +163,14 @@ def formalize_command(
     chosen = _resolve_target(target, out)
     formalizer, _, built = _formalizer(
         model=model, target=chosen, template=template, samples=samples, repairs=repairs,
-        name=name, judge=judge, step_timeout=step_timeout, seed=seed,
+        name=name, judge=judge, step_timeout=step_timeout, seed=seed, disprove=disprove,
     )
     try:
         with formalizer:
             result = formalizer.formalize(text)
     finally:
         built.close()
+    _warn(result)
     if json_output:
         document = result.to_json()
         document["output"] = str(out) if out is not None and result.best is not None else None
@@ -184,8 +201,17 @@ def solve_command(
     budget_seconds: Annotated[float, typer.Option(help="Search seconds for the proof.")] = _PROVER_DEFAULTS.budget_seconds,
     policy: Annotated[str, typer.Option(help="Policy spec for the proof search, e.g. portfolio.")] = _PROVER_DEFAULTS.policy,
     search: Annotated[str, typer.Option(help="Search algorithm: best_first or mcts.")] = _PROVER_DEFAULTS.search,
+    disprove: DisproveOption = True,
+    min_faithfulness: Annotated[
+        float,
+        typer.Option("--min-faithfulness", min=0.0, max=1.0, help="Below this judged faithfulness the statement is reported 'unfaithful' (exit 1) and not proved."),
+    ] = 0.5,
 ) -> None:
-    """Formalize the problem, then prove the best statement; one report with both verdicts."""
+    """Formalize the problem, then prove the best statement (or disprove it); one report with the verdicts.
+
+    Status: proved, unproved, disproved (the statement is false), unfaithful (judged below
+    --min-faithfulness), vacuous (proved, but the statement says nothing).
+    """
     from prover.agent import Prover
     from prover.config import make_config
     from prover.files import write_atomically
@@ -198,32 +224,55 @@ def solve_command(
     )
     formalizer, backend, built = _formalizer(
         model=model, target=chosen, template=template, samples=samples, repairs=repairs,
-        name=name, judge=judge, step_timeout=step_timeout, seed=seed,
+        name=name, judge=judge, step_timeout=step_timeout, seed=seed, disprove=disprove,
     )
     try:
         with formalizer:
             result = formalizer.formalize(text)
     finally:
         built.close()
+    _warn(result)
     best = result.best
     if best is None:
         if json_output:
-            typer.echo(json.dumps({"formalization": result.to_json(), "proof": None, "solved": False}, indent=2))
+            typer.echo(json.dumps({"formalization": result.to_json(), "proof": None, "solved": False, "status": "invalid"}, indent=2))
         raise InputError(f"{problem}: {result.failure_summary()}")
-    with Prover(config, backend) as prover:
-        proof = prover.prove_theorem(best.theorem)
+    unfaithful = best.score is not None and best.score < min_faithfulness
+    disproof = best.disproof
+    proof = None
+    if disproof is None and not unfaithful:
+        with Prover(config, backend) as prover:
+            proof = prover.prove_theorem(best.theorem)
+            if disprove and chosen == "coq" and proof.status == "unproved" and best.statement is not None:
+                # Python found no counterexample; the prover's search on the negation may still.
+                from prover.disprove import disprove as disprove_theorem
+
+                disproof = disprove_theorem(best.theorem, best.statement.statement, prover._environment(), prover=prover)
     vacuous = best.vacuity is not None and best.vacuity.vacuous
-    proved = proof.status == "proved" and proof.kernel_checked
+    proved = proof is not None and proof.status == "proved" and proof.kernel_checked
     solved = proved and not vacuous
+    if disproof is not None:
+        status = "disproved"
+    elif unfaithful:
+        status = "unfaithful"
+    elif proved:
+        status = "vacuous" if vacuous else "proved"
+    else:
+        status = proof.status if proof is not None else "unproved"
     rendered = result.render()
-    if proved and proof.tactics:
+    if proved and proof is not None and proof.tactics:
         parsed = backend.parse_file(str(out or problem.with_suffix(".v" if chosen == "coq" else ".lean")), rendered)
         rendered = backend.complete_file(parsed, {best.theorem.name: proof.tactics})
+    if disproof is not None:
+        rendered = f"{rendered.rstrip()}\n\n{comment('The statement is false; its negation, kernel-checked:', chosen)}\n{_negation_block(disproof.source)}\n"
     if out is not None:
         write_atomically(out, rendered)
     if json_output:
         typer.echo(json.dumps(
-            {"formalization": result.to_json(), "statement": best.source(result.target), "proof": proof.to_json(),
+            {"formalization": result.to_json(), "statement": best.source(result.target),
+             "proof": proof.to_json() if proof is not None else None, "status": status,
+             "disproof": disproof.to_json() if disproof is not None else None,
+             "min_faithfulness": min_faithfulness,
              "vacuous": vacuous, "solved": solved, "output": str(out) if out is not None else None},
             indent=2,
         ))
@@ -234,15 +283,31 @@ def solve_command(
         typer.echo(_indent(best.source(result.target) or ""))
         typer.echo(f"faithfulness: {score}")
         typer.echo(f"vacuity: {vacuity}")
-        if proved:
+        if disproof is not None:
+            typer.echo(f"verdict: disproved {best.theorem.name}: {disproof.describe()}")
+            typer.echo(_indent(disproof.source))
+        elif unfaithful:
+            typer.echo(
+                f"verdict: unfaithful {best.theorem.name}: faithfulness {best.score:.2f} is below "
+                f"--min-faithfulness {min_faithfulness:.2f}; the statement was not proved"
+            )
+        elif proved and proof is not None:
             typer.echo(f"verdict: proved {best.theorem.name} ({proof.seconds:.1f}s, {proof.expansions} steps, kernel-checked)")
             typer.echo(_indent(proof.proof or ""))
             if vacuous:
                 typer.echo("warning: the statement is vacuous, so its proof says nothing about the problem")
-        else:
+        elif proof is not None:
             reason = f": {proof.error}" if proof.error else ""
             typer.echo(f"verdict: {proof.status} {best.theorem.name} ({proof.seconds:.1f}s, {proof.expansions} steps){reason}")
-    raise typer.Exit(0 if solved else 1)
+    raise typer.Exit(0 if solved and status == "proved" else 1)
+
+
+def _negation_block(source: str) -> str:
+    """The negation's theorem and proof, without its header (the file already has one), for the output file."""
+    from prover.disprove import COQ_AUTOMATION
+
+    match = re.search(r"(?m)^Theorem ", source)
+    return f"{COQ_AUTOMATION}\n" + (source[match.start():].rstrip() if match else source.rstrip())
 
 
 def _indent(text: str) -> str:
@@ -325,8 +390,9 @@ def eval_formalizer_command(
     typer.echo(
         f"elaborated {summary['elaborated']}/{summary['problems']} ({100 * summary['elaboration_rate']:.0f}%); "
         f"with a reference: {summary['with_reference']}, equivalent {summary['equivalent']}, "
-        f"one direction {summary['one_direction']}, equivalence not shown {summary['not_shown']}; "
-        f"vacuous best statements: {summary['vacuous_best']}"
+        f"one direction {summary['one_direction']}, trivial {summary['trivial']}, "
+        f"different shape {summary['different_shape']}, equivalence not shown {summary['not_shown']}; "
+        f"vacuous best statements: {summary['vacuous_best']}, disproved: {summary['disproved_best']}"
     )
 
 

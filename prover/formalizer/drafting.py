@@ -3,8 +3,9 @@
     drafts  = model(template(problem)) x N            one batched call, N samples
     repeat R times: for each draft that does not elaborate,
             draft = model(conversation + draft + proof assistant's error)
-    for each elaborated statement: vacuity checks (proof assistant), back-translation + judge (model)
-    rank: elaborated first, then not vacuous, then faithfulness (high first), then not trivial
+    for each elaborated statement: vacuity checks (proof assistant), disproof (Coq: a counterexample
+            found in Python, its negation kernel-checked), back-translation + judge (model)
+    rank: elaborated first, then not vacuous, not disproved, faithfulness (high first), not trivial
 
 The proof assistant decides elaboration and vacuity; the model only proposes and judges.
 """
@@ -18,6 +19,7 @@ from typing import Any, Callable
 from search.types import Environment, Theorem
 
 from prover.backends.base import Backend
+from prover.disprove import Disproof, disprove
 from prover.errors import ModelUnavailable, ProverError, ToolchainMissing
 from prover.formalizer.checking import Elaboration, Statement, elaborate
 from prover.formalizer.faithfulness import Faithfulness, assess_faithfulness
@@ -46,6 +48,7 @@ class FormalizerSettings:
     draft that does not elaborate. theorem_name: the name the prompt asks for. step_timeout: seconds
     one elaboration or vacuity tactic may take. judge: run the faithfulness round trip.
     judge_samples: judge answers averaged per statement. vacuity: run the vacuity checks.
+    disprove: look for a counterexample to each statement (Coq; `prover.disprove`).
     """
 
     target: Target = "lean"
@@ -57,6 +60,7 @@ class FormalizerSettings:
     judge: bool = True
     judge_samples: int = 1
     vacuity: bool = True
+    disprove: bool = True
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,7 @@ class FormalCandidate:
     sample: its index among the N drafts. attempts: the draft then each repair, in order.
     statement / theorem: the elaborated statement (None when no attempt elaborated).
     faithfulness / vacuity: the checks' results (None when not run or not elaborated).
+    disproof: a kernel-checked proof that the statement is false (None: none found or not run).
     """
 
     sample: int
@@ -87,6 +92,7 @@ class FormalCandidate:
     theorem: Theorem | None = None
     faithfulness: Faithfulness | None = None
     vacuity: VacuityReport | None = None
+    disproof: Disproof | None = None
 
     @property
     def elaborated(self) -> bool:
@@ -102,10 +108,11 @@ class FormalCandidate:
         return self.faithfulness.score if self.faithfulness is not None else None
 
     def rank_key(self) -> tuple[Any, ...]:
-        """Sort key, best first: elaborated, not vacuous, more faithful, not trivial, earlier sample."""
+        """Sort key, best first: elaborated, not vacuous, not disproved, more faithful, not trivial, earlier sample."""
         vacuous = self.vacuity.vacuous if self.vacuity is not None else False
         trivial = self.vacuity.trivial if self.vacuity is not None else False
-        return (not self.elaborated, vacuous, -(self.score or 0.0), trivial, self.sample)
+        disproved = self.disproof is not None
+        return (not self.elaborated, vacuous, disproved, -(self.score or 0.0), trivial, self.sample)
 
     def source(self, target: Target, note: str | None = None) -> str | None:
         """The file text with this statement open, or None when it did not elaborate."""
@@ -124,19 +131,26 @@ class FormalCandidate:
             "back_translation": self.faithfulness.back_translation if self.faithfulness else None,
             "judge_reply": self.faithfulness.judge_reply if self.faithfulness else None,
             "vacuity": self.vacuity.to_json() if self.vacuity is not None else None,
+            "disproved": self.disproof is not None,
+            "disproof": self.disproof.to_json() if self.disproof is not None else None,
             "attempts": [attempt.to_json() for attempt in self.attempts],
         }
 
 
 @dataclass(frozen=True)
 class FormalizationResult:
-    """All candidates for one problem, best first; `best` is None when nothing elaborated."""
+    """All candidates for one problem, best first; `best` is None when nothing elaborated.
+
+    warnings: what the user should know that is no candidate's fault (e.g. the server returned
+    fewer samples than asked for).
+    """
 
     problem: str
     target: Target
     template: str
     model: str
     candidates: tuple[FormalCandidate, ...]
+    warnings: tuple[str, ...] = ()
 
     @property
     def best(self) -> FormalCandidate | None:
@@ -149,8 +163,10 @@ class FormalizationResult:
 
     def failure_summary(self) -> str:
         """One line: why no candidate elaborated (the last error of the first sample)."""
+        if not self.candidates:
+            return "the model returned no sample (an empty reply or an error in an HTTP 200 reply)"
         errors = [c.error for c in self.candidates if c.error]
-        first = (errors[0] or "").strip().splitlines()
+        first = (errors[0] if errors else "").strip().splitlines()
         detail = first[0][:300] if first else "no reply"
         return f"no statement elaborated in {len(self.candidates)} samples; last error: {detail}"
 
@@ -158,11 +174,12 @@ class FormalizationResult:
         """The note written above the statement: the problem and what the checks said."""
         score = "not judged" if candidate.score is None else f"{candidate.score:.2f}"
         vacuity = candidate.vacuity.describe() if candidate.vacuity is not None else "not checked"
+        disproof = f"\nDISPROVED: {candidate.disproof.describe()}" if candidate.disproof is not None else ""
         return (
             f"Formalized by neuroprove ({self.model}, template {self.template}).\n"
             f"Problem:\n{self.problem.strip()}\n"
             f"Faithfulness (back-translation judged against the problem): {score}\n"
-            f"Vacuity: {vacuity}"
+            f"Vacuity: {vacuity}{disproof}"
         )
 
     def render(self) -> str:
@@ -184,6 +201,7 @@ class FormalizationResult:
             "elaborated": self.elaborated,
             "samples": len(self.candidates),
             "best": 0 if self.best is not None else None,
+            "warnings": list(self.warnings),
             "candidates": [candidate.to_json(self.target) for candidate in self.candidates],
         }
 
@@ -266,7 +284,14 @@ class Formalizer:
         """Formalize `problem` (see the module docstring); never raises for a statement that does not elaborate."""
         settings = self.settings
         conversation = self.template.messages(problem, settings.theorem_name)
-        replies = self.drafter.generate([conversation], max(1, settings.samples))[0]
+        asked = max(1, settings.samples)
+        batches = self.drafter.generate([conversation], asked)
+        replies = batches[0] if batches else []
+        warnings: list[str] = []
+        if len(replies) < asked:
+            # Servers that ignore `n` answer once: the user asked for a choice among N.
+            warnings.append(f"the model returned {len(replies)} of the {asked} samples asked for")
+            log.warning("%s", warnings[-1])
         drafts = [_Draft(index, conversation) for index in range(len(replies))]
         for draft, reply in zip(drafts, replies, strict=True):
             self._check(draft, reply.text, 0)
@@ -288,12 +313,12 @@ class Formalizer:
         candidates = [self._candidate(draft) for draft in drafts]
         candidates = self._assess(problem, candidates)
         ranked = tuple(sorted(candidates, key=FormalCandidate.rank_key))
-        return FormalizationResult(problem, settings.target, self.template.name, self.model_name, ranked)
+        return FormalizationResult(problem, settings.target, self.template.name, self.model_name, ranked, tuple(warnings))
 
     def _check(self, draft: _Draft, reply: str, round_: int) -> None:
         code = self.template.extract(reply)
         elaboration, failure = self._with_environment(
-            lambda env: elaborate(code, self.settings.target, self.backend, env), f"sample {draft.sample}"
+            lambda env: elaborate(code, self.settings.target, self.backend, env, self.settings.theorem_name), f"sample {draft.sample}"
         )
         if elaboration is None:
             elaboration = Elaboration(None, None, failure)
@@ -328,6 +353,15 @@ class Formalizer:
                 lambda env: check_vacuity(env, theorem, target), f"vacuity of sample {candidate.sample}"
             )
             vacuity[key] = report if report is not None else VacuityReport(incomplete=failure or "")
+        disproofs: dict[str, Disproof | None] = dict.fromkeys(unique)
+        if self.settings.disprove and target == "coq":
+            for key, candidate in unique.items():
+                theorem, statement = candidate.theorem, candidate.statement
+                if theorem is None or statement is None:
+                    continue
+                disproofs[key], _ = self._with_environment(
+                    lambda env: disprove(theorem, statement.statement, env), f"disproof of sample {candidate.sample}"
+                )
         faithfulness: dict[str, Faithfulness | None] = dict.fromkeys(unique)
         if self.settings.judge and unique:
             keys = list(unique)
@@ -343,7 +377,9 @@ class Formalizer:
                 assessed.append(candidate)
                 continue
             key = " ".join(source.split())
-            assessed.append(replace(candidate, vacuity=vacuity[key], faithfulness=faithfulness[key]))
+            assessed.append(
+                replace(candidate, vacuity=vacuity[key], faithfulness=faithfulness[key], disproof=disproofs[key])
+            )
         return assessed
 
 

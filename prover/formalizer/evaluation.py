@@ -3,7 +3,9 @@
 For each problem with an informal statement: run the formalizer; record whether a statement
 elaborated (the elaboration rate) and, when a reference statement exists (miniF2F's own formal
 statement: the Coq file of the same name for `--target coq`, the Lean 4 row for `--target lean`),
-whether the prover can show the best candidate and the reference equivalent (`equivalence.py`).
+whether the prover can show the best candidate and the reference equivalent (`equivalence.py`:
+variables aligned by type and order, each direction proved through its premise; "trivial" when a
+direction holds without it, "different shape" when the variables cannot be aligned).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from prover.backends.base import Backend
 from prover.errors import InputError
 from prover.formalizer.checking import Statement
 from prover.formalizer.drafting import Formalizer
-from prover.formalizer.equivalence import check_equivalence, statement_of_theorem
+from prover.formalizer.equivalence import check_equivalence, shape_of, statement_of_theorem
 from prover.formalizer.templates import Target
 
 __all__ = ["InformalProblem", "FormalizerEvalRow", "load_informal_problems", "evaluate_formalizer", "summarize"]
@@ -41,9 +43,11 @@ class FormalizerEvalRow:
     """The result for one problem (one JSONL line).
 
     elaborated: a statement elaborated; samples_elaborated: how many of the N samples did.
-    faithfulness / vacuous: of the best statement. equivalence: "equivalent", "candidate implies
-    reference", "reference implies candidate", "equivalence not shown", "no reference", or
-    "no statement". statement: the best statement's file text. error: why nothing elaborated.
+    faithfulness / vacuous: of the best statement. equivalence: "equivalent", "trivial",
+    "candidate implies reference", "reference implies candidate", "different shape",
+    "equivalence not shown", "no reference", or "no statement". statement: the best statement's
+    file text. error: why nothing elaborated. disproved: the best statement is false (its negation
+    kernel-checked).
     """
 
     name: str
@@ -57,6 +61,7 @@ class FormalizerEvalRow:
     statement: str | None
     error: str | None
     seconds: float
+    disproved: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -111,6 +116,20 @@ def _reference(problem: InformalProblem, target: Target, backend: Backend, coq_r
     return statement_of_theorem(parsed.theorems[-1].theorem) if parsed.theorems else None
 
 
+def _with_variable_names(informal: str, reference: Statement | None, target: Target) -> str:
+    """The problem text asking for the reference's variable names, so the binders can be aligned by name too."""
+    if reference is None:
+        return informal
+    try:
+        variables = shape_of(reference.statement, target).variables
+    except ValueError:
+        return informal
+    if not variables:
+        return informal
+    names = ", ".join(f"{name} : {kind}" for name, kind in variables)
+    return f"{informal.rstrip()}\n\n(Name the variables as follows: {names}.)"
+
+
 def evaluate_formalizer(
     problems: Iterable[InformalProblem],
     formalizer: Formalizer,
@@ -126,11 +145,11 @@ def evaluate_formalizer(
     target = formalizer.settings.target
     for problem in problems:
         started = time.monotonic()
-        result = formalizer.formalize(problem.informal)
+        reference = _reference(problem, target, backend, coq_references)
+        result = formalizer.formalize(_with_variable_names(problem.informal, reference, target))
         best = result.best
         equivalence, detail = "no statement", None
         if best is not None and best.statement is not None:
-            reference = _reference(problem, target, backend, coq_references)
             if reference is None:
                 equivalence = "no reference"
             elif prover is None:
@@ -151,6 +170,7 @@ def evaluate_formalizer(
             statement=best.source(target) if best is not None else None,
             error=None if best is not None else result.failure_summary(),
             seconds=round(time.monotonic() - started, 3),
+            disproved=best is not None and best.disproof is not None,
         )
         if on_row is not None:
             on_row(row)
@@ -170,5 +190,8 @@ def summarize(rows: list[FormalizerEvalRow]) -> dict[str, Any]:
         "equivalent": sum(row.equivalence == "equivalent" for row in with_reference),
         "one_direction": sum(row.equivalence.endswith("implies reference") or row.equivalence.endswith("implies candidate") for row in with_reference),
         "not_shown": sum(row.equivalence == "equivalence not shown" for row in with_reference),
+        "trivial": sum(row.equivalence == "trivial" for row in with_reference),
+        "different_shape": sum(row.equivalence == "different shape" for row in with_reference),
+        "disproved_best": sum(row.disproved for row in rows),
         "vacuous_best": sum(bool(row.vacuous) for row in rows),
     }

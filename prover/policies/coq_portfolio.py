@@ -4,18 +4,24 @@ ordered by what the first goal looks like. The zero-model baseline and the fallb
 No model and no randomness: the same state always gets the same candidates in the same order.
 Priors are hand-set log-probabilities (a base per tactic, raised when the goal's domain suits it:
 reals -> lra/nra/field first, nat/Z -> lia/nia first), then normalised over the state's candidates.
+Proposal generators (`prover.policies.generators`: nonlinear hints, computer algebra, witnesses,
+modular arithmetic, induction and structure) add their tactics to the same list with scores on the
+same scale; `generators=()` turns them off (the ablation arm "portfolio as before").
 It relies on the environment's preamble (`From Coq Require Import Lia Lra Psatz.` and, when
 CoqHammer is installed, `From Hammer Require Import Tactics.` for sauto/hauto/qauto).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from dataclasses import dataclass
 from typing import Sequence
 
-from search.types import Candidate, State
+from search.types import Candidate, State, Theorem
+
+log = logging.getLogger(__name__)
 
 __all__ = ["CoqGoal", "parse_coq_goal", "CoqPortfolioPolicy"]
 
@@ -98,17 +104,32 @@ class CoqPortfolioPolicy:
     atp_hammer: also propose `hammer` itself (premise selection and external provers; the
         environment loads its plugin and puts the reconstructed tactic in the proof). Off by
         default: one call costs up to the step timeout.
+    generators: names of the proposal generators to run (`prover.policies.generators.GENERATORS`);
+        None means `DEFAULT_GENERATORS`, () none.
     """
 
     source = "portfolio"
 
-    def __init__(self, *, hammer: bool | None = None, atp_hammer: bool = False) -> None:
+    def __init__(
+        self, *, hammer: bool | None = None, atp_hammer: bool = False, generators: Sequence[str] | None = None
+    ) -> None:
+        from prover.policies.generators import DEFAULT_GENERATORS, FileContext, build_generators
+
         if hammer is None:
             from prover.backends.coq import hammer_available
 
             hammer = hammer_available()
         self.hammer = hammer
         self.atp_hammer = hammer and atp_hammer
+        self.generator_names = tuple(DEFAULT_GENERATORS if generators is None else generators)
+        self.generators = build_generators(self.generator_names)
+        self.file_context = FileContext()
+
+    def observe_theorem(self, theorem: Theorem) -> None:
+        """Read the theorem's file header: its definitions and proved lemmas feed the generators."""
+        from prover.policies.generators import context_from_header
+
+        self.file_context = context_from_header(theorem.header) if self.generators else self.file_context
 
     def propose(self, state: State, n: int) -> list[Candidate]:
         """Up to `n` distinct tactics for `state`'s first goal, with log-probabilities normalised over all."""
@@ -119,6 +140,12 @@ class CoqPortfolioPolicy:
             scored = [(0.0, "Unshelve.")]  # only existential variables are left: bring them back
         else:
             scored = self._scored(parse_coq_goal(first), unfocused=first.startswith("(unfocused) "))
+        sources: dict[str, str] = {}
+        if self.generators and not first.startswith(("(shelved) ", "(unfocused) ")):
+            generated = self._generated(first)
+            for _, tactic, name in generated:
+                sources.setdefault(tactic, f"{self.source}/{name}")
+            scored = scored + [(score, tactic) for score, tactic, _ in generated]
         best: dict[str, tuple[float, int]] = {}
         for index, (score, tactic) in enumerate(scored):
             if tactic not in best or score > best[tactic][0]:
@@ -126,9 +153,25 @@ class CoqPortfolioPolicy:
         ranked = sorted(best.items(), key=lambda item: (-item[1][0], item[1][1]))
         normaliser = math.log(sum(math.exp(score) for score, _ in best.values()))
         return [
-            Candidate(tactic=tactic, log_prob=min(score - normaliser, 0.0), source=self.source)
+            Candidate(tactic=tactic, log_prob=min(score - normaliser, 0.0), source=sources.get(tactic, self.source))
             for tactic, (score, _) in ranked[:n]
         ]
+
+    def _generated(self, goal_text: str) -> list[tuple[float, str, str]]:
+        """Every generator's proposals for the goal as (score, tactic, generator name)."""
+        from prover.policies.generators import GoalView
+
+        goal = parse_coq_goal(goal_text)
+        view = GoalView(goal.hypotheses, goal.conclusion, self.file_context)
+        out: list[tuple[float, str, str]] = []
+        for generator in self.generators:
+            try:
+                proposals = generator.propose(view)
+            except Exception as failure:  # noqa: BLE001 - sympy's exception zoo; a generator that fails proposes nothing
+                log.debug("generator %s proposed nothing: %r", generator.name, failure)
+                continue
+            out.extend((proposal.score, proposal.tactic, generator.name) for proposal in proposals)
+        return out
 
     def propose_batch(self, states: Sequence[State], n: int) -> list[list[Candidate]]:
         """`propose` for each state (no model: nothing to batch)."""

@@ -4,7 +4,10 @@ Policy specs
 ------------
     SPEC   := TERM ( "+" TERM )*              a mixture when there are several terms
     TERM   := [ WEIGHT "*" ] ATOM             e.g. 0.3*portfolio (weights default to 1, normalised)
-    ATOM   := "portfolio"                     the backend's symbolic tactic portfolio (the default)
+    ATOM   := "portfolio" [ "?" OPTIONS ]     the backend's symbolic tactic portfolio (the default);
+                                              Coq option generators=all|none|NAME,NAME,...
+                                              (default all: nlarith, cas, witness, modular,
+                                              induction; see `prover.policies.generators`)
             | "hf:" MODEL [ "?" OPTIONS ]     a local transformers model: Hub id or directory
             | "openai:" URL [ "?" OPTIONS ]   a model behind an OpenAI-compatible server
             | "whole:" ATOM                   the same, as a whole-proof model (truncate-and-resume)
@@ -21,6 +24,8 @@ Policy specs
 
 Examples:
     portfolio
+    portfolio?generators=none                       the portfolio without proposal generators
+    portfolio?generators=nlarith,cas
     hf:kaiyuy/leandojo-lean4-tacgen-byt5-small
     hf:ByteDance-Seed/BFS-Prover-V2-7B?template=bfs&n=8&temperature=1.0
     hf:/path/to/saved/model?decoding=beam
@@ -178,10 +183,10 @@ def _build_atom(atom: str, *, language: Language, seed: int) -> Policy:
         text = ALIASES.get(text, text)
         if text.startswith("whole:"):
             text = text[len("whole:"):]
-    if text == "portfolio":
+    if text == "portfolio" or text.startswith("portfolio?"):
         if whole:
             raise InputError("whole:portfolio makes no sense: the portfolio proposes single tactics")
-        return _portfolio(language)
+        return _portfolio(language, text)
     if text.startswith("hf:"):
         return _hf_policy(text, language=language, seed=seed, whole=whole)
     if text.startswith("openai:"):
@@ -212,7 +217,18 @@ def _build_atom(atom: str, *, language: Language, seed: int) -> Policy:
     raise InputError(f"unknown policy {atom!r}; expected one of: {known}")
 
 
-def _portfolio(language: Language) -> Policy:
+def _portfolio(language: Language, text: str = "portfolio") -> Policy:
+    _, raw_options = split_spec_options(text)
+    options = SpecOptions("portfolio", raw_options)
+    generators = options.text("generators")
+    options.check_all_used()
+    settings: dict[str, Any] = {}
+    if generators is not None:
+        if language != "coq":
+            raise InputError("portfolio: the generators option is for the Coq portfolio only")
+        from prover.policies.generators import parse_generator_names
+
+        settings["generators"] = parse_generator_names(generators)
     # Imported lazily: the portfolios are written separately and pull in backend knowledge.
     module_name, class_name = (
         ("prover.policies.coq_portfolio", "CoqPortfolioPolicy")
@@ -225,7 +241,7 @@ def _portfolio(language: Language) -> Policy:
         if missing.name != module_name:
             raise
         raise ModelUnavailable(f"the {language} tactic portfolio ({module_name}) is not installed") from missing
-    return getattr(module, class_name)()
+    return getattr(module, class_name)(**settings)
 
 
 def _template(

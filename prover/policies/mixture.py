@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
-from search.types import Candidate, Policy, State
+from search.types import Candidate, Policy, State, Theorem
 
 from prover.policies.prompts import normalize_tactic
 
@@ -46,6 +46,13 @@ class MixturePolicy:
         total = sum(weights)
         self.policies = tuple(policies)
         self.weights = tuple(weight / total for weight in weights)
+
+    def observe_theorem(self, theorem: Theorem) -> None:
+        """Tell every component that reads the theorem's file (the portfolio's generators) about it."""
+        for policy in self.policies:
+            observe = getattr(policy, "observe_theorem", None)
+            if observe is not None:
+                observe(theorem)
 
     def propose(self, state: State, n: int) -> list[Candidate]:
         """Up to `n` distinct candidates for `state`, best first."""

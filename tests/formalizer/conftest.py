@@ -25,6 +25,8 @@ class FormalizerScript:
     back_translations: (substring of the statement, natural-language reading) pairs; first match wins.
     scores: (substring of the back-translation, judge reply) pairs; first match wins.
     requests: every payload received, in order.
+    ignore_n: answer one choice whatever `n` asks (servers that ignore `n`).
+    raw_reply: when set, the JSON body of every reply (HTTP 200), e.g. `{"error": ...}` or no choices.
     """
 
     drafts: list[str] = field(default_factory=list)
@@ -32,6 +34,8 @@ class FormalizerScript:
     back_translations: list[tuple[str, str]] = field(default_factory=list)
     scores: list[tuple[str, str]] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
+    ignore_n: bool = False
+    raw_reply: dict[str, Any] | None = None
 
     def kind(self, messages: list[dict[str, str]]) -> str:
         """Which of the formalizer's prompts `messages` is."""
@@ -86,8 +90,9 @@ def _handler(script: FormalizerScript) -> type[BaseHTTPRequestHandler]:
                 self.send_error(404, "only chat completions are scripted")
                 return
             script.requests.append(payload)
-            texts = script.answer(payload["messages"], int(payload.get("n", 1)))
-            body = json.dumps(
+            n = 1 if script.ignore_n else int(payload.get("n", 1))
+            texts = script.answer(payload["messages"], n) if script.raw_reply is None else []
+            body = json.dumps(script.raw_reply).encode() if script.raw_reply is not None else json.dumps(
                 {
                     "id": "scripted",
                     "object": "chat.completion",

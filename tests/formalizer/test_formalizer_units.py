@@ -154,7 +154,7 @@ def test_coq_statement_keeps_its_own_header_and_decimal_numbers() -> None:
     ],
 )
 def test_headers_that_assume_things_are_refused(code: str, target: str) -> None:
-    with pytest.raises(InputError, match="may not assume anything"):
+    with pytest.raises(InputError, match="is not allowed in a formalized statement"):
         split_statement(code, target)  # type: ignore[arg-type]
 
 
@@ -255,27 +255,39 @@ def test_bad_formalizer_input_is_one_line_and_exit_2(
     assert len(error) == 1 and error[0].startswith("prove: ") and message in error[0]
 
 
-def test_lean_implication_merges_headers_and_quantifies_both_statements() -> None:
-    from prover.formalizer.equivalence import implication_source
+def test_lean_direction_renames_both_statements_to_the_aligned_variables() -> None:
+    from prover.formalizer.equivalence import AlignedStatement, align, direction_source, shape_of
 
-    candidate = Statement("c", "import Mathlib\nopen Real", "theorem c (x : ℝ) (h : 0 < x) : x ^ 2 > 0")
+    candidate = Statement("c", "import Mathlib\nopen Real", "theorem c (y : ℝ) (h : 0 < y) : y ^ 2 > 0")
     reference = Statement("r", "import Mathlib\nopen Nat", "theorem r : ∀ x : ℝ, 0 < x → x ^ 2 > 0")
-    source = implication_source(candidate, reference, "lean", name="equivalence_forward")
+    reference_shape, candidate_shape = shape_of(reference.statement, "lean"), shape_of(candidate.statement, "lean")
+    order = align(reference_shape, candidate_shape)
+    assert order == (0,)
+    source = direction_source(
+        AlignedStatement(candidate, candidate_shape, order), AlignedStatement(reference, reference_shape, (0,)),
+        ["v1"], "lean", name="equivalence_forward",
+    )
     assert source.startswith("import Mathlib\n\nopen Real\nopen Nat\n")
-    assert "theorem equivalence_forward : (∀ (x : ℝ) (h : 0 < x), x ^ 2 > 0) → (∀ x : ℝ, 0 < x → x ^ 2 > 0) := by\n  sorry" in source
+    assert "theorem equivalence_forward (v1 : ℝ) (premise : ∀ (h : 0 < v1), v1 ^ 2 > 0) : 0 < v1 → v1 ^ 2 > 0 := by\n  sorry" in source
 
 
-def test_coq_implication_keeps_each_statements_scopes_in_its_own_module() -> None:
-    from prover.formalizer.equivalence import implication_source
+def test_coq_direction_keeps_each_statements_scopes_in_its_own_module_and_states_the_premise() -> None:
+    from prover.formalizer.equivalence import AlignedStatement, direction_source, shape_of
 
     candidate = Statement("c", "Require Import Arith.", "Theorem c : 17 * 18 mod 4 = 2.")
-    reference = Statement("r", "Require Import Reals.\nOpen Scope R_scope.", "Theorem r (x : R) : x + 0 = x.")
-    source = implication_source(candidate, reference, "coq")
-    requires, premise, conclusion, theorem = source.split("\n\n")
-    assert requires == "Require Import Arith.\nRequire Import Reals."
-    assert "Open Scope" not in premise and "Definition statement : Prop := 17 * 18 mod 4 = 2." in premise
-    assert "Open Scope R_scope." in conclusion and "forall (x : R), x + 0 = x" in conclusion
-    assert "PremiseStatement.statement -> ConclusionStatement.statement" in theorem
+    reference = Statement("r", "Require Import Arith.\nOpen Scope nat_scope.", "Theorem r: (17 * 18) mod 4 = 2.")
+    source = direction_source(
+        AlignedStatement(candidate, shape_of(candidate.statement, "coq"), ()),
+        AlignedStatement(reference, shape_of(reference.statement, "coq"), ()),
+        [], "coq", name="equivalence_forward",
+    )
+    assert source.startswith("Require Import Arith.\n")
+    premise = source[source.index("Module PremiseStatement."):source.index("End PremiseStatement.")]
+    conclusion = source[source.index("Module ConclusionStatement."):source.index("End ConclusionStatement.")]
+    assert "Open Scope" not in premise and "Definition statement : Prop :=\n  17 * 18 mod 4 = 2." in premise
+    assert "Open Scope nat_scope." in conclusion and "(17 * 18) mod 4 = 2." in conclusion
+    assert "Section equivalence_forward.\nHypothesis premise : ltac:(" in source
+    assert "Theorem equivalence_forward : ltac:(" in source and source.rstrip().endswith("End equivalence_forward.")
 
 
 def test_a_lean_statement_written_by_the_formalizer_is_read_back_by_the_lean_backend() -> None:

@@ -376,7 +376,7 @@ def main() -> int:
     for location in filter(None, os.environ.get("FAKE_REPL_TRANSCRIPTS", "").split(os.pathsep)):
         knowledge.load(Path(location))
     repl = FakeRepl(knowledge)
-    _log({"start": os.getpid()})
+    _log({"start": os.getpid(), "cwd": os.getcwd()})
     stdin = sys.stdin.buffer
     while True:
         query = read_query(stdin)

@@ -131,3 +131,60 @@ def test_a_set_option_in_prefix_stays_with_its_theorem() -> None:
     (open_theorem,) = LeanBackend().parse_file("t.lean", text).theorems
     assert open_theorem.theorem.header == "import Mathlib\n\n"
     assert open_theorem.theorem.statement == "set_option maxHeartbeats 400000 in\n/-- doc -/\ntheorem t : True :="
+
+
+SHAPES = """import Mathlib
+open Real
+
+/-- doc -/
+@[simp]
+theorem simp_lemma (x : ℕ) : x + 0 = x := by sorry
+
+open Real in
+theorem uses_pi : Real.pi > 0 := by
+  sorry
+
+namespace Foo
+variable (n : ℕ)
+
+private theorem hidden : n = n := by sorry
+
+protected lemma prot : n + 0 = n := sorry
+
+section Inner
+variable (m : ℕ)
+lemma inner : m = m := by sorry
+end Inner
+
+example : (2 : ℕ) = 2 := by sorry
+end Foo
+
+namespace Bar
+theorem hidden : True := by sorry
+end Bar
+"""
+
+
+def test_ordinary_file_shapes_parse_with_qualified_names() -> None:
+    """`@[simp]` on its own line, `open ... in`, namespaces and sections with variables,
+    private/protected, lemma and example: each is one open theorem, named inside its namespace."""
+    parsed = LeanBackend().parse_file("shapes.lean", SHAPES)
+    assert [t.name for t in parsed.theorems] == [
+        "simp_lemma", "uses_pi", "Foo.hidden", "Foo.prot", "Foo.inner", "Foo.example_L24", "Bar.hidden"
+    ]
+    simp, uses_pi = parsed.theorems[0].theorem, parsed.theorems[1].theorem
+    assert simp.statement.startswith("/-- doc -/\n@[simp]\ntheorem simp_lemma")
+    assert simp.header == "import Mathlib\nopen Real\n\n"
+    assert uses_pi.statement.startswith("open Real in\ntheorem uses_pi") and not uses_pi.header.rstrip().endswith(" in")
+    inner = parsed.theorems[4].theorem
+    assert inner.header.endswith("namespace Foo\nvariable (n : ℕ)\n\nprivate theorem hidden : n = n := by sorry\n\n"
+                                 "protected lemma prot : n + 0 = n := sorry\n\nsection Inner\nvariable (m : ℕ)\n")
+
+
+def test_same_short_name_in_two_namespaces_completes_each() -> None:
+    backend = LeanBackend()
+    parsed = backend.parse_file("shapes.lean", SHAPES)
+    completed = backend.complete_file(parsed, {"Foo.hidden": ["rfl"], "Bar.hidden": ["trivial"]})
+    assert "private theorem hidden : n = n := by\n  rfl\n" in completed
+    assert "theorem hidden : True := by\n  trivial\nend Bar" in completed
+    assert completed.count("sorry") == SHAPES.count("sorry") - 2

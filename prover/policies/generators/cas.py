@@ -1,0 +1,217 @@
+"""Computer algebra for intermediate facts: sympy reads the goal and says what is true.
+
+- Solve the hypotheses' equations (linear systems and small polynomial ones): a variable with one
+  value in every solution becomes `assert (x = 3) by nra; subst x` (`by nia` in Z).
+- Factor a hypothesis `p = q` whose difference factors: `assert ((x - r) * (x + r - s) = 0) by nra`
+  and split it with `Rmult_integral`/`Z.mul_eq_0`.
+- Complete the square of an inequality's slack (after substituting the hypotheses' definitions
+  `y = ...`): the hint `(2*a*x + b)^2 >= 0` then `nra`/`nia`.
+- Division by a non-constant: assert each denominator non-zero, then `field_simplify_eq`/
+  `field_simplify in *` and `nra`.
+"""
+
+from __future__ import annotations
+
+from prover.policies.generators.base import GoalView, Proposal, domain_of
+from prover.policies.generators.terms import Domain, Term, Unreadable, subterms, to_coq, to_sympy
+
+__all__ = ["ComputerAlgebraGenerator", "sympy_to_coq"]
+
+_MAX_EQUATIONS = 4
+_MAX_UNKNOWNS = 4
+_MAX_DEGREE = 3
+
+
+def sympy_to_coq(expression, domain: Domain) -> str:
+    """Coq text for a sympy expression built from numbers, symbols, +, *, integer powers and sqrt."""
+    import sympy
+
+    if expression.is_Integer:
+        value = int(expression)
+        return str(value) if value >= 0 else f"(- {-value})"
+    if expression.is_Rational:
+        if domain != "R":
+            raise Unreadable("a fraction outside R")
+        sign = "- " if expression < 0 else ""
+        return f"({sign}{abs(expression.p)} / {expression.q})"
+    if expression.is_Symbol:
+        return expression.name.replace("_prime_", "'").replace("__", ".")
+    if expression.is_Add:
+        terms = sorted(expression.args, key=sympy.default_sort_key)
+        return "(" + " + ".join(sympy_to_coq(term, domain) for term in terms) + ")"
+    if expression.is_Mul:
+        return "(" + " * ".join(sympy_to_coq(factor, domain) for factor in expression.args) + ")"
+    if expression.is_Pow:
+        base, exponent = expression.args
+        if exponent == sympy.Rational(1, 2) and domain == "R":
+            return f"(sqrt {sympy_to_coq(base, domain)})"
+        if exponent.is_Integer and exponent > 0:
+            return f"({sympy_to_coq(base, domain)} ^ {int(exponent)})"
+        if exponent.is_Integer and exponent < 0 and domain == "R":
+            return f"(/ {sympy_to_coq(base ** -exponent, domain)})"
+    raise Unreadable(f"cannot print {expression}")
+
+
+class ComputerAlgebraGenerator:
+    """Solved values, factorisations, completed squares and field simplification, found by sympy."""
+
+    name = "cas"
+
+    def propose(self, goal: GoalView) -> list[Proposal]:
+        domain = domain_of(goal)
+        if domain is None:
+            return []
+        numbers = set(goal.variables_of(domain))
+        if not numbers and domain != "R":
+            return []
+        facts = []
+        for name, kind in goal.facts():
+            term = goal.term(kind)
+            if term is not None and term[0] == "rel":
+                facts.append((name, term))
+        conclusion = goal.term(goal.conclusion)
+        out: list[Proposal] = []
+        for method in (self._solve, self._factor, self._complete_square, self._field):
+            try:
+                out.extend(method(goal, facts, conclusion, domain, numbers))
+            except Exception:  # noqa: BLE001 - sympy raises many kinds; one method failing leaves the others
+                continue
+        return out
+
+    def _solve(self, goal, facts, conclusion, domain: Domain, numbers: set[str]) -> list[Proposal]:
+        import sympy
+
+        equations = []
+        for _, term in facts:
+            if term[1] != "=":
+                continue
+            try:
+                equation = to_sympy(term[2], domain) - to_sympy(term[3], domain)
+            except Unreadable:
+                continue
+            if equation.has(sympy.Function, sympy.Abs, sympy.floor, sympy.Mod, sympy.Max):
+                continue
+            equations.append(equation)
+        if not equations or len(equations) > _MAX_EQUATIONS:
+            return []
+        unknowns = sorted(
+            {symbol for equation in equations for symbol in equation.free_symbols if symbol.name in numbers}, key=str
+        )
+        if not unknowns or len(unknowns) > _MAX_UNKNOWNS:
+            return []
+        nonlinear = 0
+        for equation in equations:
+            numerator = sympy.fraction(sympy.together(equation))[0]
+            degree = sympy.Poly(numerator, *unknowns).total_degree()
+            if degree > _MAX_DEGREE:
+                return []
+            nonlinear += degree > 1
+        if nonlinear > 1:
+            return []  # keep sympy's solve in milliseconds: one nonlinear equation at most
+        solutions = sympy.solve(equations, unknowns, dict=True)
+        if not solutions or len(solutions) > 4:
+            return []
+        closer = {"R": "nra", "Z": "nia", "nat": "nia"}[domain]
+        out: list[Proposal] = []
+        for unknown in unknowns:
+            values = {solution.get(unknown) for solution in solutions}
+            if len(values) != 1:
+                continue
+            value = values.pop()
+            if value is None or value.free_symbols or not value.is_real:
+                continue
+            if domain != "R" and not value.is_Integer:
+                continue
+            if domain == "nat" and value < 0:
+                continue
+            name = sympy_to_coq(unknown, domain)
+            text = sympy_to_coq(value, domain)
+            assertion = f"assert ({name} = {text}) by {closer}"
+            out.append(Proposal(-0.7, f"{assertion}; subst {name}"))
+            if domain == "R":
+                out.append(Proposal(-1.2, f"assert ({name} = {text}) by (field_simplify in *; nra); subst {name}"))
+            else:
+                out.append(Proposal(-1.2, f"assert ({name} = {text}) by lia; subst {name}"))
+        return out
+
+    def _factor(self, goal, facts, conclusion, domain: Domain, numbers: set[str]) -> list[Proposal]:
+        import sympy
+
+        if domain == "nat":
+            return []
+        out: list[Proposal] = []
+        for name, term in facts:
+            if term[1] != "=":
+                continue
+            difference = sympy.expand(to_sympy(term[2], domain) - to_sympy(term[3], domain))
+            if not difference.free_symbols or difference.has(sympy.Function, sympy.Abs, sympy.floor, sympy.Mod):
+                continue
+            _, factors = sympy.factor_list(difference)
+            nonconstant = [factor for factor, multiplicity in factors for _ in range(multiplicity) if factor.free_symbols]
+            if len(nonconstant) < 2:
+                continue
+            left = sympy_to_coq(nonconstant[0], domain)
+            right = sympy_to_coq(sympy.Mul(*nonconstant[1:]), domain)
+            split = "apply Rmult_integral in Hf" if domain == "R" else "apply Z.mul_eq_0 in Hf"
+            closer = "nra" if domain == "R" else "nia"
+            out.append(Proposal(-0.9, f"assert (Hf : {left} * {right} = 0) by {closer}; {split}; destruct Hf as [Hf | Hf]"))
+        return out[:3]
+
+    def _complete_square(self, goal, facts, conclusion, domain: Domain, numbers: set[str]) -> list[Proposal]:
+        import sympy
+
+        if conclusion is None or conclusion[0] != "rel" or conclusion[1] not in ("<", "<=", ">", ">=") or domain == "nat":
+            return []
+        slack = to_sympy(conclusion[3], domain) - to_sympy(conclusion[2], domain)
+        if conclusion[1] in (">", ">="):
+            slack = -slack
+        # Substitute definitions `y = expr` from the hypotheses (a variable alone on one side).
+        for _, term in facts:
+            if term[1] == "=" and term[2][0] == "var" and term[2][1] in numbers:
+                slack = slack.subs(sympy.Symbol(term[2][1]), to_sympy(term[3], domain))
+        slack = sympy.expand(slack)
+        if slack.has(sympy.Function, sympy.Abs, sympy.floor, sympy.Mod) or not slack.free_symbols:
+            return []
+        hints: list[str] = []
+        for symbol in sorted(slack.free_symbols, key=str):
+            poly = sympy.Poly(slack, symbol)
+            if poly.degree() != 2:
+                continue
+            a, b = poly.coeff_monomial(symbol**2), poly.coeff_monomial(symbol)
+            if a == 0:
+                continue
+            hint = sympy.expand(2 * a * symbol + b)
+            _, content = sympy.factor_terms(hint).as_coeff_Mul()  # drop a constant factor
+            hints.append(sympy_to_coq(content if content.free_symbols else hint, domain))
+        if not hints:
+            return []
+        square = "pow2_ge_0" if domain == "R" else "Z.square_nonneg"
+        closer = "nra" if domain == "R" else "nia"
+        poses = "; ".join(f"pose proof ({square} {hint})" for hint in hints[:4])
+        substitute = "subst; " if any(term[1] == "=" and term[2][0] == "var" for _, term in facts) else ""
+        return [Proposal(-0.6, f"{poses}; {closer}"), Proposal(-1.0, f"{substitute}{poses}; {closer}")][: 2 if substitute else 1]
+
+    def _field(self, goal, facts, conclusion, domain: Domain, numbers: set[str]) -> list[Proposal]:
+        if domain != "R":
+            return []
+        denominators: list[str] = []
+        terms = [term for _, term in facts] + ([conclusion] if conclusion is not None else [])
+        for term in terms:
+            for sub in subterms(term):
+                denominator: Term | None = None
+                if sub[0] == "bin" and sub[1] == "/":
+                    denominator = sub[3]
+                elif sub[0] == "inv":
+                    denominator = sub[1]
+                if denominator is not None and denominator[0] != "num":
+                    text = to_coq(denominator)
+                    if text not in denominators:
+                        denominators.append(text)
+        if not denominators:
+            return []
+        asserts = "; ".join(f"assert ({d} <> 0) by nra" for d in denominators[:4])
+        out = [Proposal(-0.9, f"{asserts}; field_simplify in *; nra")]
+        if conclusion is not None and conclusion[0] == "rel" and conclusion[1] == "=":
+            out.append(Proposal(-0.8, f"{asserts}; field_simplify_eq; nra"))
+            out.append(Proposal(-1.3, f"{asserts}; field_simplify_eq; [nra | auto]"))
+        return out

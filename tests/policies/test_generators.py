@@ -1,0 +1,221 @@
+"""Proposal generators on hand-written Coq goal texts (no Coq): what each one proposes, that odd
+goals make them propose nothing instead of crashing, and the portfolio's `generators` option."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+
+from prover.errors import InputError
+from prover.policies import build_policy
+from prover.policies.coq_portfolio import CoqPortfolioPolicy, parse_coq_goal
+from prover.policies.generators import (
+    DEFAULT_GENERATORS,
+    GENERATORS,
+    FileContext,
+    GoalView,
+    build_generators,
+    context_from_header,
+    parse_generator_names,
+)
+from prover.policies.generators.cas import ComputerAlgebraGenerator
+from prover.policies.generators.induction import InductionGenerator, forall_binders
+from prover.policies.generators.modular import ModularGenerator
+from prover.policies.generators.nlarith import NonlinearHintGenerator, slack_of
+from prover.policies.generators.terms import Unreadable, evaluate, parse_term, to_coq
+from prover.policies.generators.witness import WitnessGenerator, bounded_values, find_witnesses
+from search.types import State, Theorem
+
+RULE = "\n============================\n"
+
+
+def view(goal: str, file: FileContext = FileContext()) -> GoalView:
+    parsed = parse_coq_goal(goal)
+    return GoalView(parsed.hypotheses, parsed.conclusion, file)
+
+
+def proposed(generator, goal: str, file: FileContext = FileContext()) -> list[str]:
+    return [p.tactic for p in generator.propose(view(goal, file))]
+
+
+# --- the goal-text reader ---------------------------------------------------------------------
+
+
+def test_parser_follows_coq_precedence_and_round_trips() -> None:
+    term = parse_term("- x ^ 2 + 3 * y / 2 <= Rabs (x - 1)")
+    assert term[0] == "rel" and term[1] == "<="
+    assert to_coq(term) == "((- (x ^ 2)) + ((3 * y) / 2)) <= (Rabs (x - 1))"
+    assert parse_term("0 < x < 5")[0] == "and"  # Coq's chained notation
+    assert parse_term("(a + b)%Z mod 7 = 5") == ("rel", "=", ("bin", "mod", ("bin", "+", ("var", "a"), ("var", "b")), ("num", "7")), ("num", "5"))
+
+
+def test_evaluation_is_exact_and_follows_coq_conventions() -> None:
+    assert evaluate(parse_term("x / 3"), {"x": Fraction(7)}, "nat") == 2  # floor division
+    assert evaluate(parse_term("x - 9"), {"x": Fraction(7)}, "nat") == 0  # truncated subtraction
+    assert evaluate(parse_term("x / 3"), {"x": Fraction(7)}, "R") == Fraction(7, 3)
+    assert evaluate(parse_term("x mod 0"), {"x": Fraction(7)}, "Z") == 7
+    with pytest.raises(Unreadable):
+        evaluate(parse_term("sqrt x"), {"x": Fraction(4)}, "R")
+
+
+@pytest.mark.parametrize(
+    "goal",
+    [
+        "weird ::: goal @@ ]]\n====\n{{ zz",
+        "H : forall x : R, f x = x\n============================\nfun x => x = id",
+        "l : list nat" + RULE + "match l with | nil => True | _ :: _ => False end",
+        "x : R" + RULE + "(" * 300 + "x" + ")" * 300 + " = x",
+        "" + RULE + "",
+        "x : R" + RULE + "x ^ 10000000 mod 3 = 1",
+        "n : nat\nH : n < 10 ^ 100" + RULE + "exists m, m * m = n",
+    ],
+)
+def test_odd_goals_never_crash_any_generator(goal: str) -> None:
+    for generator in build_generators(tuple(GENERATORS)):
+        for proposal in generator.propose(view(goal)):
+            assert proposal.tactic.strip()
+    # The portfolio as a whole stays usable on them.
+    policy = CoqPortfolioPolicy(hammer=False)
+    assert policy.propose(State(goals=(goal,)), 8)
+
+
+# --- 1. nonlinear hints -------------------------------------------------------------------------
+
+
+def test_nlarith_proposes_squares_of_differences_and_hypothesis_products() -> None:
+    goal = "a, b : R\nh0 : 0 < a\nh1 : 0 < b" + RULE + "(a + b) ^ 4 <= 8 * (a ^ 4 + b ^ 4)"
+    tactics = proposed(NonlinearHintGenerator(), goal)
+    assert "pose proof (pow2_ge_0 (a - b)); nra" in tactics
+    assert any("Rmult_le_pos (a) (b) ltac:(lra) ltac:(lra)" in t and t.endswith("nra") for t in tactics)
+    assert any(t.endswith("psatz R 2") for t in tactics)
+    assert slack_of(parse_term("x <= y")) == ("bin", "-", ("var", "y"), ("var", "x"))
+
+
+def test_nlarith_is_silent_on_linear_goals_and_uses_z_lemmas_in_z() -> None:
+    assert proposed(NonlinearHintGenerator(), "x, y : R\nh : x < y" + RULE + "x + 1 < y + 1") == []
+    z_tactics = proposed(NonlinearHintGenerator(), "x, y : Z" + RULE + "2 * x * y <= x ^ 2 + y ^ 2")
+    assert "pose proof (Z.square_nonneg (x - y)); nia" in z_tactics
+
+
+# --- 2. computer algebra ------------------------------------------------------------------------
+
+
+def test_cas_solves_the_hypotheses_equations_and_substitutes() -> None:
+    goal = "a, b : R\nh0 : a + b = 5\nh1 : a - b = 1" + RULE + "a ^ 5 * b ^ 2 = 972"
+    tactics = proposed(ComputerAlgebraGenerator(), goal)
+    assert "assert (a = 3) by nra; subst a" in tactics
+    assert "assert (b = 2) by nra; subst b" in tactics
+    fractions = proposed(ComputerAlgebraGenerator(), "x : R\nh0 : 125 / 8 = x / 12" + RULE + "x = 375 / 2")
+    assert "assert (x = (375 / 2)) by nra; subst x" in fractions
+
+
+def test_cas_factors_completes_squares_and_asserts_denominators() -> None:
+    factored = proposed(
+        ComputerAlgebraGenerator(),
+        "p, q, r, x : R\nH : (x - p) * (x - q) = (r - p) * (r - q)" + RULE + "x = p + q - r",
+    )
+    assert any(t.startswith("assert (Hf :") and "Rmult_integral" in t for t in factored)
+    square = proposed(ComputerAlgebraGenerator(), "x, y : R\nH : y = x ^ 2 - 6 * x + 13" + RULE + "4 <= y")
+    assert "pose proof (pow2_ge_0 ((- 3) + x)); nra" in square
+    field = proposed(ComputerAlgebraGenerator(), "x : R\nh : 0 < x" + RULE + "x / x = 1")
+    assert "assert (x <> 0) by nra; field_simplify_eq; nra" in field
+
+
+# --- 3. witnesses and bounded cases -------------------------------------------------------------
+
+
+def test_witness_search_finds_small_witnesses_by_evaluation() -> None:
+    assert proposed(WitnessGenerator(), RULE + "exists n : nat, n * n = 49 /\\ 3 < n")[0] == "exists 7"
+    assert proposed(WitnessGenerator(), RULE + "exists x : Z, x * x * x = -8")[0] == "exists (-2)"
+    assert find_witnesses([("x", "R"), ("y", "R")], parse_term("x + y = 1 /\\ x - y = 1 / 2"))[0] == (Fraction(3, 4), Fraction(1, 4))
+
+
+def test_bounded_variables_get_an_interval_case_split() -> None:
+    assert bounded_values("n", [parse_term("n * n < 30")], "nat") == [0, 1, 2, 3, 4, 5]
+    assert bounded_values("n", [parse_term("2 <= n")], "nat") is None  # not bounded above
+    tactics = proposed(WitnessGenerator(), "n : nat\nH : n * n < 30" + RULE + "n <> 7")
+    assert any(t.startswith("assert (Hcase : n = 0 \\/ n = 1 \\/ n = 2 \\/ n = 3 \\/ n = 4 \\/ n = 5) by nia") for t in tactics)
+
+
+# --- 4. modular arithmetic ----------------------------------------------------------------------
+
+
+def test_modular_gives_division_equations_rewrites_and_remainder_cases() -> None:
+    tactics = proposed(ModularGenerator(), "n : nat\nH : n mod 7 = 5" + RULE + "5 * n mod 7 = 4")
+    assert any(t.startswith("pose proof (Nat.div_mod (5 * n) 7 ltac:(lia))") and t.endswith("nia") for t in tactics)
+    assert "rewrite Nat.mul_mod by lia" in tactics
+    assert any(t.startswith("assert (Hr : n mod 7 = 0 \\/ n mod 7 = 1") for t in tactics)
+    z = proposed(ModularGenerator(), "x : Z" + RULE + "(x * x) mod 4 <> 2")
+    assert "Z.to_euclidean_division_equations; nia" in z
+    closed = proposed(ModularGenerator(), RULE + "1999 ^ 2000 mod 5 = 1")
+    assert any(t.startswith("apply Nat2Z.inj;") for t in closed)
+    assert proposed(ModularGenerator(), "x : R" + RULE + "x = x") == []
+
+
+# --- 5. induction and structure -----------------------------------------------------------------
+
+
+def test_induction_on_user_types_and_forall_binders_with_follow_ups() -> None:
+    tactics = proposed(InductionGenerator(), "t : tree" + RULE + "mirror (mirror t) = t")
+    assert tactics[0] == "induction t"
+    assert "induction t; intros; simpl; congruence" in tactics and "induction t; intros; simpl; lia" in tactics
+    conclusion = "forall (A : Type) (l1 l2 : list A), length (l1 ++ l2) = length l1 + length l2"
+    assert forall_binders(conclusion) == [("A", "Type"), ("l1", "list A"), ("l2", "list A")]
+    listed = proposed(InductionGenerator(), RULE + conclusion)
+    assert "induction l1; intros; simpl; congruence" in listed
+    assert not any(t.startswith("induction A") for t in listed)
+
+
+def test_destruct_inversion_unfold_and_the_files_lemmas() -> None:
+    header = (
+        "Inductive ev : nat -> Prop := ev0 : ev 0 | evSS n : ev n -> ev (S (S n)).\n"
+        "Definition double (n : nat) := n + n.\n"
+        "Lemma double_S : forall n, double (S n) = S (S (double n)).\nProof. unfold double; lia. Qed.\n"
+        "Lemma unproved : forall n, double n = 2 * n.\nProof.\nAdmitted.\n"
+    )
+    file = context_from_header(header)
+    assert file.definitions == ("double",) and file.equations == ("double_S",) and file.lemmas == ("double_S",)
+    goal = "b : bool\no : option nat\nn : nat\nH : ev n" + RULE + "double n = (if b then n else n) + n"
+    tactics = proposed(InductionGenerator(), goal, file)
+    assert {"destruct b; simpl; auto", "destruct o; simpl; auto", "destruct b eqn:?"} <= set(tactics)
+    assert "inversion H; subst; auto" in tactics
+    assert {"unfold double", "rewrite double_S", "apply double_S"} <= set(tactics)
+    assert not any("unproved" in t for t in tactics)  # an admitted lemma would make the proof rest on it
+
+
+# --- the portfolio's option ---------------------------------------------------------------------
+
+
+def test_generator_option_parses_none_all_and_lists() -> None:
+    assert parse_generator_names("none") == ()
+    assert parse_generator_names("all") == tuple(GENERATORS)
+    assert parse_generator_names("cas, nlarith") == ("cas", "nlarith")
+    with pytest.raises(InputError, match="unknown generator"):
+        parse_generator_names("cas,magic")
+    assert DEFAULT_GENERATORS == tuple(GENERATORS)
+
+
+def test_portfolio_spec_selects_generators_and_marks_their_candidates() -> None:
+    goal = "t : tree" + RULE + "mirror (mirror t) = t"
+    plain = build_policy("portfolio?generators=none", backend="coq")
+    default = build_policy("portfolio", backend="coq")
+    only_induction = build_policy("portfolio?generators=induction", backend="coq")
+    assert not any(c.tactic.startswith("induction t;") for c in plain.propose(State(goals=(goal,)), 64))
+    found = {c.tactic: c.source for c in default.propose(State(goals=(goal,)), 64)}
+    assert found["induction t; intros; simpl; congruence"] == "portfolio/induction"
+    assert any(c.tactic.startswith("induction t;") for c in only_induction.propose(State(goals=(goal,)), 64))
+    with pytest.raises(InputError):
+        build_policy("portfolio?generators=bogus", backend="coq")
+    with pytest.raises(InputError):
+        build_policy("portfolio?colour=red", backend="coq")
+    with pytest.raises(InputError):
+        build_policy("portfolio?generators=all", backend="lean")
+
+
+def test_observe_theorem_feeds_the_files_definitions_through_a_mixture() -> None:
+    mixture = build_policy("portfolio+portfolio?generators=none", backend="coq")
+    header = "Definition sq (n : nat) := n * n.\n"
+    mixture.observe_theorem(Theorem(name="t", statement="Lemma t : forall n, sq n = n * n.", header=header))
+    tactics = [c.tactic for c in mixture.propose(State(goals=("n : nat" + RULE + "sq n = n * n",)), 64)]
+    assert "unfold sq" in tactics
