@@ -29,6 +29,7 @@ import argparse
 import datetime as dt
 import json
 import math
+import signal
 import subprocess
 import sys
 import tempfile
@@ -68,6 +69,11 @@ HELDOUT_FILES = (
 )
 REDUCED_FILES = HELDOUT_FILES[::4]
 ARMS = ("portfolio", "+hammer", "+retrieval", "+knn", "all")
+# Mixture weights (portfolio 1), set before any run: hammer's one candidate gets its component's
+# whole weight, so a small one puts it after the portfolio's few best closers; retrieval's
+# candidates are spread over several premises and tactics.
+HAMMER_WEIGHT = 0.1
+RETRIEVAL_WEIGHT = 0.5
 KNN_WEIGHT = 0.3
 
 
@@ -107,8 +113,9 @@ def mcnemar_exact(only_a: int, only_b: int) -> float:
 
 def build_arm(arm: str) -> tuple[object, KNNPolicy | None]:
     """The policy of an arm and its kNN (None when the arm has none)."""
-    spec = {"portfolio": "portfolio", "+hammer": "portfolio+hammer", "+retrieval": "portfolio+retrieval",
-            "+knn": "portfolio", "all": "portfolio+hammer+retrieval"}[arm]
+    spec = {"portfolio": "portfolio", "+hammer": f"portfolio+{HAMMER_WEIGHT}*hammer",
+            "+retrieval": f"portfolio+{RETRIEVAL_WEIGHT}*retrieval", "+knn": "portfolio",
+            "all": f"portfolio+{HAMMER_WEIGHT}*hammer+{RETRIEVAL_WEIGHT}*retrieval"}[arm]
     base = build_policy(spec, backend="coq")
     if arm not in ("+knn", "all"):
         return base, None
@@ -125,6 +132,8 @@ def main() -> None:
     parser.add_argument("--arms", default=",".join(ARMS), help=f"comma-separated subset of {','.join(ARMS)}")
     parser.add_argument("--work", type=Path, default=Path("/tmp/stdlib-heldout"), help="trace and rows folder")
     args = parser.parse_args()
+    # A stopped run closes its provers (and their coqidetop processes) on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     arms = [a.strip() for a in args.arms.split(",") if a.strip()]
     unknown = set(arms) - set(ARMS)
     if unknown:
@@ -158,6 +167,7 @@ def main() -> None:
         rows_by_theorem.setdefault((row.source, row.theorem), []).append(row)
 
     duplicates = duplicate_statement_report(problems, COQ_STDLIB, exclude_modules=set(modules))
+    (args.work / "outcomes.jsonl").unlink(missing_ok=True)
 
     config = ProverConfig(backend="coq", policy="portfolio", search="best_first", budget_seconds=args.budget_seconds,
                           step_timeout=args.step_timeout)
@@ -179,9 +189,13 @@ def main() -> None:
                     from prover.experiments.runner import _proof_rows
 
                     knn.add(_proof_rows(result, theorem))  # online learning within this arm's run
-                outcomes[arm].append({"problem": f"{theorem.source}::{theorem.name}", "proved": proved,
-                                      "seconds": round(result.seconds, 2), "status": result.status,
-                                      "proof": result.proof})
+                outcome = {"arm": arm, "problem": f"{theorem.source}::{theorem.name}", "proved": proved,
+                           "seconds": round(result.seconds, 2), "search_seconds": result.search_seconds,
+                           "header_seconds": result.header_seconds, "verify_seconds": result.verify_seconds,
+                           "status": result.status, "proof": result.proof}
+                outcomes[arm].append(outcome)
+                with (args.work / "outcomes.jsonl").open("a") as progress_file:  # kept if the run stops
+                    progress_file.write(json.dumps(outcome) + "\n")
                 print(f"[{index + 1}/{len(problems)}] {arm:<10} {theorem.source}::{theorem.name} {result.status} "
                       f"{result.seconds:.1f}s", flush=True)
     finally:

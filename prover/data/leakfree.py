@@ -9,6 +9,7 @@ held-out theorem's proof into training as surely as the theorem itself; `novel_s
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Iterable, Mapping, Sequence
 from search.types import Theorem
 
 from prover.backends.coq_sentences import SentenceSyntaxError, split_sentences, strip_comments
-from prover.data.rows import TraceRow
+from prover.data.rows import SPLITS, TraceRow, split_of, write_rows
 
 __all__ = [
     "module_path_of",
@@ -28,6 +29,7 @@ __all__ = [
     "NovelSplit",
     "novel_split",
     "overlapping_rows",
+    "write_novel_split",
 ]
 
 _THEOREM = re.compile(
@@ -232,3 +234,18 @@ def overlapping_rows(rows: Iterable[TraceRow], evaluated: Iterable[tuple[str, st
     pairs = set(evaluated)
     files = {source for source, _ in pairs}
     return [row for row in rows if row.source in files or _theorem_key(row) in pairs]
+
+
+def write_novel_split(
+    out_dir: str | Path, rows: Sequence[TraceRow], statements: Mapping[tuple[str, str], str] | None = None
+) -> dict[str, int]:
+    """Write `splits/novel/{train,valid,test}.jsonl` (the by-file split, `novel_split` applied) and
+    `splits/novel/report.json`; returns row counts."""
+    buckets: dict[str, list[TraceRow]] = {name: [] for name in SPLITS}
+    for row in rows:
+        buckets[split_of(row, by="file")].append(row)
+    novel = novel_split(buckets, statements)
+    folder = Path(out_dir) / "splits" / "novel"
+    counts = {name: write_rows(folder / f"{name}.jsonl", bucket) for name, bucket in novel.rows.items()}
+    (folder / "report.json").write_text(json.dumps(novel.report, indent=2) + "\n")
+    return counts

@@ -31,10 +31,12 @@ def _state(text: str | None) -> str:
 
 def official_split(path: str | Path) -> tuple[str, str] | None:
     """(variant, split) of a LeanDojo Benchmark 4 file (`.../novel_premises/val.json` ->
-    ("novel_premises", "valid")), or None for a file not named like one of its splits."""
+    ("novel_premises", "valid"); a `test.json` outside `random/` or `novel_premises/` ->
+    ("official", "test")), or None for a file not named like one of its splits."""
     file = Path(path)
     split = {"train": "train", "val": "valid", "valid": "valid", "test": "test"}.get(file.stem)
-    return (file.parent.name or "leandojo", split) if split else None
+    variant = file.parent.name if file.parent.name in ("random", "novel_premises") else "official"
+    return (variant, split) if split else None
 
 
 def _premises(annotated: object) -> tuple[str, ...]:

@@ -14,7 +14,7 @@ import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Literal, Mapping, Sequence
+from typing import Iterable, Iterator, Literal, Sequence
 
 from prover.errors import InputError
 
@@ -154,20 +154,9 @@ def write_rows(path: str | os.PathLike[str], rows: Iterable[TraceRow], *, append
     return count
 
 
-def write_splits(
-    out_dir: str | os.PathLike[str],
-    rows: Sequence[TraceRow],
-    *,
-    statements: Mapping[tuple[str, str], str] | None = None,
-) -> dict[str, dict[str, int]]:
-    """Write `splits/by_theorem/{train,valid,test}.jsonl`, `splits/by_file/...` and
-    `splits/novel/...` (by file, with near-duplicates of valid/test theorems and twin files
-    dropped from train; `splits/novel/report.json` says how many, see `prover.data.leakfree`);
-    returns row counts. `statements`: (source, theorem) -> statement, for duplicate statements."""
-    from prover.data.leakfree import novel_split
-
+def write_splits(out_dir: str | os.PathLike[str], rows: Sequence[TraceRow]) -> dict[str, dict[str, int]]:
+    """Write `splits/by_theorem/{train,valid,test}.jsonl` and `splits/by_file/...`; returns row counts."""
     counts: dict[str, dict[str, int]] = {}
-    by_file: dict[str, list[TraceRow]] = {}
     for by in ("theorem", "file"):
         buckets: dict[str, list[TraceRow]] = {name: [] for name in SPLITS}
         for row in rows:
@@ -175,11 +164,4 @@ def write_splits(
         counts[f"by_{by}"] = {}
         for name, bucket in buckets.items():
             counts[f"by_{by}"][name] = write_rows(Path(out_dir) / "splits" / f"by_{by}" / f"{name}.jsonl", bucket)
-        if by == "file":
-            by_file = buckets
-    novel = novel_split(by_file, statements)
-    counts["novel"] = {
-        name: write_rows(Path(out_dir) / "splits" / "novel" / f"{name}.jsonl", bucket) for name, bucket in novel.rows.items()
-    }
-    (Path(out_dir) / "splits" / "novel" / "report.json").write_text(json.dumps(novel.report, indent=2) + "\n")
     return counts

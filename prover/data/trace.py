@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from prover.data.coq_trace import FileTrace, trace_coq_files
+from prover.data.leakfree import logical_module_path, write_novel_split
 from prover.data.lean_trace import read_leandojo_benchmark
 from prover.data.rows import TraceRow, write_rows, write_splits
 from prover.errors import InputError
@@ -75,7 +76,6 @@ def find_coq_files(paths: Sequence[str | Path]) -> list[tuple[Path, str]]:
     logical module path (`Coq.Arith.PeanoNat`, from Coq's library roots or the file's
     `_CoqProject`), so a file gets the same label, and the same split, whichever folder was given;
     a file neither covers keeps its path relative to the given folder's parent."""
-    from prover.data.leakfree import logical_module_path
 
     found: list[tuple[Path, str]] = []
     for raw in paths:
@@ -157,7 +157,8 @@ def trace_coq(
                 statements[(traced.source, theorem.name)] = theorem.statement
             theorems.flush()
     report.seconds = time.monotonic() - started
-    report.splits = write_splits(out, rows, statements=statements)
+    report.splits = write_splits(out, rows)
+    report.splits["novel"] = write_novel_split(out, rows, statements)
     (out / "report.json").write_text(json.dumps(report.to_json(), indent=2) + "\n")
     return report
 

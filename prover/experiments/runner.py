@@ -32,7 +32,7 @@ from prover.eval.datasets import Problem, dataset_label, load_dataset, select_pr
 
 from prover.eval.results import ResultRow
 from prover.eval.runner import ProgressSink, run_evaluation
-from prover.experiments.config import ExperimentConfig, KnnConfig
+from prover.experiments.config import EvalFigures, ExperimentConfig, ExperimentSummary, KnnConfig
 from prover.policies.knn import KNNPolicy
 from search.types import Policy, Theorem
 
@@ -365,7 +365,8 @@ def run_experiment(
     if config.kind == "evaluate":
         rows, eval_summary = _evaluate(config, problems, label, policy, out / "eval", config.policy_label, progress)
         summary = _summary_of(config, label, problems, rows, time.monotonic() - started)
-        summary["eval"] = {k: eval_summary.get(k) for k in ("pass_at", "categories") if k in eval_summary}
+        summary["eval"] = EvalFigures.model_validate(eval_summary)
+        summary = ExperimentSummary.model_validate(summary).model_dump(mode="json")
         _write_outputs(out, config, summary, [("run", _solve_times(rows))], rounds=[])
         return ExperimentOutcome(out, summary)
     return _expert_iteration(config, problems, label, policy, out, progress, started)
@@ -393,6 +394,9 @@ def _summary_of(
         "mean_seconds_solved": (sum(r.seconds for r in proved) / len(proved)) if proved else None,
         "expansions": sum(r.expansions for r in first),
         "seconds": round(seconds, 2),
+        "header_seconds": round(sum(r.header_seconds for r in first), 3),
+        "search_seconds": round(sum(r.search_seconds for r in first), 3),
+        "verify_seconds": round(sum(r.verify_seconds for r in first), 3),
         "solved_problems": sorted(r.problem for r in proved),
     }
 

@@ -186,7 +186,9 @@ class HammerPolicy:
 
     One candidate per state: CoqHammer chooses its premises itself. The environment (which loads
     CoqHammer's plugin) replaces a successful call by the tactic CoqHammer reconstructs, so proofs
-    never depend on the external provers. Mix it with the portfolio (`portfolio+hammer`).
+    never depend on the external provers. A call costs seconds to a minute, so mix it with a small
+    weight (`portfolio+0.1*hammer`): a mixture gives a one-candidate component its whole weight,
+    and with equal weights `hammer` would be tried first at every node.
     """
 
     source = "hammer"
