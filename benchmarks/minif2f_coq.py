@@ -78,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--step-timeout", type=float, default=5.0)
     parser.add_argument("--limit", type=int, default=None, help="only the first N problems (sorted by name)")
     parser.add_argument("--every", type=int, default=1, help="only every K-th problem (sorted by name): a fixed subset")
+    parser.add_argument("--offset", type=int, default=0, help="with --every: start at this index (another fixed subset)")
     parser.add_argument("--baseline", action="store_true", help="root-only portfolio, no search")
     parser.add_argument("--label", default=None, help="name of the results file (default from the settings)")
     parser.add_argument("--arm", action="append", default=[], metavar="SPEC[@SECONDS]",
@@ -88,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="with --ablation: the budget of the arm named NAME (none, all or a generator)")
     args = parser.parse_args(argv)
 
-    problems = select_problems(load_minif2f_coq("valid", data_dir=SHARED_VALID), limit=args.limit)[:: args.every]
+    problems = select_problems(load_minif2f_coq("valid", data_dir=SHARED_VALID), limit=args.limit)[args.offset :: args.every]
     if args.arm or args.ablation:
         return run_ablation(problems, args)
     candidates = args.candidates if not args.baseline else (args.candidates or 64)
@@ -196,7 +197,10 @@ def run_ablation(problems: list, args: argparse.Namespace) -> int:
     import tempfile
 
     arms = _ablation_arms(args)
-    label = args.label or f"ablation_{args.search}_every{args.every}" + (f"_n{args.limit}" if args.limit else "")
+    label = args.label or (
+        f"ablation_{args.search}_every{args.every}" + (f"_offset{args.offset}" if args.offset else "")
+        + (f"_n{args.limit}" if args.limit else "")
+    )
     figures: dict = {
         "benchmark": "minif2f_coq_valid_generators_ablation",
         "label": label,
@@ -205,7 +209,7 @@ def run_ablation(problems: list, args: argparse.Namespace) -> int:
         "step_timeout": args.step_timeout,
         "workers": args.workers,
         "problems": [p.id for p in problems],
-        "selection": f"every {args.every}-th problem of the valid split sorted by name"
+        "selection": f"every {args.every}-th problem of the valid split sorted by name, from index {args.offset}"
         + (f", first {args.limit}" if args.limit else ""),
         "arms": [],
     }
