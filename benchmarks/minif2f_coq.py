@@ -172,6 +172,19 @@ def _ablation_arms(args: argparse.Namespace) -> list[tuple[str, str, float]]:
     return arms
 
 
+def _commit() -> str:
+    """The code's git commit (with "+dirty" for uncommitted changes), so figures name what they measured."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return "unknown"
+    return head + ("+dirty" if dirty else "") if head else "unknown"
+
+
 def recheck_with_coqc(problem_file: Path, tactics: Sequence[str], work: Path) -> tuple[bool, str]:
     """Write the problem's file completed with `tactics` and compile it with coqc; (ok, first error line)."""
     import subprocess
@@ -205,6 +218,7 @@ def run_ablation(problems: list, args: argparse.Namespace) -> int:
         "benchmark": "minif2f_coq_valid_generators_ablation",
         "label": label,
         "command": "python benchmarks/minif2f_coq.py " + " ".join(sys.argv[1:]),
+        "commit": _commit(),
         "search": args.search,
         "step_timeout": args.step_timeout,
         "workers": args.workers,
@@ -270,7 +284,7 @@ def _write_ablation(figures: dict, label: str, categories: list[str]) -> None:
     (RESULTS / f"minif2f_coq_{label}.json").write_text(json.dumps(figures, indent=2) + "\n")
     base = set(figures["arms"][0]["solved_problems"]) if figures["arms"] else set()  # the first arm is the reference
     lines = [f"# miniF2F Coq valid: generators ablation ({figures['selection']})", "",
-             f"Command: `{figures['command']}`", "",
+             f"Command: `{figures['command']}` (code at {figures.get('commit', 'unknown')})", "",
              "| arm | budget s | solved / attempted | re-checked by coqc | new vs first arm | lost vs first arm |",
              "| --- | --- | --- | --- | --- | --- |"]
     for arm in figures["arms"]:
