@@ -24,7 +24,7 @@ __all__ = ["TheoremResult", "Prover"]
 
 log = logging.getLogger(__name__)
 
-Status = Literal["proved", "unproved", "invalid", "error", "unsupported", "skipped"]
+Status = Literal["proved", "found", "unproved", "invalid", "error", "unsupported", "skipped"]
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,9 @@ class TheoremResult:
     status: "proved" (the kernel accepted the proof), "unproved" (search ended without one),
         "invalid" (the statement does not elaborate), "error" (the proof assistant or the model
         kept failing); for files also "unsupported" (an open proof the backend does not search) and
-        "skipped" (--total-seconds ran out before it started).
+        "skipped" (--total-seconds ran out before it started); "found" (the steps closed every
+        goal but the kernel has not checked the proof yet: asked for with `kernel_check=False`,
+        a file's proofs are checked together at the end; never a final status).
     proof: the rendered proof text that completes the theorem, when proved.
     tactics: the tactic steps of that proof.
     kernel_checked: True only when the from-scratch kernel check accepted the proof.
@@ -134,7 +136,7 @@ class Prover:
         return self._rollouts
 
     def prove_theorem(
-        self, theorem: Theorem, *, on_step: Callable[[int], None] | None = None
+        self, theorem: Theorem, *, on_step: Callable[[int], None] | None = None, kernel_check: bool = True
     ) -> TheoremResult:
         """Search for a proof of `theorem` within the configured budget, then have the kernel check it."""
         started = time.monotonic()
@@ -142,7 +144,7 @@ class Prover:
         last_failure = ""
         for attempt in range(self.max_restarts + 1):
             try:
-                return self._prove_once(theorem, started, searched, on_step)
+                return self._prove_once(theorem, started, searched, on_step, kernel_check)
             except InputError as invalid:
                 return TheoremResult(
                     theorem=theorem.name,
@@ -175,6 +177,7 @@ class Prover:
         started: float,
         searched: list[float],
         on_step: Callable[[int], None] | None,
+        kernel_check: bool = True,
     ) -> TheoremResult:
         env = self._environment()
         # Elaborating the header and statement is not search: the budget starts after it, so a
@@ -223,6 +226,15 @@ class Prover:
                 status="unproved",
                 seconds=time.monotonic() - started,
                 error=f"search space exhausted at {result.seconds:.1f} s" if exhausted else None,
+                **common,
+            )
+        if not kernel_check:
+            # The caller checks it with the kernel later (a whole file's proofs in one run).
+            return TheoremResult(
+                status="found",
+                proof=self.backend.render_proof(result.proof),
+                tactics=tuple(result.proof),
+                seconds=time.monotonic() - started,
                 **common,
             )
         verdict = env.verify(theorem, result.proof)

@@ -10,20 +10,24 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import logging
 import os
+import queue
 import re
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from prover.agent import Prover, TheoremResult
 from prover.backends import Backend, OpenTheorem, ParsedFile, get_backend
 from prover.backends.coq_project import ProjectOptions, check_dependencies, resolve_project
 from prover.config import ProverConfig
-from prover.errors import InputError, ModelUnavailable, ToolchainMissing
-from search.types import Theorem
+from prover.errors import InputError, ModelUnavailable, ProverCrashed, ProverTimeout, ToolchainMissing
+from search.types import Theorem, Verdict
 
 __all__ = [
     "FileResult",
@@ -38,6 +42,8 @@ __all__ = [
 ]
 
 _BOM = "\ufeff"
+log = logging.getLogger(__name__)
+
 # A theorem is not started with less than this many seconds of --total-seconds left.
 _MIN_THEOREM_SECONDS = 1.0
 
@@ -236,6 +242,7 @@ def prove_file(
     only: Sequence[str] = (),
     total_seconds: float | None = None,
     project: ProjectOptions | None = None,
+    jobs: int = 1,
     disprove: bool = False,
     on_theorem_start: Callable[[str, int, int], None] | None = None,
     on_step: Callable[[int], None] | None = None,
@@ -249,6 +256,8 @@ def prove_file(
     unreachable for one theorem (`ModelUnavailable`) makes that theorem an `error` and the run goes
     on. `total_seconds` caps the whole run: each theorem's budget is cut to what is left, and the
     theorems not started in time are reported as `skipped`.
+    `jobs`: theorems searched at once, each by its own prover (proof-assistant process and
+    policy); results come back in file order whatever order they finish in.
     `project`: the command line's load-path options (Coq); the file's `_CoqProject` or dune
     project is found from its folder unless they say not to. A project whose libraries the file
     cannot load (not compiled, a cycle, another Coq version) is an `InputError` before any search.
@@ -280,40 +289,213 @@ def prove_file(
         return result
     deadline = time.monotonic() + total_seconds if total_seconds is not None else None
     requirements = getattr(backend, "proof_requirements", None)
-    with Prover(config, backend) as prover:
-        for index, open_theorem in enumerate(chosen):
-            if deadline is not None:
-                left = deadline - time.monotonic()
-                if left < _MIN_THEOREM_SECONDS:
-                    for late in chosen[index:]:
-                        skipped = TheoremResult(
-                            theorem=late.name, status="skipped", error="--total-seconds ran out before it started"  # type: ignore[arg-type]
-                        )
-                        result.results.append(skipped)
-                        if on_theorem_done is not None:
-                            on_theorem_done(skipped)
-                    break
+    # Coq: the proofs found are kernel-checked together, in one compilation of the completed file
+    # at the end (a theorem it cannot vouch for gets its own check); other backends check each.
+    whole_file = callable(getattr(backend, "check_completed_file", None))
+
+    def record(open_theorem: OpenTheorem, outcome: TheoremResult) -> None:
+        outcome = dataclasses.replace(outcome, theorem=open_theorem.name)
+        if outcome.status == "invalid" and outcome.error:
+            outcome = dataclasses.replace(outcome, error=_located_error(parsed, open_theorem, outcome.error))
+        if outcome.status == "proved" and outcome.tactics and requirements is not None:
+            needed = tuple(requirements(outcome.tactics))
+            if needed:
+                result.requirements[outcome.theorem] = needed
+        result.results.append(outcome)
+        if on_theorem_done is not None:
+            on_theorem_done(outcome)
+
+    provers = [Prover(config, backend) for _ in range(max(1, min(jobs, len(chosen))))]
+    lock = threading.Lock()  # the checker's thread records results too
+
+    def record_safely(open_theorem: OpenTheorem, outcome: TheoremResult) -> None:
+        with lock:
+            record(open_theorem, outcome)
+
+    checker = _KernelChecker(backend, parsed, config, record_safely) if whole_file else None
+    try:
+        searches = _search_theorems(
+            chosen, provers, config, deadline=deadline, kernel_check=checker is None,
+            disprove=disprove and backend.name == "coq", on_theorem_start=on_theorem_start, on_step=on_step,
+        )
+        for open_theorem, outcome in searches:
+            if outcome.status == "found" and checker is not None:
+                checker.submit(open_theorem, outcome)
+            else:
+                record_safely(open_theorem, outcome)
+    finally:
+        try:
+            if checker is not None:
+                # Also after an interrupt: the proofs found are checked (a quick run) and kept.
+                checker.finish()
+        finally:
+            for prover in provers:
+                prover.close()
+            order = {t.name: index for index, t in enumerate(parsed.theorems)}
+            with lock:
+                result.results.sort(key=lambda r: (r.status != "unsupported", order.get(r.theorem, -1)))
+    return result
+
+
+class _Cancelled(Exception):
+    """Raised from a parallel search's step callback to stop it (the run was interrupted)."""
+
+
+def _search_theorems(
+    chosen: Sequence[OpenTheorem],
+    provers: Sequence[Prover],
+    config: ProverConfig,
+    *,
+    deadline: float | None,
+    kernel_check: bool,
+    disprove: bool = False,
+    on_theorem_start: Callable[[str, int, int], None] | None,
+    on_step: Callable[[int], None] | None,
+) -> Iterator[tuple[OpenTheorem, TheoremResult]]:
+    """Search each theorem with one of `provers` (as many at once as there are provers), yielding
+    (theorem, outcome) as each ends; "found" outcomes still need the kernel's check."""
+    free: queue.SimpleQueue[Prover] = queue.SimpleQueue()
+    for prover in provers:
+        free.put(prover)
+    stop = threading.Event()
+
+    def step(expansions: int) -> None:
+        if stop.is_set():
+            raise _Cancelled()
+        if on_step is not None:
+            on_step(expansions)
+
+    def search_one(index: int, open_theorem: OpenTheorem) -> TheoremResult:
+        left = deadline - time.monotonic() if deadline is not None else None
+        if left is not None and left < _MIN_THEOREM_SECONDS:
+            return TheoremResult(theorem=open_theorem.name, status="skipped", error="--total-seconds ran out before it started")
+        prover = free.get()
+        try:
+            if left is not None:
                 # The Prover reads its budget from its config at each theorem.
                 prover.config = config.model_copy(update={"budget_seconds": min(config.budget_seconds, left)})
             if on_theorem_start is not None:
                 on_theorem_start(open_theorem.name, index, len(chosen))
             try:
-                outcome = prover.prove_theorem(open_theorem.theorem, on_step=on_step)
+                outcome = prover.prove_theorem(open_theorem.theorem, on_step=step, kernel_check=kernel_check)
             except ModelUnavailable as unreachable:
-                outcome = TheoremResult(theorem=open_theorem.theorem.name, status="error", error=str(unreachable))
-            outcome = dataclasses.replace(outcome, theorem=open_theorem.name)
-            if outcome.status == "invalid" and outcome.error:
-                outcome = dataclasses.replace(outcome, error=_located_error(parsed, open_theorem, outcome.error))
-            if disprove and outcome.status == "unproved" and backend.name == "coq":
+                return TheoremResult(theorem=open_theorem.theorem.name, status="error", error=str(unreachable))
+            if disprove and outcome.status == "unproved":
                 outcome = _disproved(outcome, open_theorem.theorem, prover)
-            if outcome.status == "proved" and outcome.tactics and requirements is not None:
-                needed = tuple(requirements(outcome.tactics))
-                if needed:
-                    result.requirements[outcome.theorem] = needed
-            result.results.append(outcome)
-            if on_theorem_done is not None:
-                on_theorem_done(outcome)
-    return result
+            return outcome
+        finally:
+            free.put(prover)
+
+    if len(provers) == 1:
+        for index, open_theorem in enumerate(chosen):
+            yield open_theorem, search_one(index, open_theorem)
+        return
+    pool = ThreadPoolExecutor(max_workers=len(provers), thread_name_prefix="prove")
+    try:
+        futures = {pool.submit(search_one, index, t): t for index, t in enumerate(chosen)}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+    finally:
+        stop.set()  # an interrupt (or an error) stops the searches still running at their next step
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _KernelChecker:
+    """Kernel-checks the proofs the searches find, in a thread of its own, while the searches go on.
+
+    Each round takes every proof found since the last round and checks them together in one
+    compilation of the completed file (with the proofs accepted so far in it, so a proof may use
+    an earlier one), through the backend's `check_completed_file`; a theorem that round does not
+    accept gets the per-theorem check (`verify`, in an environment of the checker's own). A result
+    is recorded as "proved" only from one of these verdicts.
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        parsed: ParsedFile,
+        config: ProverConfig,
+        record: Callable[[OpenTheorem, TheoremResult], None],
+    ) -> None:
+        self.backend, self.parsed, self.config, self.record = backend, parsed, config, record
+        self._pending: list[tuple[OpenTheorem, TheoremResult]] = []
+        self._accepted: dict[str, tuple[str, ...]] = {}
+        self._condition = threading.Condition()
+        self._closing = False
+        self._environment: Any = None
+        # A daemon: an interrupted run must be able to exit even while coqc runs.
+        self._thread = threading.Thread(target=self._run, name="kernel-check", daemon=True)
+        self._thread.start()
+
+    def submit(self, open_theorem: OpenTheorem, outcome: TheoremResult) -> None:
+        """Queue a "found" result for the kernel's check."""
+        with self._condition:
+            self._pending.append((open_theorem, outcome))
+            self._condition.notify()
+
+    def finish(self) -> None:
+        """Wait until every queued proof has its verdict; interrupted, record the rest as unproved."""
+        with self._condition:
+            self._closing = True
+            self._condition.notify()
+        try:
+            self._thread.join()
+        except BaseException:
+            with self._condition:
+                left, self._pending = self._pending, []
+            for open_theorem, outcome in left:
+                self.record(open_theorem, _unchecked(outcome, "interrupted before its kernel check"))
+            raise
+        finally:
+            if self._environment is not None:
+                self._environment.close()
+
+    def _run(self) -> None:
+        while True:
+            with self._condition:
+                while not self._pending and not self._closing:
+                    self._condition.wait()
+                if not self._pending:
+                    return
+                batch, self._pending = self._pending, []
+            try:
+                self._check(batch)
+            except Exception as failure:  # noqa: BLE001 - a checker that dies must not take proofs with it
+                log.warning("kernel check failed: %s", failure)
+                for open_theorem, outcome in batch:
+                    self.record(open_theorem, _unchecked(outcome, f"the kernel check failed: {failure}"))
+
+    def _check(self, batch: list[tuple[OpenTheorem, TheoremResult]]) -> None:
+        proofs = {t.name: outcome.tactics or () for t, outcome in batch}
+        verdicts = self.backend.check_completed_file(  # type: ignore[attr-defined]
+            self.parsed, proofs, accepted=dict(self._accepted)
+        ).verdicts
+        for open_theorem, outcome in batch:
+            verdict = verdicts.get(open_theorem.name)
+            if verdict is None or not verdict.accepted:
+                verdict = self._verify_alone(open_theorem, outcome)
+            if verdict.accepted:
+                self._accepted[open_theorem.name] = tuple(outcome.tactics or ())
+                self.record(open_theorem, dataclasses.replace(outcome, status="proved", kernel_checked=True))
+            else:
+                log.warning("%s: kernel rejected a found proof: %s", open_theorem.name, verdict.reason)
+                self.record(open_theorem, _unchecked(outcome, f"kernel rejected the proof found: {verdict.reason}"))
+
+    def _verify_alone(self, open_theorem: OpenTheorem, outcome: TheoremResult) -> Verdict:
+        """The per-theorem check: the theorem alone, with every earlier open proof admitted."""
+        if self._environment is None:
+            self._environment = self.backend.open_environment(step_timeout=self.config.step_timeout)
+        try:
+            return self._environment.verify(open_theorem.theorem, outcome.tactics or ())
+        except (ProverCrashed, ProverTimeout) as failure:
+            self._environment.close()
+            self._environment = None
+            return Verdict(False, f"the proof assistant failed during the kernel check: {failure}")
+
+
+def _unchecked(outcome: TheoremResult, reason: str) -> TheoremResult:
+    """A found proof the kernel did not accept: unproved, with the reason."""
+    return dataclasses.replace(outcome, status="unproved", proof=None, tactics=None, kernel_checked=False, error=reason)
 
 
 def _use_coq_project(backend: Backend, path: Path, options: ProjectOptions) -> None:

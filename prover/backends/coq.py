@@ -21,7 +21,7 @@ import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 from prover.backends.base import OpenTheorem, ParsedFile, UnsupportedProof
 from prover.backends.coq_output import complete_coq_file
@@ -53,6 +53,9 @@ from prover.backends.coq_xml import (
 )
 from prover.errors import InputError, ProverCrashed, ProverError, ProverTimeout, ToolchainMissing
 from search.types import Failed, Outcome, Progress, Proved, State, Theorem, Verdict
+
+if TYPE_CHECKING:
+    from prover.backends.coq_file_check import FileCheckResult
 
 __all__ = [
     "ALLOWED_AXIOMS",
@@ -156,10 +159,22 @@ def _checked_sentences(tactic: str) -> tuple[str, ...]:
 
 @lru_cache(maxsize=64)
 def _header_sentences(header: str) -> tuple[str, ...]:
+    # A file's theorems come in order and each header extends the previous one (which ends where
+    # a statement begins, a sentence boundary): split only the new text, not the whole header again.
+    known, sentences = _last_header[0]
     try:
-        return tuple(s.text for s in split_sentences(header, allow_unterminated=False))
+        if known and header.startswith(known):
+            split = sentences + tuple(s.text for s in split_sentences(header[len(known):], allow_unterminated=False))
+        else:
+            split = tuple(s.text for s in split_sentences(header, allow_unterminated=False))
     except SentenceSyntaxError as bad:
         raise InputError(f"cannot read the file's header: {bad}") from bad
+    _last_header[0] = (header, split)  # one store: threads (-j) see the old pair or the new one
+    return split
+
+
+# The header split last and its sentences (see `_header_sentences`).
+_last_header: list[tuple[str, tuple[str, ...]]] = [("", ())]
 
 
 # `prove --no-hammer` sets this (inherited by worker processes): no Hammer tactic is proposed,
@@ -866,7 +881,8 @@ class CoqBackend:
         try:
             scan = scan_open_proofs(text, source=path)
         except SentenceSyntaxError as bad:
-            raise InputError(f"{_located(path, text, str(bad))}cannot split into Coq sentences: {bad}") from bad
+            reason = re.sub(r"\s+(?:starting )?at offset \d+", "", str(bad))  # the location says where
+            raise InputError(f"{_located(path, text, str(bad))}cannot split into Coq sentences: {reason}") from bad
         return ParsedFile(
             path=path,
             text=text,
@@ -880,6 +896,28 @@ class CoqBackend:
         return CoqEnvironment(
             step_timeout=step_timeout, hammer=self.hammer, automation=self.automation, coq_args=self.coq_args
         )
+
+    def check_completed_file(
+        self,
+        parsed: ParsedFile,
+        proofs: Mapping[str, Sequence[str]],
+        *,
+        accepted: Mapping[str, Sequence[str]] | None = None,
+    ) -> "FileCheckResult":
+        """Kernel-check all `proofs` (qualified name -> tactics) in one `coqc` run of the completed
+        file (with the `accepted` proofs in it too), judged as the per-theorem check judges (see
+        `coq_file_check`); the theorems it leaves without a verdict need `CoqEnvironment.verify`."""
+        from prover.backends.coq_file_check import check_completed_file
+
+        with CoqEnvironment(hammer=self.hammer, automation=self.automation, coq_args=self.coq_args) as judge:
+            return check_completed_file(
+                parsed,
+                proofs,
+                complete=self.complete_file,
+                judge=judge._judge_assumptions,
+                accepted=accepted,
+                coq_args=self.coq_args,
+            )
 
     def split_proof(self, script: str) -> list[str]:
         """Split a whole-proof script into steps (one sentence each), dropping `Proof.` and a final `Qed.`."""

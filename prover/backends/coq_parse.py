@@ -84,6 +84,8 @@ def _theorem_name(sentence: Sentence) -> str | None:
 
 def normalise_for_coq816(text: str) -> str:
     """Rewrite Rocq 9 names that Coq 8.16 spells differently (`From Stdlib Require` -> `From Coq Require`)."""
+    if "Stdlib" not in text:
+        return text  # the usual case, and the regular expressions are slow on long headers
     text = re.sub(r"\bFrom\s+Stdlib\s+Require\b", "From Coq Require", text)
     return re.sub(r"\bRequire(\s+(?:Import|Export))?\s+Stdlib\.", r"Require\1 Coq.", text)
 
