@@ -982,7 +982,8 @@ class CoqBackend:
         try:
             scan = scan_open_proofs(text, source=path)
         except SentenceSyntaxError as bad:
-            raise InputError(f"{_located(path, text, str(bad))}cannot split into Coq sentences: {bad}") from bad
+            reason = re.sub(r"\s+(?:starting )?at offset \d+", "", str(bad))  # the location says where
+            raise InputError(f"{_located(path, text, str(bad))}cannot split into Coq sentences: {reason}") from bad
         return ParsedFile(
             path=path,
             text=text,
