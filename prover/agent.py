@@ -42,10 +42,11 @@ class TheoremResult:
     tactics: the tactic steps of that proof.
     kernel_checked: True only when the from-scratch kernel check accepted the proof.
     seconds: wall-clock seconds for the whole theorem (elaborating the statement, search, kernel checks).
-    search_seconds: wall-clock seconds of search (model calls, steps, replays), kernel checks excluded.
-    verify_seconds: wall-clock seconds of from-scratch kernel checks (of every proof found, rejected ones too).
     expansions: (state, tactic) steps tried.
     model_seconds / prover_seconds: time spent in the policy / in the proof assistant during search.
+    header_seconds / search_seconds / verify_seconds: where `seconds` went: elaborating the file's
+        header and the statement; the search (model calls, steps, replays), kernel checks
+        excluded; the from-scratch kernel checks (of every proof found, rejected ones too).
     error: the one-line reason for "invalid"/"error", or why a found proof was rejected.
     search_graph: the search's `search.tree.ProofGraph` (for --save-tree and analysis); not
         part of equality or of `to_json`.
@@ -57,11 +58,12 @@ class TheoremResult:
     tactics: tuple[str, ...] | None = None
     kernel_checked: bool = False
     seconds: float = 0.0
-    search_seconds: float = 0.0
-    verify_seconds: float = 0.0
     expansions: int = 0
     model_seconds: float = 0.0
     prover_seconds: float = 0.0
+    header_seconds: float = 0.0
+    search_seconds: float = 0.0
+    verify_seconds: float = 0.0
     error: str | None = None
     search_graph: object | None = field(default=None, compare=False, repr=False)
 
@@ -116,12 +118,15 @@ class Prover:
 
     def _environment(self) -> Environment:
         if self._env is None:
+            from prover.policies.retrieval import attach_premise_source
             from prover.policies.whole_proof import attach_whole_proof
 
             env = self.backend.open_environment(step_timeout=self.config.step_timeout)
             # Whole-proof candidates are stepped sentence by sentence and cut at their longest
             # verified prefix (truncate-and-resume); one-tactic candidates pass straight through.
             self._env = attach_whole_proof(env, self.policy, self.backend.split_proof)
+            # Retrieval policies ask the environment for premises (`Search`, the file's lemmas).
+            attach_premise_source(self.policy, env)
         return self._env
 
     def _rollout_executor(self) -> Any:
@@ -184,7 +189,9 @@ class Prover:
         env = self._environment()
         # Elaborating the header and statement is not search: the budget starts after it, so a
         # long file header does not eat the time a theorem gets.
+        header_started = time.monotonic()
         root = env.start(theorem)
+        clock.header += time.monotonic() - header_started
         observe = getattr(self.policy, "observe_theorem", None)
         if observe is not None:  # policies that read the theorem's file (the portfolio's generators)
             observe(theorem)
@@ -263,10 +270,12 @@ class Prover:
 
 @dataclass
 class _TheoremClock:
-    """One theorem's time accounts, kept across restarts: wall start, search seconds (kernel checks
-    included, as the budget counts them) and kernel-check seconds."""
+    """One theorem's time accounts, kept across restarts: wall start, header and statement
+    elaboration, search seconds (kernel checks included, as the budget counts them) and
+    kernel-check seconds."""
 
     started: float
+    header: float = 0.0
     searched: float = 0.0
     verified: float = 0.0
 
@@ -280,8 +289,9 @@ class _TheoremClock:
             theorem=theorem.name,
             status=status,
             seconds=time.monotonic() - self.started,
-            search_seconds=max(self.searched - self.verified, 0.0),
-            verify_seconds=self.verified,
+            header_seconds=round(self.header, 3),
+            search_seconds=round(max(self.searched - self.verified, 0.0), 3),
+            verify_seconds=round(self.verified, 3),
             **fields,
         )
 
