@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Literal
 
 import search
+from search.tree import ProofGraph
 from search.types import Budget, Environment, Policy, SearchStatus, Theorem, ValueFunction
 
 from prover.backends.base import Backend
@@ -65,7 +66,7 @@ class TheoremResult:
     search_seconds: float = 0.0
     verify_seconds: float = 0.0
     error: str | None = None
-    search_graph: object | None = field(default=None, compare=False, repr=False)
+    search_graph: ProofGraph | None = field(default=None, compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (tuples as lists; the search graph left out)."""

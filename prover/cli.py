@@ -20,7 +20,7 @@ import threading
 import time
 from importlib import import_module
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -31,6 +31,9 @@ from prover.backends.coq_project import LoadPath, ProjectOptions
 from prover.config import ProverConfig, make_config
 from prover.errors import InputError, ProverError
 from prover.files import FileResult, prove_file, write_atomically, write_completed
+
+if TYPE_CHECKING:  # imported for checkers only: the graph module loads networkx
+    from search.tree import ProofGraph
 
 __all__ = ["app", "main"]
 
@@ -375,28 +378,29 @@ def _save_trees(path: Path, results: list[TheoremResult]) -> None:
         return
     if path.suffix not in (".graphml", ".dot") and len(with_graphs) > 1:
         path.parent.mkdir(parents=True, exist_ok=True)
-        trees = {r.theorem: r.search_graph.to_json() for r in with_graphs}  # type: ignore[attr-defined]
+        trees = {r.theorem: r.search_graph.to_json() for r in with_graphs if r.search_graph is not None}
         write_atomically(path, json.dumps({"format": _TREES_FORMAT, "trees": trees}, indent=1))
         return
     for outcome in with_graphs:
         target = path if len(with_graphs) == 1 else path.with_name(f"{path.stem}.{outcome.theorem}{path.suffix}")
-        _export_graph(outcome.search_graph, target)
+        if outcome.search_graph is not None:
+            _export_graph(outcome.search_graph, target)
 
 
 _TREES_FORMAT = "neuroprove-trees/1"
 
 
-def _export_graph(graph: object, target: Path) -> None:
+def _export_graph(graph: ProofGraph, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.suffix == ".graphml":
-        graph.to_graphml(target)  # type: ignore[attr-defined]
+        graph.to_graphml(target)
     elif target.suffix == ".dot":
-        target.write_text(graph.to_dot())  # type: ignore[attr-defined]
+        target.write_text(graph.to_dot())
     else:
-        graph.save_json(target)  # type: ignore[attr-defined]
+        graph.save_json(target)
 
 
-def _load_trees(saved: Path) -> dict[str, object]:
+def _load_trees(saved: Path) -> dict[str, ProofGraph]:
     """The graphs of a --save-tree JSON file by theorem name ("" for a file holding one graph)."""
     from search.tree import ProofGraph
 
@@ -431,12 +435,12 @@ def tree_command(
         raise InputError(f"{saved}: holds {len(trees)} trees; pick one with --theorem NAME to convert it")
     for name, graph in trees.items():
         statuses: dict[str, int] = {}
-        for key in graph.keys():  # type: ignore[attr-defined]
-            status = graph.status(key).value  # type: ignore[attr-defined]
+        for key in graph.keys():
+            status = graph.status(key).value
             statuses[status] = statuses.get(status, 0) + 1
         label = f"{saved} [{name}]" if name else f"{saved}"
         typer.echo(f"{label}: {sum(statuses.values())} states, " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())))
-        proof = graph.extract_proof()  # type: ignore[attr-defined]
+        proof = graph.extract_proof()
         typer.echo("proof: " + (" ; ".join(proof) if proof else "none found"))
         if dot is not None:
             _export_graph(graph, dot.with_suffix(".dot"))

@@ -15,23 +15,25 @@ import heapq
 import itertools
 import time
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Callable, Literal, TypeVar
 
-from search.accounting import Clock, Meter
-from search.tree import QED_KEY, AttemptOutcome, NodeStatus, ProofGraph, sorted_candidates
+from search.accounting import Clock
+from search.engine import Run, run_search
+from search.tree import AttemptOutcome, NodeStatus, ProofGraph, sorted_candidates
 from search.types import (
     Budget,
     Environment,
     Policy,
     ProofVerifier,
-    Proved,
     SearchResult,
     SearchStatus,
     State,
     ValueFunction,
 )
 
-__all__ = ["BestFirstSettings", "best_first_search"]
+__all__ = ["BestFirstSettings", "BestFirstRule", "best_first_search"]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,9 +79,104 @@ class _Frontier:
         popped: list[str] = []
         while self._heap and len(popped) < count:
             _, _, key = heapq.heappop(self._heap)
-            if graph.status(key) is NodeStatus.OPEN and "expanded" not in graph.info(key) and key not in popped:
+            if graph.status(key) is NodeStatus.OPEN and not graph.stats(key).expanded and key not in popped:
                 popped.append(key)
         return popped
+
+
+class BestFirstRule:
+    """Best-first as an engine rule: expand the open state of highest priority, trying all its candidates."""
+
+    def __init__(self, settings: BestFirstSettings, value: ValueFunction | None) -> None:
+        self.settings = settings
+        self.value = value  # None: priority is the path's log-probability
+        self.frontier = _Frontier()
+        self.unfinished: list[str] = []  # resumed states whose expansion the budget cut short
+
+    def start(self, run: Run) -> None:
+        """Queue the root, or every queued state of a resumed search (first reached first)."""
+        graph = run.graph
+        root_stats = graph.stats(graph.root)
+        if root_stats.log_prob is None:
+            root_stats.log_prob = 0.0
+        for key in graph.keys():
+            if graph.status(key) is NodeStatus.OPEN and graph.stats(key).log_prob is not None:
+                self.frontier.push(key, self._priority(run, key))
+        self.unfinished = [k for k in graph.keys() if graph.stats(k).expanded
+                           and graph.status(k) is NodeStatus.OPEN and graph.untried(k)]
+
+    def search(self, run: Run) -> tuple[str, ...] | None:
+        """Finish the resumed expansions, then pop and expand states until a proof, an empty frontier or the budget."""
+        graph, meter, settings = run.graph, run.meter, self.settings
+        proof = None
+        while proof is None and self.unfinished and not meter.out_of_budget():
+            proof = self._expand(run, self.unfinished.pop(0))
+        while proof is None and graph.status(graph.root) is NodeStatus.OPEN and not meter.out_of_budget():
+            batch = self.frontier.pop_expandable(settings.states_per_policy_call, graph)
+            if not batch:
+                break
+            with meter.timing_policy():
+                proposals = run.policy.propose_batch([graph.state(key) for key in batch], settings.candidates_per_state)
+            for key, candidates in zip(batch, proposals, strict=True):
+                graph.stats(key).expanded = True
+                graph.add_candidates(key, sorted_candidates(candidates)[: settings.candidates_per_state])
+                proof = self._expand(run, key)
+                if proof is not None or meter.out_of_budget():
+                    break
+        return proof
+
+    def stop(self) -> None:
+        """Nothing is held between steps."""
+
+    def stalled(self) -> SearchStatus:
+        """An empty frontier with budget left: every reachable state was tried."""
+        return SearchStatus.EXHAUSTED
+
+    def _expand(self, run: Run, key: str) -> tuple[str, ...] | None:
+        """Try every untried candidate at `key` (one after a transient failure is tried once more); queue
+        new children; return the proof if one closes the goals and the kernel accepts it."""
+        graph, meter = run.graph, run.meter
+        state = graph.state(key)
+        while pending := graph.untried(key):
+            for attempt in pending:
+                if meter.out_of_budget():
+                    return None
+                with meter.timing_env():
+                    outcome = run.env.step(state, attempt.tactic)
+                _, proof = run.record_step(key, attempt.tactic, outcome)
+                if proof is not None:
+                    return proof
+                if attempt.outcome is AttemptOutcome.PROGRESS:
+                    self._queue_child(run, attempt.child, _known(graph.stats(key).log_prob) + attempt.log_prob)
+        graph.mark_exhausted(key)
+        if run.check_invariants:
+            graph.check_invariants()
+        return None
+
+    def _queue_child(self, run: Run, child: str | None, log_prob: float) -> None:
+        """Queue `child` with its path's log-probability, or requeue it if this route is more likely."""
+        stats = run.graph.stats(_known(child))
+        if stats.expanded or (stats.log_prob is not None and stats.log_prob >= log_prob):
+            return
+        stats.log_prob = log_prob
+        self.frontier.push(_known(child), self._priority(run, _known(child)))
+
+    def _priority(self, run: Run, key: str) -> float:
+        """Cumulative log-probability, or the critic's evaluation when one is given (computed once per state)."""
+        stats = run.graph.stats(key)
+        if self.value is None:
+            stats.priority = stats.log_prob
+        elif stats.evaluation is None:
+            with run.meter.timing_policy():
+                stats.evaluation = self.value.value(run.graph.state(key))
+            stats.priority = stats.evaluation
+        return _known(stats.priority)
+
+
+def _known(item: T | None) -> T:
+    """`item`, which the rule's bookkeeping guarantees is set."""
+    assert item is not None
+    return item
 
 
 def best_first_search(
@@ -110,110 +207,5 @@ def best_first_search(
         value = None  # the common signature always passes one; log-probability priority ignores it
     elif value is None:
         raise ValueError('best-first with priority="value" needs a value function')
-    meter = Meter(budget, settings.clock)
-    graph = graph or ProofGraph(root)
-    if graph.root != root.key:
-        raise ValueError("the graph to resume belongs to another root state")
-    graph.info(graph.root).setdefault("log_prob", 0.0)
-    frontier = _Frontier()
-    for key in graph.keys():  # the root, or every queued state of a resumed search, first reached first
-        if graph.status(key) is NodeStatus.OPEN and "log_prob" in graph.info(key):
-            frontier.push(key, _priority(graph, key, value, meter))
-    unfinished = [k for k in graph.keys() if "expanded" in graph.info(k) and graph.status(k) is NodeStatus.OPEN
-                  and graph.untried(k)]
-    proof = graph.state(QED_KEY).path if graph.status(graph.root) is NodeStatus.PROVED else None
-
-    while proof is None and unfinished and not meter.out_of_budget():
-        proof = _expand(env, graph, unfinished.pop(0), frontier, meter, value, settings, on_step, verify)
-    while proof is None and graph.status(graph.root) is NodeStatus.OPEN and not meter.out_of_budget():
-        batch = frontier.pop_expandable(settings.states_per_policy_call, graph)
-        if not batch:
-            break
-        with meter.timing_policy():
-            proposals = policy.propose_batch([graph.state(key) for key in batch], settings.candidates_per_state)
-        for key, candidates in zip(batch, proposals, strict=True):
-            graph.info(key)["expanded"] = True
-            graph.add_candidates(key, sorted_candidates(candidates)[: settings.candidates_per_state])
-            proof = _expand(env, graph, key, frontier, meter, value, settings, on_step, verify)
-            if proof is not None or meter.out_of_budget():
-                break
-
-    if proof is not None:
-        status = SearchStatus.PROVED
-    elif graph.status(graph.root) is NodeStatus.FAILED or not meter.out_of_budget():
-        status = SearchStatus.EXHAUSTED
-    else:
-        status = SearchStatus.OUT_OF_BUDGET
-    return SearchResult(
-        status=status,
-        proof=proof,
-        expansions=meter.expansions,
-        seconds=meter.elapsed(),
-        policy_seconds=meter.policy_seconds,
-        env_seconds=meter.env_seconds,
-        verify_seconds=meter.verify_seconds,
-        verdict=meter.verdict if proof is not None else None,
-        rejected=meter.rejected,
-        last_rejection=meter.last_rejection,
-        graph=graph,
-    )
-
-
-def _expand(
-    env: Environment,
-    graph: ProofGraph,
-    key: str,
-    frontier: _Frontier,
-    meter: Meter,
-    value: ValueFunction | None,
-    settings: BestFirstSettings,
-    on_step: Callable[[int], None] | None,
-    verify: ProofVerifier | None,
-) -> tuple[str, ...] | None:
-    """Try every untried candidate at `key` (one after a transient failure is tried once more); queue
-    new children; return the proof if one closes the goals and the kernel accepts it."""
-    state = graph.state(key)
-    while pending := graph.untried(key):
-        for attempt in pending:
-            if meter.out_of_budget():
-                return None
-            with meter.timing_env():
-                outcome = env.step(state, attempt.tactic)
-            outcome = meter.check_proof(outcome, verify)
-            meter.expansions += 1
-            graph.record(key, attempt.tactic, outcome)
-            if settings.check_invariants:
-                graph.check_invariants()
-            if on_step is not None:
-                on_step(meter.expansions)
-            if isinstance(outcome, Proved):
-                return tuple(outcome.path)
-            if attempt.outcome is AttemptOutcome.PROGRESS:
-                _queue_child(graph, attempt.child, graph.info(key)["log_prob"] + attempt.log_prob, frontier, meter, value)
-    graph.mark_exhausted(key)
-    if settings.check_invariants:
-        graph.check_invariants()
-    return None
-
-
-def _queue_child(
-    graph: ProofGraph, child: str, log_prob: float, frontier: _Frontier, meter: Meter, value: ValueFunction | None
-) -> None:
-    """Queue `child` with its path's log-probability, or requeue it if this route is more likely."""
-    info = graph.info(child)
-    if "expanded" in info or info.get("log_prob", float("-inf")) >= log_prob:
-        return
-    info["log_prob"] = log_prob
-    frontier.push(child, _priority(graph, child, value, meter))
-
-
-def _priority(graph: ProofGraph, key: str, value: ValueFunction | None, meter: Meter) -> float:
-    """Cumulative log-probability, or the critic's value when one is given (computed once per state)."""
-    info = graph.info(key)
-    if value is None:
-        info["priority"] = info["log_prob"]
-    elif "value" not in info:
-        with meter.timing_policy():
-            info["value"] = value.value(graph.state(key))
-        info["priority"] = info["value"]
-    return info["priority"]
+    return run_search(BestFirstRule(settings, value), env, policy, root, budget=budget, clock=settings.clock,
+                      graph=graph, verify=verify, on_step=on_step, check_invariants=settings.check_invariants)

@@ -39,16 +39,15 @@ from typing import Callable, NamedTuple, Protocol
 
 import numpy as np
 
-from search.accounting import Clock, Meter
+from search.accounting import Clock
+from search.engine import Run, run_search
 from search.executor import Executor, InProcessExecutor, Job
-from search.tree import QED_KEY, Attempt, AttemptOutcome, NodeStatus, ProofGraph, sorted_candidates
+from search.tree import Attempt, AttemptOutcome, NodeStatus, ProofGraph, sorted_candidates
 from search.types import (
     Budget,
     Environment,
-    Outcome,
     Policy,
     ProofVerifier,
-    Proved,
     SearchResult,
     SearchStatus,
     State,
@@ -56,7 +55,7 @@ from search.types import (
 )
 from search.values import HeuristicValue
 
-__all__ = ["ActionStats", "SelectionRule", "Puct", "MctsSettings", "mcts_search"]
+__all__ = ["ActionStats", "SelectionRule", "Puct", "MctsSettings", "MctsRule", "mcts_search"]
 
 
 class ActionStats(NamedTuple):
@@ -146,28 +145,78 @@ Walk = tuple[tuple[str, str], ...]
 """A selection: the (node key, tactic) pairs from the root to the leaf action."""
 
 
-class _Search:
-    """One MCTS run: the graph plus the run's transient bookkeeping (in-flight walks, noise, meter)."""
+class _NodeTotals:
+    """Backups through a node's actions, summed (kept in step with the `Attempt`s so nothing is re-summed)."""
 
-    def __init__(
-        self,
-        graph: ProofGraph,
-        policy: Policy,
-        value: ValueFunction,
-        settings: MctsSettings,
-        meter: Meter,
-        rng: np.random.Generator,
-    ) -> None:
-        self.graph = graph
-        self.policy = policy
-        self.value = value
+    __slots__ = ("visits", "value_sum")
+
+    def __init__(self, attempts: dict[str, Attempt]) -> None:
+        self.visits = sum(a.visits for a in attempts.values())
+        self.value_sum = math.fsum(a.value_sum for a in attempts.values())
+
+
+class MctsRule:
+    """MCTS as an engine rule: select, run, evaluate and back up; see the module docstring."""
+
+    def __init__(self, settings: MctsSettings, value: ValueFunction, executor: Executor | None, seed: int) -> None:
         self.settings = settings
-        self.meter = meter
-        self.rng = rng
-        self.virtual: dict[tuple[str, str], int] = {}  # in-flight walks through each action
+        self.value = value
+        self.executor = executor
+        self.rng = np.random.default_rng(seed)
+        self.virtual: dict[str, dict[str, int]] = {}  # node -> tactic -> in-flight walks through that action
         self.in_flight_leaves: set[tuple[str, str]] = set()
         self.root_noise: dict[str, float] = {}
         self.prior_cache: dict[str, tuple[int, dict[str, float]]] = {}  # node -> (candidates, priors)
+        self.totals: dict[str, _NodeTotals] = {}
+
+    # ------------------------------------------------------------------------------ engine hooks
+
+    def start(self, run: Run) -> None:
+        """Bind the run; evaluate the root once (a resumed graph keeps its evaluation)."""
+        self.run, self.graph, self.meter = run, run.graph, run.meter
+        self.executor = self.executor or InProcessExecutor(run.env)
+        root_stats = self.graph.stats(self.graph.root)
+        if root_stats.evaluation is None:
+            with self.meter.timing_policy():
+                root_stats.evaluation = float(self.value.value(self.graph.state(self.graph.root)))
+
+    def stop(self) -> None:
+        """Drop whatever is still in flight (a proof was found, the time ran out, or an error)."""
+        if self.executor is not None:
+            self.executor.cancel()
+
+    def stalled(self) -> SearchStatus:
+        """MCTS only stops with budget left on a proof or a failed root."""
+        raise RuntimeError("MCTS stopped with an open root, nothing in flight and budget left (a search bug)")
+
+    def search(self, run: Run) -> tuple[str, ...] | None:
+        """Select, run, evaluate and back up until a proof, a failed root or the budget; return the proof if any.
+
+        Keeps up to `expansions_in_flight` walks in flight, topping up after each result comes back.
+        """
+        graph, meter, settings, executor = self.graph, self.meter, self.settings, self.executor
+        assert executor is not None
+        job_ids = itertools.count()
+        in_flight: dict[int, Walk] = {}
+        while graph.status(graph.root) is NodeStatus.OPEN:
+            while len(in_flight) < settings.expansions_in_flight and not meter.out_of_budget(len(in_flight)):
+                walk = self.select()
+                if walk is None:
+                    break
+                self.add_virtual_loss(walk)
+                job = Job(next(job_ids), graph.state(walk[-1][0]), walk[-1][1])
+                in_flight[job.id] = walk
+                executor.submit(job)
+            if not in_flight or meter.out_of_time():
+                return None
+            with meter.timing_env():
+                job, outcome = executor.collect()
+            walk = in_flight.pop(job.id)
+            attempt, proof = run.record_step(job.state.key, job.tactic, outcome)
+            self.backup(walk, self.evaluate(attempt))
+            if proof is not None:
+                return proof
+        return None
 
     # ------------------------------------------------------------------------------------ select
 
@@ -177,37 +226,44 @@ class _Search:
             walk: list[tuple[str, str]] = []
             node = self.graph.root
             while True:
-                actions = self.selectable(node)
-                if not actions and not self.has_live_action(node) and self.widen(node, all_dead=True):
-                    actions = self.selectable(node)
-                if not actions:
+                action = self.pick(node)
+                if action is None and not self.has_live_action(node) and self.widen(node, all_dead=True):
+                    action = self.pick(node)
+                if action is None:
                     break
-                action = self.choose(node, actions)
                 walk.append((node, action.tactic))
                 if action.outcome is AttemptOutcome.UNTRIED:
                     return tuple(walk)
-                node = action.child
+                node = action.child  # type: ignore[assignment]  # a PROGRESS action has a child
             if self.graph.status(node) is NodeStatus.OPEN:
                 return None  # blocked by in-flight work below `node`
             # `node` just failed (its policy had nothing more): walk again, it is now avoided.
         return None
 
+    def pick(self, node: str) -> Attempt | None:
+        """Widen `node` if allowed, then the selection rule's choice among its selectable actions (None: none)."""
+        self.widen(node, all_dead=False)
+        if type(self.settings.selection) is Puct:  # the default rule, inlined: same arithmetic, no call per action
+            return self._pick_puct(node)
+        actions = self.selectable(node)
+        return self.choose(node, actions) if actions else None
+
     def selectable(self, node: str) -> list[Attempt]:
         """Actions a walk may take at `node`: untried and not in flight, or leading to an open state."""
-        self.widen(node, all_dead=False)
+        in_flight, status = self.in_flight_leaves, self.graph.status
         return [
             a
-            for a in self.graph.attempts(node)
-            if (a.outcome is AttemptOutcome.UNTRIED and (node, a.tactic) not in self.in_flight_leaves)
-            or (a.outcome is AttemptOutcome.PROGRESS and self.graph.status(a.child) is NodeStatus.OPEN)
+            for a in self.graph.attempts_view(node).values()
+            if (a.outcome is AttemptOutcome.UNTRIED and (node, a.tactic) not in in_flight)
+            or (a.outcome is AttemptOutcome.PROGRESS and status(a.child) is NodeStatus.OPEN)  # type: ignore[arg-type]
         ]
 
     def has_live_action(self, node: str) -> bool:
         """True when some action at `node` is untried (perhaps in flight) or leads to an open state."""
         return any(
             a.outcome is AttemptOutcome.UNTRIED
-            or (a.outcome is AttemptOutcome.PROGRESS and self.graph.status(a.child) is NodeStatus.OPEN)
-            for a in self.graph.attempts(node)
+            or (a.outcome is AttemptOutcome.PROGRESS and self.graph.status(a.child) is NodeStatus.OPEN)  # type: ignore[arg-type]
+            for a in self.graph.attempts_view(node).values()
         )
 
     def choose(self, node: str, actions: list[Attempt]) -> Attempt:
@@ -215,34 +271,61 @@ class _Search:
 
         Each action is seen as `ActionStats`, in-flight walks through it counted as virtual losses.
         """
-        attempts = self.graph.attempts(node)
         priors = self.priors(node)
         first_play_value = self.node_value(node)
-        in_flight = sum(self.virtual.get((node, a.tactic), 0) for a in attempts) if self.virtual else 0
-        parent_visits = 1.0 + sum(a.visits for a in attempts) + self.settings.virtual_loss * in_flight
+        virtual_loss, virtual = self.settings.virtual_loss, self.virtual.get(node)
+        parent_visits = 1.0 + self.node_totals(node).visits + virtual_loss * (sum(virtual.values()) if virtual else 0)
         rule = self.settings.selection
 
-        virtual_loss, virtual = self.settings.virtual_loss, self.virtual
-
         def rank(action: Attempt) -> tuple[float, float, str]:
-            visits = action.visits + (virtual_loss * virtual.get((node, action.tactic), 0) if virtual else 0)
+            visits = action.visits + (virtual_loss * virtual.get(action.tactic, 0) if virtual else 0)
             mean = action.value_sum / visits if visits > 0 else first_play_value
             stats = ActionStats(priors[action.tactic], visits, mean, action.log_prob)
             return -rule(stats, parent_visits), -action.log_prob, action.tactic
 
         return min(actions, key=rank)
 
+    def _pick_puct(self, node: str) -> Attempt | None:
+        """`selectable` and `choose` in one pass for `Puct`: the same filter, scores and ties, operation for operation."""
+        attempts = self.graph.attempts_view(node)
+        if not attempts:
+            return None
+        rule: Puct = self.settings.selection  # type: ignore[assignment]
+        priors, first_play_value = self.priors(node), self.node_value(node)
+        virtual_loss, virtual, in_flight = self.settings.virtual_loss, self.virtual.get(node), self.in_flight_leaves
+        parent_visits = 1.0 + self.node_totals(node).visits + virtual_loss * (sum(virtual.values()) if virtual else 0)
+        c = rule.c_puct
+        if rule.c_base is not None:
+            c += math.log((parent_visits + rule.c_base + 1.0) / rule.c_base)
+        sqrt_parent = math.sqrt(parent_visits)
+        untried, progress, is_open = AttemptOutcome.UNTRIED, AttemptOutcome.PROGRESS, self.graph.is_open
+        best: Attempt | None = None
+        best_score = -math.inf
+        for action, prior in zip(attempts.values(), priors.values()):  # both in the order candidates were added
+            if action.outcome is untried:
+                if in_flight and (node, action.tactic) in in_flight:
+                    continue
+            elif action.outcome is not progress or not is_open(action.child):  # type: ignore[arg-type]
+                continue
+            visits = action.visits + (virtual_loss * virtual.get(action.tactic, 0) if virtual else 0)
+            mean = action.value_sum / visits if visits > 0 else first_play_value
+            score = mean + c * prior * sqrt_parent / (1.0 + visits)
+            if best is None or score > best_score or (  # ties: the likelier, then alphabetically first, tactic
+                    score == best_score and (-action.log_prob, action.tactic) < (-best.log_prob, best.tactic)):
+                best, best_score = action, score
+        return best
+
     def priors(self, node: str) -> dict[str, float]:
         """Softmax of the log-probabilities of every known candidate at `node`, with root noise if set."""
-        attempts = self.graph.attempts(node)
+        attempts = self.graph.attempts_view(node)
         cached = self.prior_cache.get(node)
         if cached is not None and cached[0] == len(attempts):  # priors change only when candidates are added
             return cached[1]
-        top = max(a.log_prob for a in attempts)
+        top = max(a.log_prob for a in attempts.values())
         if math.isfinite(top):
-            weights = {a.tactic: math.exp(a.log_prob - top) for a in attempts}
+            weights = {a.tactic: math.exp(a.log_prob - top) for a in attempts.values()}
         else:  # every candidate has probability 0 (or a policy sent nonsense): fall back to uniform
-            weights = {a.tactic: 1.0 for a in attempts}
+            weights = {a.tactic: 1.0 for a in attempts.values()}
         total = math.fsum(weights.values())
         priors = {tactic: w / total for tactic, w in weights.items()}
         fraction = self.settings.root_dirichlet_fraction
@@ -255,13 +338,20 @@ class _Search:
         self.prior_cache[node] = (len(attempts), priors)
         return priors
 
+    def node_totals(self, node: str) -> _NodeTotals:
+        """The node's summed backups (built from its attempts on first use, e.g. in a resumed graph)."""
+        totals = self.totals.get(node)
+        if totals is None:
+            totals = self.totals[node] = _NodeTotals(self.graph.attempts_view(node))
+        return totals
+
     def node_value(self, node: str) -> float:
         """A node's mean backed-up value, or its first evaluation when nothing was backed up through it."""
-        attempts = self.graph.attempts(node)
-        visits = sum(a.visits for a in attempts)
-        if visits:
-            return math.fsum(a.value_sum for a in attempts) / visits
-        return self.graph.info(node).get("value", 0.0)
+        totals = self.node_totals(node)
+        if totals.visits:
+            return totals.value_sum / totals.visits
+        evaluation = self.graph.stats(node).evaluation
+        return 0.0 if evaluation is None else evaluation
 
     # ------------------------------------------------------------------------------------ expand
 
@@ -274,10 +364,9 @@ class _Search:
         """
         if self.graph.is_exhausted(node):
             return False
-        attempts = self.graph.attempts(node)
+        attempts = self.graph.attempts_view(node)
         known = len(attempts)
-        visits = sum(a.visits for a in attempts)
-        wanted = self.settings.allowed_candidates(visits)
+        wanted = self.settings.allowed_candidates(self.node_totals(node).visits)
         if all_dead:
             wanted = max(wanted, known + self.settings.initial_candidates)
         wanted = min(wanted, self.settings.max_candidates)
@@ -286,17 +375,12 @@ class _Search:
                 self.graph.mark_exhausted(node)
             return False
         with self.meter.timing_policy():
-            candidates = self.policy.propose(self.graph.state(node), wanted)
-        known_tactics = {a.tactic for a in attempts}
-        fresh = [c for c in sorted_candidates(candidates) if c.tactic not in known_tactics]
+            candidates = self.run.policy.propose(self.graph.state(node), wanted)
+        fresh = [c for c in sorted_candidates(candidates) if c.tactic not in attempts]
         added = self.graph.add_candidates(node, fresh[: wanted - known])
         if not added or len(candidates) < wanted or wanted >= self.settings.max_candidates:
             self.graph.mark_exhausted(node)
         return bool(added)
-
-    def record(self, job: Job, outcome: Outcome) -> Attempt:
-        """File the environment's answer to a job in the graph."""
-        return self.graph.record(job.state.key, job.tactic, outcome)
 
     # ---------------------------------------------------------------------------------- evaluate
 
@@ -304,32 +388,40 @@ class _Search:
         """The value to back up for a finished action: 1 proved, 0 dead or failed, else the child's value."""
         if attempt.outcome is AttemptOutcome.PROVED:
             return 1.0
-        if attempt.outcome is not AttemptOutcome.PROGRESS or self.graph.status(attempt.child) is NodeStatus.FAILED:
+        child = attempt.child
+        if attempt.outcome is not AttemptOutcome.PROGRESS or self.graph.status(child) is NodeStatus.FAILED:  # type: ignore[arg-type]
             return 0.0
-        info = self.graph.info(attempt.child)
-        if "value" not in info:
+        stats = self.graph.stats(child)  # type: ignore[arg-type]
+        if stats.evaluation is None:
             with self.meter.timing_policy():
-                info["value"] = float(self.value.value(self.graph.state(attempt.child)))
-        return self.node_value(attempt.child)
+                stats.evaluation = float(self.value.value(self.graph.state(child)))  # type: ignore[arg-type]
+        return self.node_value(child)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------------------------ backup
 
     def add_virtual_loss(self, walk: Walk) -> None:
         """Mark a walk as in flight."""
-        for step in walk:
-            self.virtual[step] = self.virtual.get(step, 0) + 1
+        for node, tactic in walk:
+            at_node = self.virtual.setdefault(node, {})
+            at_node[tactic] = at_node.get(tactic, 0) + 1
         self.in_flight_leaves.add(walk[-1])
 
     def backup(self, walk: Walk, value: float) -> None:
         """Remove the walk's virtual loss and add one visit with `value` to every action on it."""
         self.in_flight_leaves.discard(walk[-1])
         for node, tactic in walk:
-            self.virtual[(node, tactic)] -= 1
-            if not self.virtual[(node, tactic)]:
-                del self.virtual[(node, tactic)]
+            at_node = self.virtual[node]
+            at_node[tactic] -= 1
+            if not at_node[tactic]:
+                del at_node[tactic]
+                if not at_node:
+                    del self.virtual[node]
             attempt = self.graph.attempt(node, tactic)
             attempt.visits += 1
             attempt.value_sum += value
+            totals = self.node_totals(node)
+            totals.visits += 1
+            totals.value_sum += value
 
 
 def mcts_search(
@@ -354,81 +446,6 @@ def mcts_search(
     verify: the kernel check of a proof found (a rejected one marks its step failed, the search goes on).
     """
     settings = settings or MctsSettings()
-    executor = executor or InProcessExecutor(env)
-    graph = graph or ProofGraph(root)
-    if graph.root != root.key:
-        raise ValueError("the graph to resume belongs to another root state")
-    meter = Meter(budget, settings.clock)
-    run = _Search(graph, policy, value or HeuristicValue(), settings, meter, np.random.default_rng(seed))
-    if "value" not in graph.info(graph.root):
-        with meter.timing_policy():
-            graph.info(graph.root)["value"] = float(run.value.value(root))
-    if graph.status(graph.root) is NodeStatus.PROVED:  # a resumed graph that already holds a proof
-        return _result(SearchStatus.PROVED, graph.state(QED_KEY).path, graph, meter)
-    try:
-        proof = _simulate(run, executor, on_step, verify)
-    finally:
-        executor.cancel()  # whatever is still in flight (a proof was found, the time ran out, or an error)
-
-    if proof is not None:
-        status = SearchStatus.PROVED
-    elif graph.status(graph.root) is NodeStatus.FAILED:
-        status = SearchStatus.EXHAUSTED
-    elif meter.out_of_budget():
-        status = SearchStatus.OUT_OF_BUDGET
-    else:
-        raise RuntimeError("MCTS stopped with an open root, nothing in flight and budget left (a search bug)")
-    return _result(status, proof, graph, meter)
-
-
-def _result(status: SearchStatus, proof: tuple[str, ...] | None, graph: ProofGraph, meter: Meter) -> SearchResult:
-    return SearchResult(
-        status=status,
-        proof=proof,
-        expansions=meter.expansions,
-        seconds=meter.elapsed(),
-        policy_seconds=meter.policy_seconds,
-        env_seconds=meter.env_seconds,
-        verify_seconds=meter.verify_seconds,
-        verdict=meter.verdict if proof is not None else None,
-        rejected=meter.rejected,
-        last_rejection=meter.last_rejection,
-        graph=graph,
-    )
-
-
-def _simulate(
-    run: _Search, executor: Executor, on_step: Callable[[int], None] | None, verify: ProofVerifier | None
-) -> tuple[str, ...] | None:
-    """Select, run, evaluate and back up until a proof, a failed root or the budget; return the proof if any.
-
-    Keeps up to `expansions_in_flight` walks in flight, topping up after each result comes back.
-    """
-    graph, meter, settings = run.graph, run.meter, run.settings
-    job_ids = itertools.count()
-    in_flight: dict[int, Walk] = {}
-    while graph.status(graph.root) is NodeStatus.OPEN:
-        while len(in_flight) < settings.expansions_in_flight and not meter.out_of_budget(len(in_flight)):
-            walk = run.select()
-            if walk is None:
-                break
-            run.add_virtual_loss(walk)
-            job = Job(next(job_ids), graph.state(walk[-1][0]), walk[-1][1])
-            in_flight[job.id] = walk
-            executor.submit(job)
-        if not in_flight or meter.out_of_time():
-            return None
-        with meter.timing_env():
-            job, outcome = executor.collect()
-        outcome = meter.check_proof(outcome, verify)
-        meter.expansions += 1
-        walk = in_flight.pop(job.id)
-        attempt = run.record(job, outcome)
-        run.backup(walk, run.evaluate(attempt))
-        if settings.check_invariants:
-            graph.check_invariants()
-        if on_step is not None:
-            on_step(meter.expansions)
-        if isinstance(outcome, Proved):
-            return tuple(outcome.path)
-    return None
+    rule = MctsRule(settings, value or HeuristicValue(), executor, seed)
+    return run_search(rule, env, policy, root, budget=budget, clock=settings.clock, graph=graph,
+                      verify=verify, on_step=on_step, check_invariants=settings.check_invariants)

@@ -5,14 +5,14 @@ node (a transposition) and the graph is a DAG; a tactic whose result is an ances
 would close a cycle and is refused (recorded as a dead attempt, no edge). A tactic's result is one
 state holding all remaining goals, so a node is proved as soon as one child is proved (an OR node),
 and failed once the policy has nothing more to offer, every attempt has come back, and every child
-has failed. The graph is plain data: searches keep their own counters in the per-node `info` dict
-and on `Attempt` records, and every export carries them.
+has failed. The graph is plain data: searches keep their per-node statistics in a typed `NodeStats`
+and their per-edge ones on `Attempt` records, and every export carries them.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from enum import Enum
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
@@ -22,7 +22,8 @@ import networkx as nx
 from search.types import Candidate, Failed, Outcome, Progress, Proved, State
 
 __all__ = [
-    "QED_KEY", "NodeStatus", "AttemptOutcome", "Attempt", "InvariantError", "ProofGraph", "sorted_candidates",
+    "QED_KEY", "NodeStatus", "AttemptOutcome", "Attempt", "NodeStats", "InvariantError", "ProofGraph",
+    "sorted_candidates",
 ]
 
 QED_KEY = State(goals=()).key
@@ -97,18 +98,46 @@ class Attempt:
         return cls(**{**data, "outcome": AttemptOutcome(data["outcome"])})
 
 
+@dataclass(slots=True)
+class NodeStats:
+    """A search's statistics of one node (mutable, slotted, JSON-ready); None means not computed yet.
+
+    log_prob: best-first's cumulative log-probability of the likeliest route found to the node.
+    priority: best-first's queue priority (the log-probability, or the critic's evaluation).
+    expanded: best-first asked the policy for this node's candidates.
+    evaluation: the `ValueFunction`'s first estimate of the node (best-first's critic, MCTS's leaf value).
+    """
+
+    log_prob: float | None = None
+    priority: float | None = None
+    expanded: bool = False
+    evaluation: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The fields that are set (a node no search touched exports `{}`)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) not in (None, False)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> NodeStats:
+        """Inverse of `to_json`; also reads the untyped `info` dicts of older exports (`value` was the evaluation)."""
+        data = dict(data)
+        if "value" in data:
+            data["evaluation"] = data.pop("value")
+        return cls(**data)
+
+
 class ProofGraph:
     """A search's proof graph on a `networkx.DiGraph`; see the module docstring for the rules.
 
     Node data: `state` (the first State that reached it), `status`, `attempts` (tactic -> Attempt, in
-    the order they were added), `exhausted` (the policy will offer no more candidates), `info` (a
-    search's JSON-ready annotations: best-first keeps `log_prob`, `priority`, `expanded` and, with
-    a critic, `value`; MCTS keeps `value`, the first evaluation). Edge data: `tactic`, `log_prob`,
+    the order they were added), `exhausted` (the policy will offer no more candidates), `stats` (the
+    search's typed `NodeStats`). Edge data: `tactic`, `log_prob`,
     `outcome` ("progress"/"proved"). MCTS visit counts and value sums live on the `Attempt`s.
     """
 
     def __init__(self, root: State) -> None:
         self.graph = nx.DiGraph()
+        self._data: dict[str, dict[str, Any]] = {}  # key -> networkx's own node-attribute dict (a fast path)
         self.root = root.key
         self._add_node(root)
 
@@ -126,31 +155,39 @@ class ProofGraph:
 
     def state(self, key: str) -> State:
         """The state stored at node `key` (the first route that reached it)."""
-        return self.graph.nodes[key]["state"]
+        return self._data[key]["state"]
 
     def status(self, key: str) -> NodeStatus:
         """The node's status."""
-        return self.graph.nodes[key]["status"]
+        return self._data[key]["status"]
+
+    def is_open(self, key: str) -> bool:
+        """True when the node is neither proved nor failed (a hot path of the searches)."""
+        return self._data[key]["status"] is NodeStatus.OPEN
 
     def is_exhausted(self, key: str) -> bool:
         """True when the policy has been asked for everything it has to offer at this node."""
-        return self.graph.nodes[key]["exhausted"]
+        return self._data[key]["exhausted"]
 
-    def info(self, key: str) -> dict[str, Any]:
-        """The node's mutable, JSON-ready annotations kept by a search (priority, value, ...)."""
-        return self.graph.nodes[key]["info"]
+    def stats(self, key: str) -> NodeStats:
+        """The node's mutable search statistics."""
+        return self._data[key]["stats"]
 
     def attempts(self, key: str) -> list[Attempt]:
         """The node's candidate tactics in the order they were added, with their outcomes."""
-        return list(self.graph.nodes[key]["attempts"].values())
+        return list(self._data[key]["attempts"].values())
+
+    def attempts_view(self, key: str) -> dict[str, Attempt]:
+        """The node's live tactic -> Attempt mapping, in the order added (read-only by contract; no copy, for hot loops)."""
+        return self._data[key]["attempts"]
 
     def attempt(self, key: str, tactic: str) -> Attempt:
         """The attempt of `tactic` at node `key`."""
-        return self.graph.nodes[key]["attempts"][tactic]
+        return self._data[key]["attempts"][tactic]
 
     def untried(self, key: str) -> list[Attempt]:
         """Attempts not yet resolved, in the order they were added."""
-        return [a for a in self.attempts(key) if a.outcome is AttemptOutcome.UNTRIED]
+        return [a for a in self._data[key]["attempts"].values() if a.outcome is AttemptOutcome.UNTRIED]
 
     def children(self, key: str) -> list[str]:
         """Keys of the node's children, in edge insertion order."""
@@ -164,7 +201,7 @@ class ProofGraph:
 
     def add_candidates(self, key: str, candidates: Iterable[Candidate]) -> list[Attempt]:
         """Record new candidate tactics at node `key`, skipping tactics it already has; returns the new ones."""
-        attempts: dict[str, Attempt] = self.graph.nodes[key]["attempts"]
+        attempts: dict[str, Attempt] = self._data[key]["attempts"]
         added = []
         for candidate in candidates:
             if candidate.tactic in attempts:
@@ -179,7 +216,7 @@ class ProofGraph:
 
     def mark_exhausted(self, key: str) -> None:
         """Say that the policy has no more candidates for this node (it may now fail)."""
-        self.graph.nodes[key]["exhausted"] = True
+        self._data[key]["exhausted"] = True
         self._refresh(key)
 
     def record(self, key: str, tactic: str, outcome: Outcome) -> Attempt:
@@ -234,8 +271,9 @@ class ProofGraph:
             status=NodeStatus.PROVED if proved else NodeStatus.OPEN,
             attempts={},
             exhausted=proved,
-            info={},
+            stats=NodeStats(),
         )
+        self._data[state.key] = self.graph.nodes[state.key]
 
     # ------------------------------------------------------------------------------- propagation
 
@@ -243,10 +281,11 @@ class ProofGraph:
         """The status the rules give node `key` from its children (the single source of truth)."""
         if key == QED_KEY:
             return NodeStatus.PROVED
-        child_statuses = [self.graph.nodes[c]["status"] for c in self.graph.successors(key)]
+        nodes = self._data
+        child_statuses = [nodes[c]["status"] for c in self.graph.successors(key)]
         if NodeStatus.PROVED in child_statuses:
             return NodeStatus.PROVED
-        data = self.graph.nodes[key]
+        data = nodes[key]
         all_resolved = all(a.outcome is not AttemptOutcome.UNTRIED for a in data["attempts"].values())
         if data["exhausted"] and all_resolved and all(s is NodeStatus.FAILED for s in child_statuses):
             return NodeStatus.FAILED
@@ -258,8 +297,8 @@ class ProofGraph:
         while pending:
             node = pending.pop()
             status = self._computed_status(node)
-            if status is not self.graph.nodes[node]["status"]:
-                self.graph.nodes[node]["status"] = status
+            if status is not self._data[node]["status"]:
+                self._data[node]["status"] = status
                 pending.extend(self.graph.predecessors(node))
 
     # -------------------------------------------------------------------------------- invariants
@@ -337,7 +376,7 @@ class ProofGraph:
                 "status": data["status"].value,
                 "exhausted": data["exhausted"],
                 "attempts": [a.to_json() for a in data["attempts"].values()],
-                "info": data["info"],
+                "info": data["stats"].to_json(),
             })
         edges = [
             {"parent": u, "child": v, "tactic": d["tactic"], "log_prob": d["log_prob"], "outcome": d["outcome"]}
@@ -361,7 +400,7 @@ class ProofGraph:
                 status=NodeStatus(node["status"]),
                 exhausted=node["exhausted"],
                 attempts={a["tactic"]: Attempt.from_json(a) for a in node["attempts"]},
-                info=dict(node["info"]),
+                stats=NodeStats.from_json(node["info"]),
             )
         for edge in data["edges"]:
             graph.graph.add_edge(edge["parent"], edge["child"], tactic=edge["tactic"],

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Callable, Hashable, Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING, Callable, Hashable, Protocol, Sequence, runtime_checkable
+
+if TYPE_CHECKING:  # search.tree imports this module: the graph's type is named for checkers only
+    from search.tree import ProofGraph
 
 __all__ = [
     "Theorem",
@@ -190,7 +193,7 @@ class SearchResult:
     verdict: the kernel's verdict on `proof` when the search checked it (a `verify` callback was given).
     rejected: proofs found at step level that the kernel check rejected (their paths were marked failed).
     last_rejection: the kernel check's reason for the last of those ("" when none).
-    graph: the search graph (a `search.tree.ProofGraph`), for export and analysis; not compared.
+    graph: the search's `search.tree.ProofGraph`, for export and analysis; not compared.
     """
 
     status: SearchStatus
@@ -203,7 +206,7 @@ class SearchResult:
     verdict: Verdict | None = None
     rejected: int = 0
     last_rejection: str = ""
-    graph: object | None = field(default=None, compare=False, repr=False)
+    graph: ProofGraph | None = field(default=None, compare=False, repr=False)
 
 
 @runtime_checkable

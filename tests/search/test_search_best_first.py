@@ -139,7 +139,7 @@ def test_a_critic_value_replaces_log_probability_as_priority() -> None:
     assert run("log_prob").proof == ("sub 1", "sub 1", "sub 9")  # the value passed in is not used
     by_value = run("value")
     assert by_value.proof == ("sub 9", "sub 1", "sub 1")
-    assert by_value.graph.info("2")["value"] == HeuristicValue().value(by_value.graph.state("2"))
+    assert by_value.graph.stats("2").evaluation == HeuristicValue().value(by_value.graph.state("2"))
 
 
 def test_value_priority_without_a_value_function_is_refused() -> None:

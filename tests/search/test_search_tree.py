@@ -121,7 +121,7 @@ def test_json_round_trip_keeps_every_node_edge_attempt_and_status(tmp_path) -> N
     graph.add_candidates("y", [Candidate("f", -0.5)])
     graph.record("y", "f", Failed("boom"))
     graph.attempt("r", "a").visits = 3
-    graph.info("x")["value"] = 0.25
+    graph.stats("x").evaluation = 0.25
     data = json.loads(json.dumps(graph.to_json()))
     restored = ProofGraph.from_json(data)
     assert restored.to_json() == graph.to_json()
