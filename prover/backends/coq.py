@@ -129,10 +129,13 @@ _CACHED_STEPS = 200_000  # step outcomes remembered (cleared when full)
 
 
 def _tactic_failure(message: str) -> Failed:
-    """A failed tactic as data: Coq's own `Timeout`, or our interrupt at the wall-clock limit ("User
-    interrupt."), is a TIMEOUT (transient); anything else a TACTIC_ERROR."""
+    """A failed tactic as data: our interrupt at the wall-clock limit ("User interrupt.") is
+    INTERRUPTED (transient: a busy machine), Coq's own `Timeout` a TIMEOUT (the tactic's limit),
+    anything else a TACTIC_ERROR."""
     text = _one_line(message) or "tactic failed"
-    timed_out = text.startswith(("Timeout!", "User interrupt")) or "Tactic timeout" in text
+    if text.startswith("User interrupt"):
+        return Failed(text, FailureKind.INTERRUPTED)
+    timed_out = text.startswith("Timeout!") or "Tactic timeout" in text
     return Failed(text, FailureKind.TIMEOUT if timed_out else FailureKind.TACTIC_ERROR)
 
 
@@ -611,7 +614,7 @@ class CoqEnvironment:
         if cached is not None:
             return cached
         if budget.expired():
-            return Failed("the theorem's time budget is spent", FailureKind.TIMEOUT)
+            return Failed("the theorem's time budget is spent", FailureKind.INTERRUPTED)
         self._current = started
         outcome = self._step_uncached(state, tactic, new_sentences)
         outcome = self._reconstructed_hammer(state, tactic, outcome)
@@ -725,7 +728,7 @@ class CoqEnvironment:
                 # (not when the theorem's time is up: the next step, if any, rebuilds it anyway).
                 if not budget.expired():
                     self._rebuild(base)
-                return Failed(f"step timed out ({_one_line(str(hung))})", FailureKind.TIMEOUT)
+                return Failed(f"step timed out ({_one_line(str(hung))})", FailureKind.INTERRUPTED)
             except ProverCrashed as crash:
                 crashes += 1
                 log.warning("coqidetop crashed (%s); restarting and replaying %d steps", crash, len(state.path))
