@@ -1,7 +1,7 @@
 """Does `eval-formalizer`'s equivalence verdict tell faithful statements from unfaithful ones?
 
     PYTHONPATH=. python benchmarks/formalizer_confusion.py --budget-seconds 3
-    PYTHONPATH=. python benchmarks/formalizer_confusion.py --budget-seconds 3 --every 2   # half, fixed
+    PYTHONPATH=. python benchmarks/formalizer_confusion.py --budget-seconds 3 --every 3 --offset 1   # a third, fixed
     PYTHONPATH=. python benchmarks/formalizer_confusion.py --summarize results/formalizer_confusion-T.jsonl
 
 A scripted model answers each miniF2F valid problem that has a Coq reference with one statement
@@ -187,19 +187,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--budget-seconds", type=float, default=3.0, help="search seconds per implication")
     parser.add_argument("--step-timeout", type=float, default=5.0)
     parser.add_argument("--every", type=int, default=1, help="only every k-th problem (a fixed subset)")
+    parser.add_argument("--offset", type=int, default=0, help="with --every k: start at this index (0..k-1)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N problems of the subset")
     parser.add_argument("--data-dir", type=Path, default=SHARED, help="shared data (minif2f-coq/, minif2f-lean4/)")
-    parser.add_argument("--summarize", type=Path, default=None, help="only print the table of a rows JSONL")
+    parser.add_argument("--summarize", type=Path, nargs="+", default=None, help="only print the table of rows JSONL files")
     args = parser.parse_args(argv)
     if args.summarize is not None:
-        rows = [json.loads(line) for line in args.summarize.read_text().splitlines() if line.strip()]
+        rows = [json.loads(line) for path in args.summarize for line in path.read_text().splitlines() if line.strip()]
         summarize(rows)
         return 0
 
     references = args.data_dir / "minif2f-coq" / "valid"
     problems = [p for p in load_informal_problems(args.data_dir / "minif2f-lean4" / "minif2f_valid.jsonl") if (references / f"{p.name}.v").is_file()]
     total = len(problems)
-    chosen = [(index, problem) for index, problem in enumerate(problems)][:: args.every][: args.limit]
+    chosen = [(index, problem) for index, problem in enumerate(problems)][args.offset :: args.every][: args.limit]
     kinds: dict[str, str] = {}
     truths: dict[str, str] = {}
     replies: dict[str, str] = {}
@@ -232,7 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             handle.flush()
             print(f"{row.name}: {record['kind']} -> {row.equivalence} ({row.seconds:.0f}s)", file=sys.stderr, flush=True)
     seconds = time.monotonic() - started
-    print(f"every {args.every}, limit {args.limit}, of {total} problems; budget {args.budget_seconds} s; {seconds / 60:.1f} min")
+    print(f"every {args.every} from {args.offset}, limit {args.limit}, of {total} problems; budget {args.budget_seconds} s; {seconds / 60:.1f} min")
     summary = summarize(rows)
     document = {
         "command": "benchmarks/formalizer_confusion.py " + " ".join(argv if argv is not None else sys.argv[1:]),

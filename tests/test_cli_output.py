@@ -290,3 +290,13 @@ def test_header_error_points_at_the_failing_sentence(tmp_path: Path) -> None:
     (line,) = completed.stderr.strip().splitlines()
     assert line.startswith(f'prove: File "{problem}", line 2, characters 2-35: t: invalid statement: ')
     assert "NoSuchLibraryHere" in line and line.count(" t:") == 1
+
+
+def test_an_unwritable_out_is_one_line_and_the_verdicts_still_print(tmp_path: Path) -> None:
+    problem = tmp_path / "w.v"
+    problem.write_text("Theorem w : True.\nAdmitted.\n")
+    completed = prove(str(problem), "--budget-seconds", "10", "--out", str(tmp_path))  # a directory
+    assert completed.returncode == 2
+    assert "proved    w" in completed.stdout and "1/1 theorems proved" in completed.stdout
+    (line,) = completed.stderr.strip().splitlines()
+    assert line.startswith(f"prove: cannot write the completed file {tmp_path}:") and "Traceback" not in completed.stderr

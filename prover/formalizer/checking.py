@@ -171,7 +171,10 @@ def lean_proof_start(declaration: str) -> int:
 # the options that switch off checking or flood the output.
 SAFE_HEADER_COMMANDS: dict[Target, str] = {
     "coq": "Require / From ... Require / Import / Export; (Local) Open Scope; Definition / Fixpoint NAME ... := BODY",
-    "lean": "import; open; (noncomputable) def / abbrev NAME ... := BODY; set_option (not debug.*, trace.*, maxHeartbeats 0, maxRecDepth)",
+    "lean": (
+        "import; open; (noncomputable) def / abbrev NAME ... := BODY; set_option (not debug.*, trace.*, "
+        "maxHeartbeats 0); (noncomputable) section / namespace / end"
+    ),
 }
 _COQ_SAFE = re.compile(
     r"(?:From\s+[\w.]+\s+)?Require(?:\s+(?:Import|Export))?\s+[\w.\s]+\.$"
@@ -185,11 +188,12 @@ _LEAN_SAFE = re.compile(
     r"import\s+[\w.]+\s*$"
     r"|open\s+(?:scoped\s+)?[\w.\s]+$"
     r"|(?:@\[[\w\s,]*\]\s*)?(?:noncomputable\s+)?(?:def|abbrev)\s+\S+.*:=.*"
-    r"|set_option\s+[\w.]+\s+\S+\s*$",
+    r"|set_option\s+[\w.]+\s+\S+(?:\s+in)?\s*$"
+    r"|(?:noncomputable\s+)?section(?:\s+[\w.]+)?\s*$|namespace\s+[\w.]+\s*$|end(?:\s+[\w.]+)?\s*$",
     re.DOTALL,
 )
 _LEAN_UNSAFE_WORDS = re.compile(r"(?<![\w.])(sorry|admit|axiom|native_decide|implemented_by|extern|unsafe|macro|elab|notation|syntax)(?![\w])")
-_LEAN_UNSAFE_OPTION = re.compile(r"set_option\s+(?:(?:debug|trace)\.\S*\s|maxHeartbeats\s+0\b|maxRecDepth\s)")
+_LEAN_UNSAFE_OPTION = re.compile(r"set_option\s+(?:(?:debug|trace)\.\S*\s|maxHeartbeats\s+0\b)")
 
 
 def check_header(header: str, target: Target) -> None:

@@ -10,7 +10,8 @@ reference is provable on its own (then `1 = 1` "implies" it). So:
 2. For the aligned variables `xs`, each direction is posed with the other side as a hypothesis:
    forward `(∀ xs,) candidate xs ⊢ reference xs`, backward `reference xs ⊢ candidate xs`.
    A direction is "proved" only when it is shown with its premise: first by tactics that use the
-   premise by construction (`exact premise`, `apply premise` then the hypotheses), else by the
+   premise by construction (`exact premise`, `apply premise` then the hypotheses, in Coq only once
+   the premise's conclusion is the goal's syntactically, so no computation makes `1 = 1` fit), else by the
    prover's search, and then only if the search could not prove the conclusion *without* the
    premise first (a proof found without it is "trivial": such automation, e.g. `lra`, mentions every
    hypothesis in its proof term, so Print Assumptions cannot tell a real use from an idle one).
@@ -72,17 +73,26 @@ _DATA_WORDS = {
 _TYPE_TOKEN = re.compile(r"->|→|×|\*|[()]|[^\s()*×]+")
 _LEAN_SYNONYMS = {"Real": "ℝ", "Nat": "ℕ", "Int": "ℤ", "Rat": "ℚ", "Complex": "ℂ"}
 
+# Coq: `exact`/`apply` would accept a premise that is merely convertible, and conversion computes
+# (`1 = 1` is convertible to `(3 * 5) mod 7 = 1`); so the premise's conclusion must first be the
+# goal's syntactically (`constr_eq`, up to bound names) before it is used.
+_COQ_SAME_CONCLUSION = (
+    "intros; let rec last T := lazymatch T with ?A -> ?B => last B | _ => T end in "
+    "lazymatch goal with |- ?G => let P := type of premise in let C := last P in constr_eq C G end; apply premise"
+)
+
 # Tactics that prove a direction through its premise by construction (the premise is `premise`).
 STRUCTURAL_TACTICS: dict[Target, tuple[str, ...]] = {
     "coq": (
-        "exact premise",
-        "intros; apply premise; assumption",
-        "intros; apply premise; try assumption; first [lia | lra | nra | tauto | congruence]",
+        "lazymatch goal with |- ?G => let P := type of premise in constr_eq P G end; exact premise",
+        f"{_COQ_SAME_CONCLUSION}; assumption",
+        f"{_COQ_SAME_CONCLUSION}; try assumption; first [lia | lra | nra | tauto | congruence]",
     ),
+    # Lean: reducible transparency only, so `exact`/`apply` do not unfold arithmetic to make them fit.
     "lean": (
-        "exact premise",
-        "intros; apply premise <;> assumption",
-        "intros; apply premise <;> first | assumption | omega | linarith | nlinarith | tauto",
+        "with_reducible exact premise",
+        "intros; with_reducible apply premise <;> assumption",
+        "intros; with_reducible apply premise <;> first | assumption | omega | linarith | nlinarith | tauto",
     ),
 }
 

@@ -20,7 +20,7 @@ from prover.backends.base import Backend
 from prover.errors import InputError
 from prover.formalizer.checking import Statement
 from prover.formalizer.drafting import Formalizer
-from prover.formalizer.equivalence import check_equivalence, statement_of_theorem
+from prover.formalizer.equivalence import check_equivalence, shape_of, statement_of_theorem
 from prover.formalizer.templates import Target
 
 __all__ = ["InformalProblem", "FormalizerEvalRow", "load_informal_problems", "evaluate_formalizer", "summarize"]
@@ -116,6 +116,20 @@ def _reference(problem: InformalProblem, target: Target, backend: Backend, coq_r
     return statement_of_theorem(parsed.theorems[-1].theorem) if parsed.theorems else None
 
 
+def _with_variable_names(informal: str, reference: Statement | None, target: Target) -> str:
+    """The problem text asking for the reference's variable names, so the binders can be aligned by name too."""
+    if reference is None:
+        return informal
+    try:
+        variables = shape_of(reference.statement, target).variables
+    except ValueError:
+        return informal
+    if not variables:
+        return informal
+    names = ", ".join(f"{name} : {kind}" for name, kind in variables)
+    return f"{informal.rstrip()}\n\n(Name the variables as follows: {names}.)"
+
+
 def evaluate_formalizer(
     problems: Iterable[InformalProblem],
     formalizer: Formalizer,
@@ -131,11 +145,11 @@ def evaluate_formalizer(
     target = formalizer.settings.target
     for problem in problems:
         started = time.monotonic()
-        result = formalizer.formalize(problem.informal)
+        reference = _reference(problem, target, backend, coq_references)
+        result = formalizer.formalize(_with_variable_names(problem.informal, reference, target))
         best = result.best
         equivalence, detail = "no statement", None
         if best is not None and best.statement is not None:
-            reference = _reference(problem, target, backend, coq_references)
             if reference is None:
                 equivalence = "no reference"
             elif prover is None:

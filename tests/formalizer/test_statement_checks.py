@@ -98,6 +98,8 @@ def test_unsafe_coq_header_commands_are_refused(header: str) -> None:
         "set_option debug.skipKernelTC true",
         "set_option trace.Meta.synthInstance true",
         "set_option maxHeartbeats 0",
+        "set_option maxHeartbeats 0 in",
+        "variable (h : 1 = 2)",
         "def bad : ℕ := sorry",
         "instance : Fact (1 = 2) := ⟨sorry⟩",
         "theorem helper : 1 = 2 := by sorry",
@@ -117,7 +119,8 @@ def test_ordinary_headers_are_accepted() -> None:
     )
     check_header(
         "import Mathlib\nimport Aesop\nset_option maxHeartbeats 400000\nopen BigOperators Real Nat Topology Rat\n"
-        "noncomputable def f (x : ℝ) : ℝ :=\n  x ^ 2 + 1\ndef g (n : ℕ) : ℕ := n + 1",
+        "noncomputable def f (x : ℝ) : ℝ :=\n  x ^ 2 + 1\ndef g (n : ℕ) : ℕ := n + 1\nnoncomputable section\n"
+        "namespace Problem\nset_option maxRecDepth 1000 in\nset_option linter.unusedVariables false in\nopen Real in",
         "lean",
     )
 
