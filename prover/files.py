@@ -26,7 +26,7 @@ from prover.agent import Prover, TheoremResult
 from prover.backends import Backend, OpenTheorem, ParsedFile, get_backend
 from prover.backends.coq_project import ProjectOptions, check_dependencies, resolve_project
 from prover.config import ProverConfig
-from prover.errors import InputError, ModelUnavailable, ProverCrashed, ProverTimeout, ToolchainMissing
+from prover.errors import InputError, ModelUnavailable, ProverCrashed, ProverError, ProverTimeout, ToolchainMissing
 from search.types import Theorem, Verdict
 
 __all__ = [
@@ -498,9 +498,13 @@ class _KernelChecker:
 
     def _check(self, batch: list[tuple[OpenTheorem, TheoremResult]]) -> None:
         proofs = {t.name: outcome.tactics or () for t, outcome in batch}
-        verdicts = self.backend.check_completed_file(  # type: ignore[attr-defined]
-            self.parsed, proofs, accepted=dict(self._accepted)
-        ).verdicts
+        try:
+            verdicts = self.backend.check_completed_file(  # type: ignore[attr-defined]
+                self.parsed, proofs, accepted=dict(self._accepted)
+            ).verdicts
+        except (ProverError, OSError) as failure:
+            log.warning("the whole-file kernel check failed (%s); checking theorem by theorem", failure)
+            verdicts = {}
         for open_theorem, outcome in batch:
             verdict = verdicts.get(open_theorem.name)
             if verdict is None or not verdict.accepted:
