@@ -30,9 +30,7 @@ import datetime as dt
 import json
 import math
 import signal
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -40,10 +38,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from prover.agent import Prover  # noqa: E402
-from prover.backends.coq import CoqBackend, coq_preamble  # noqa: E402
+from prover.backends.coq import CoqBackend  # noqa: E402
 from prover.config import ProverConfig  # noqa: E402
 from prover.data.coq_trace import COQ_STDLIB  # noqa: E402
-from prover.data.leakfree import duplicate_statement_report  # noqa: E402
+from prover.data.leakfree import duplicate_statement_report, preamble_loaded_modules, search_preamble  # noqa: E402
 from prover.data.rows import TraceRow, read_rows  # noqa: E402
 from prover.data.trace import trace_coq  # noqa: E402
 from prover.policies import build_policy  # noqa: E402
@@ -80,15 +78,6 @@ KNN_WEIGHT = 0.3
 def file_of(module: str) -> Path:
     """`Coq.Reals.Rpower` -> .../theories/Reals/Rpower.v"""
     return COQ_STDLIB.joinpath(*module.split(".")[1:]).with_suffix(".v")
-
-
-def preamble_libraries() -> set[str]:
-    """Modules the search preamble loads (`Print Libraries` after it)."""
-    with tempfile.TemporaryDirectory() as work:
-        source = Path(work) / "Preamble.v"
-        source.write_text("\n".join(coq_preamble(hammer=True)) + "\nFrom Hammer Require Import Hammer.\nPrint Libraries.\n")
-        run = subprocess.run(["coqc", "-q", source.name], cwd=work, capture_output=True, text=True, timeout=300)
-    return {word for word in run.stdout.split() if word.startswith("Coq.")}
 
 
 def wilson(solved: int, total: int, z: float = 1.96) -> tuple[float, float]:
@@ -141,7 +130,7 @@ def main() -> None:
     modules = REDUCED_FILES if args.reduced else HELDOUT_FILES
     per_file = args.per_file or (5 if args.reduced else None)
 
-    loaded = preamble_libraries() & set(modules)
+    loaded = preamble_loaded_modules(search_preamble()) & set(modules)
     if loaded:
         sys.exit(f"the search preamble loads held-out modules {sorted(loaded)}: they cannot be held out")
 
