@@ -1015,7 +1015,7 @@ class CoqBackend:
                 parsed,
                 proofs,
                 complete=self.complete_file,
-                judge=judge._judge_assumptions,
+                judge=lambda report, theorem, located: judge._judge_assumptions(report, theorem),
                 accepted=accepted,
                 coq_args=self.coq_args,
             )

@@ -118,7 +118,7 @@ class OpenProofScan:
 
 # Declarations that open a proof when they have no body (`Definition x : T. Proof. ... Admitted.`):
 # completed with `Defined.` so they stay transparent, as a definition is meant to be.
-DEFINITION_KEYWORDS = frozenset({"Definition", "Instance", "Let"})
+DEFINITION_KEYWORDS = frozenset({"Definition", "Instance"})
 _OBLIGATION_KEYWORDS = frozenset({"Obligation", "Next"})
 
 
@@ -257,7 +257,7 @@ def _track_block(sentence: Sentence, keyword: str, blocks: list[tuple[str, str]]
 
 def _opening(sentence: Sentence, keyword: str, text: str) -> tuple[str, str, str] | None:
     """(kind, name, statement) when `sentence` may open a proof: kind "theorem", "definition" (a
-    body-less Definition/Instance/Let), or "unsupported" (then the third item is the reason)."""
+    body-less Definition/Instance), or "unsupported" (then the third item is the reason)."""
     plain = _plain(sentence)
     if keyword in THEOREM_KEYWORDS:
         name = _theorem_name(sentence)
@@ -271,6 +271,11 @@ def _opening(sentence: Sentence, keyword: str, text: str) -> tuple[str, str, str
     if keyword == "Admit" and plain.startswith("Admit Obligations"):
         return "unsupported", f"obligations@{_line_of(text, sentence.start)}", (
             "Admit Obligations: Program obligations are not searched (prove them by hand)"
+        )
+    if keyword == "Let" and ":=" not in plain:
+        # Section-local: gone once the section ends, so the kernel check cannot name it.
+        return "unsupported", f"let@{_line_of(text, sentence.start)}", (
+            "a section-local Let cannot be checked by name outside its section (make it a Lemma)"
         )
     if keyword in DEFINITION_KEYWORDS and ":=" not in plain:
         name = _theorem_name(sentence)
