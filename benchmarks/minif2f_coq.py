@@ -78,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--step-timeout", type=float, default=5.0)
     parser.add_argument("--limit", type=int, default=None, help="only the first N problems (sorted by name)")
     parser.add_argument("--every", type=int, default=1, help="only every K-th problem (sorted by name): a fixed subset")
+    parser.add_argument("--offset", type=int, default=0, help="with --every: start at this index (another fixed subset)")
     parser.add_argument("--baseline", action="store_true", help="root-only portfolio, no search")
     parser.add_argument("--label", default=None, help="name of the results file (default from the settings)")
     parser.add_argument("--arm", action="append", default=[], metavar="SPEC[@SECONDS]",
@@ -88,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="with --ablation: the budget of the arm named NAME (none, all or a generator)")
     args = parser.parse_args(argv)
 
-    problems = select_problems(load_minif2f_coq("valid", data_dir=SHARED_VALID), limit=args.limit)[:: args.every]
+    problems = select_problems(load_minif2f_coq("valid", data_dir=SHARED_VALID), limit=args.limit)[args.offset :: args.every]
     if args.arm or args.ablation:
         return run_ablation(problems, args)
     candidates = args.candidates if not args.baseline else (args.candidates or 64)
@@ -171,6 +172,19 @@ def _ablation_arms(args: argparse.Namespace) -> list[tuple[str, str, float]]:
     return arms
 
 
+def _commit() -> str:
+    """The code's git commit (with "+dirty" for uncommitted changes), so figures name what they measured."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return "unknown"
+    return head + ("+dirty" if dirty else "") if head else "unknown"
+
+
 def recheck_with_coqc(problem_file: Path, tactics: Sequence[str], work: Path) -> tuple[bool, str]:
     """Write the problem's file completed with `tactics` and compile it with coqc; (ok, first error line)."""
     import subprocess
@@ -196,16 +210,20 @@ def run_ablation(problems: list, args: argparse.Namespace) -> int:
     import tempfile
 
     arms = _ablation_arms(args)
-    label = args.label or f"ablation_{args.search}_every{args.every}" + (f"_n{args.limit}" if args.limit else "")
+    label = args.label or (
+        f"ablation_{args.search}_every{args.every}" + (f"_offset{args.offset}" if args.offset else "")
+        + (f"_n{args.limit}" if args.limit else "")
+    )
     figures: dict = {
         "benchmark": "minif2f_coq_valid_generators_ablation",
         "label": label,
         "command": "python benchmarks/minif2f_coq.py " + " ".join(sys.argv[1:]),
+        "commit": _commit(),
         "search": args.search,
         "step_timeout": args.step_timeout,
         "workers": args.workers,
         "problems": [p.id for p in problems],
-        "selection": f"every {args.every}-th problem of the valid split sorted by name"
+        "selection": f"every {args.every}-th problem of the valid split sorted by name, from index {args.offset}"
         + (f", first {args.limit}" if args.limit else ""),
         "arms": [],
     }
@@ -266,7 +284,7 @@ def _write_ablation(figures: dict, label: str, categories: list[str]) -> None:
     (RESULTS / f"minif2f_coq_{label}.json").write_text(json.dumps(figures, indent=2) + "\n")
     base = set(figures["arms"][0]["solved_problems"]) if figures["arms"] else set()  # the first arm is the reference
     lines = [f"# miniF2F Coq valid: generators ablation ({figures['selection']})", "",
-             f"Command: `{figures['command']}`", "",
+             f"Command: `{figures['command']}` (code at {figures.get('commit', 'unknown')})", "",
              "| arm | budget s | solved / attempted | re-checked by coqc | new vs first arm | lost vs first arm |",
              "| --- | --- | --- | --- | --- | --- |"]
     for arm in figures["arms"]:

@@ -16,6 +16,7 @@ import os
 import re
 import signal
 import sys
+import threading
 import time
 from importlib import import_module
 from pathlib import Path
@@ -221,6 +222,7 @@ def prove_file_command(
     result = FileResult(file=str(file), backend=config.backend, parsed=None)  # type: ignore[arg-type]
     display = _Display(live=stderr.is_terminal and not json_output, lines=not json_output, result=result)
     stopped: _Stopped | None = None
+    write_failure: str | None = None
     previous_sigterm = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         try:
@@ -241,6 +243,8 @@ def prove_file_command(
             stopped = interrupt if isinstance(interrupt, _Stopped) else _Stopped()
         finally:
             display.stop()
+        if stopped is None and display.stdout_closed:  # closed while the last results came in
+            stopped = _StdoutClosed()
         # Reporting and writing finish even if a second SIGTERM comes: the user's work comes first.
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if stopped is not None:
@@ -249,12 +253,18 @@ def prove_file_command(
             _save_trees(save_tree, result.results)
         if result.parsed is not None:
             try:
-                _report(result, json_output=json_output, out=out, write=write, file=file, stdout_closed=isinstance(stopped, _StdoutClosed))
+                write_failure = _report(
+                    result, json_output=json_output, out=out, write=write, file=file,
+                    stdout_closed=isinstance(stopped, _StdoutClosed),
+                )
             except _StdoutClosed as closed:
                 stopped = stopped or closed
                 result.interrupted, result.stop_reason = True, closed.reason
     finally:
         signal.signal(signal.SIGTERM, previous_sigterm)
+    if write_failure is not None:
+        stderr.print(f"prove: {write_failure}", soft_wrap=True, markup=False)
+        raise typer.Exit(stopped.exit_code if stopped is not None else 2)
     if stopped is not None:
         stderr.print(f"prove: {stopped.message}", soft_wrap=True, markup=False)
         raise typer.Exit(stopped.exit_code)
@@ -319,22 +329,27 @@ def _fold_load_paths(argv: list[str]) -> list[str]:
 
 def _report(
     result: FileResult, *, json_output: bool, out: Path | None, write: bool, file: Path, stdout_closed: bool = False
-) -> None:
+) -> str | None:
     """Write the completed file where asked, then print the verdicts (also after an interrupt).
 
-    --write leaves FILE untouched when no proof was found; --out always writes."""
+    --write leaves FILE untouched when no proof was found; --out always writes. Returns why the
+    file could not be written (the verdicts are printed all the same), or None."""
     from prover.backends import get_backend
 
     backend = result.tool if result.tool is not None else get_backend(result.backend)
     target = out if out is not None else file if write else None
+    write_failure = None
     if target is not None and (out is not None or result.proofs):
-        write_completed(target, result.completed_text(backend), result.source_format)
-        result.written = str(target)
+        try:
+            write_completed(target, result.completed_text(backend), result.source_format)
+            result.written = str(target)
+        except OSError as failure:
+            write_failure = f"cannot write the completed file {target}: {failure.strerror or failure}"
     if stdout_closed:
-        return
+        return write_failure
     if json_output:
         _echo(json.dumps(result.to_json(), indent=2))
-        return
+        return write_failure
     proved = sum(r.status == "proved" for r in result.results)
     line = f"{proved}/{len(result.results)} theorems proved and kernel-checked in {result.file}"
     if result.selected < result.total_open:
@@ -342,12 +357,13 @@ def _report(
     _echo(line)
     if result.written is not None:
         _echo(f"completed file written to {result.written}")
-    elif write:
+    elif write and not result.proofs:
         _echo(f"nothing proved: {file} left unchanged")
     needing = sorted({need for needs in result.requirements.values() for need in needs})
     for need in needing:
         names = ", ".join(name for name, needs in result.requirements.items() if need in needs)
         _echo(f"note: the proofs of {names} need `{need}` (CoqHammer) to compile; --no-hammer avoids it")
+    return write_failure
 
 
 def _save_trees(path: Path, results: list[TheoremResult]) -> None:
@@ -444,10 +460,15 @@ def _indent(text: str) -> str:
 
 class _Display:
     """Progress: a live status line on a terminal (rich, on stderr), and one plain line per finished
-    theorem on stdout as soon as it finishes, so pipes and logs see progress too."""
+    theorem on stdout as soon as it finishes, so pipes and logs see progress too.
+
+    Results may arrive from other threads (the kernel checker's, `-j` searches): a closed stdout
+    is remembered there (`stdout_closed`) and the run is stopped from the searches' own callbacks
+    (`start`, `step`) or the main thread, never by an exception in the checker's thread."""
 
     def __init__(self, *, live: bool, lines: bool, result: FileResult | None = None) -> None:
         self.live, self.lines, self.result = live, lines, result
+        self.stdout_closed = False
         self._status = None
         self._name = ""
         self._index = (0, 0)
@@ -455,6 +476,8 @@ class _Display:
         self._last_refresh = 0.0
 
     def start(self, name: str, index: int, total: int) -> None:
+        if self.stdout_closed:
+            raise _StdoutClosed()
         self._name, self._index, self._started = name, (index + 1, total), time.monotonic()
         if self.live:
             if self._status is None:
@@ -463,6 +486,8 @@ class _Display:
             self._status.update(self._line(0))
 
     def step(self, expansions: int) -> None:
+        if self.stdout_closed:
+            raise _StdoutClosed()
         now = time.monotonic()
         if self._status is not None and now - self._last_refresh > 0.1:
             self._last_refresh = now
@@ -477,7 +502,14 @@ class _Display:
             if needs:
                 text += f" [needs {' '.join(needs)}]"
             text += "\n" + _indent(outcome.proof)
-        _echo(text)  # rich's live status redirects stdout, so this lands above the status line
+        if self.stdout_closed:
+            return
+        try:
+            _echo(text)  # rich's live status redirects stdout, so this lands above the status line
+        except _StdoutClosed:
+            self.stdout_closed = True
+            if threading.current_thread() is threading.main_thread():
+                raise
 
     def stop(self) -> None:
         if self._status is not None:

@@ -61,7 +61,7 @@ def test_unproved_theorem_exits_1_and_out_file_compiles(tmp_path: Path) -> None:
     problem = tmp_path / "mixed.v"
     problem.write_text(EASY + FALSE_LEMMA)
     completed_file = tmp_path / "completed.v"
-    completed = prove(str(problem), "--budget-seconds", "5", "--out", str(completed_file))
+    completed = prove(str(problem), "--budget-seconds", "15", "--out", str(completed_file))
     assert completed.returncode == 1, completed.stderr
     assert "unproved  false_lemma" in completed.stdout
     assert "2/3 theorems proved" in completed.stdout

@@ -11,7 +11,7 @@ from typing import Mapping, Protocol, Sequence
 
 from search.types import Environment, Theorem
 
-__all__ = ["OpenTheorem", "UnsupportedProof", "ParsedFile", "Backend"]
+__all__ = ["OpenTheorem", "UnsupportedProof", "ParsedFile", "Backend", "proof_for"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,17 @@ class ParsedFile:
     text: str
     theorems: tuple[OpenTheorem, ...]
     unsupported: tuple[UnsupportedProof, ...] = ()
+
+
+def proof_for(parsed: ParsedFile, open_theorem: OpenTheorem, proofs: Mapping[str, Sequence[str]]) -> Sequence[str] | None:
+    """The proof `proofs` holds for `open_theorem`: by its qualified name, or by its short name when
+    no other open theorem of the file has that short name (callers that know only the short one)."""
+    if open_theorem.name in proofs:
+        return proofs[open_theorem.name]
+    short = open_theorem.theorem.name
+    if short in proofs and sum(t.theorem.name == short for t in parsed.theorems) == 1:
+        return proofs[short]
+    return None
 
 
 class Backend(Protocol):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Mapping, Sequence
 
-from prover.backends.base import ParsedFile
+from prover.backends.base import ParsedFile, proof_for
 from prover.backends.coq_parse import DEFINITION_KEYWORDS
 from prover.backends.coq_sentences import SentenceSyntaxError, split_sentences, strip_comments
 from prover.backends.coq_tactics import TacticRefused, tactic_sentences
@@ -116,7 +116,7 @@ def complete_coq_file(
     `preamble` (imports) is inserted after the leading comments when at least one proof is written."""
     edits: list[tuple[int, int, str]] = []
     for open_theorem in parsed.theorems:
-        proof = proofs.get(open_theorem.name)
+        proof = proof_for(parsed, open_theorem, proofs)
         if proof is None:
             continue
         start, end = open_theorem.span

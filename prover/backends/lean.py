@@ -37,7 +37,7 @@ from typing import Any, Mapping, Sequence
 
 from search.types import Failed, Outcome, Progress, Proved, State, Theorem, Verdict
 
-from prover.backends.base import OpenTheorem, ParsedFile
+from prover.backends.base import OpenTheorem, ParsedFile, UnsupportedProof, proof_for
 from prover.backends.lean_source import (
     declared_name,
     find_open_declarations,
@@ -45,6 +45,7 @@ from prover.backends.lean_source import (
     render_tactics,
     smuggled_command,
     split_tactics,
+    unsearched_sorries,
 )
 from prover.backends.lean_toolchain import LeanProjectLayout, find_lake, project_layout
 from prover.errors import InputError, ProverCrashed, ProverError, ProverTimeout, ToolchainMissing
@@ -207,7 +208,11 @@ class LeanBackend:
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise InputError(f"{path}: declared more than once: {', '.join(duplicates)}")
-        return ParsedFile(path=path, text=text, theorems=tuple(theorems))
+        holes = tuple(
+            UnsupportedProof(f"sorry@{text.count(chr(10), 0, offset) + 1}", reason, offset)
+            for offset, reason in unsearched_sorries(text, [t.span for t in theorems])
+        )
+        return ParsedFile(path=path, text=text, theorems=tuple(theorems), unsupported=holes)
 
     def settings(self, *, step_timeout: float) -> LeanSettings:
         """The settings an environment of this backend runs with."""
@@ -243,7 +248,7 @@ class LeanBackend:
         declarations = {d.proof_span: d for d in find_open_declarations(parsed.text)}
         text = parsed.text
         for open_theorem in sorted(parsed.theorems, key=lambda t: t.span[0], reverse=True):
-            tactics = proofs.get(open_theorem.name)
+            tactics = proof_for(parsed, open_theorem, proofs)
             if not tactics:
                 continue
             declaration = declarations.get(open_theorem.span)

@@ -16,6 +16,7 @@ __all__ = [
     "OpenDeclaration",
     "mask_comments_and_strings",
     "find_open_declarations",
+    "unsearched_sorries",
     "declared_name",
     "name_example",
     "split_tactics",
@@ -209,6 +210,19 @@ def find_open_declarations(text: str) -> list[OpenDeclaration]:
             )
         )
     return found
+
+
+def unsearched_sorries(text: str, spans: Sequence[tuple[int, int]]) -> list[tuple[int, str]]:
+    """Every `sorry` (or `admit`) of `text` outside comments, strings and the open proofs' `spans`,
+    as (offset, reason): holes the prover does not search (a `sorry` inside a partial proof, a
+    `def` body), reported so a run never claims "all proved" while the file keeps one."""
+    masked = mask_comments_and_strings(text)
+    holes = []
+    for match in re.finditer(r"(?<![\w.'])(?:sorry|admit)(?![\w'])", masked):
+        if any(start <= match.start() < end for start, end in spans):
+            continue
+        holes.append((match.start(), f"a `{match.group(0)}` the prover does not search (only a whole proof `sorry` is)"))
+    return holes
 
 
 def _follow_scope(scopes: list[tuple[str, str]], kind: str, name: str) -> None:

@@ -124,6 +124,8 @@ class CoqPortfolioPolicy:
         self.generator_names = tuple(DEFAULT_GENERATORS if generators is None else generators)
         self.generators = build_generators(self.generator_names)
         self.file_context = FileContext()
+        if {"nlarith", "cas"} & set(self.generator_names):
+            import sympy  # noqa: F401 - imported once here (about 2 s), not inside the first search's budget
 
     def observe_theorem(self, theorem: Theorem) -> None:
         """Read the theorem's file header: its definitions and proved lemmas feed the generators."""

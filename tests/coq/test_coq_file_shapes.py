@@ -83,3 +83,26 @@ def test_selectors_and_comments_compile_once_written(tmp_path: Path) -> None:
     written.write_text(backend.complete_file(parsed, proofs))
     assert "2: {.\n" not in written.read_text() and "(* c *)." not in written.read_text()
     assert_compiles(written)
+
+
+def test_a_short_name_finds_its_proof_only_when_unambiguous() -> None:
+    backend = CoqBackend(hammer=False)
+    text = "Module A. Theorem t : True. Admitted. End A.\nModule B. Theorem t : True. Admitted. End B.\nModule C. Theorem u : True. Admitted. End C.\n"
+    parsed = backend.parse_file("m.v", text)
+    completed = backend.complete_file(parsed, {"t": ["exact I."], "u": ["exact I."]})
+    assert completed.count("Qed.") == 1 and "Theorem u : True. Proof.\n  exact I.\nQed." in completed
+
+
+def test_an_unreadable_file_is_located_like_coqc() -> None:
+    from prover.errors import InputError
+
+    with pytest.raises(InputError) as caught:
+        CoqBackend(hammer=False).parse_file("x.v", "Theorem t : True.\nAdmitted.\n  (* open\n")
+    assert str(caught.value) == 'File "x.v", line 3, characters 2-3: cannot split into Coq sentences: unterminated comment'
+
+
+def test_a_section_local_let_is_unsupported_not_searched() -> None:
+    text = "Section S.\nLet two : 2 = 2.\nProof.\nAdmitted.\nLemma l : True.\nAdmitted.\nEnd S.\n"
+    scan = scan_open_proofs(text)
+    assert [o.qualified_name for o in scan.opens] == ["l"]
+    assert [u.name for u in scan.unsupported] == ["let@2"] and "section-local Let" in scan.unsupported[0].reason

@@ -188,3 +188,19 @@ def test_same_short_name_in_two_namespaces_completes_each() -> None:
     assert "private theorem hidden : n = n := by\n  rfl\n" in completed
     assert "theorem hidden : True := by\n  trivial\nend Bar" in completed
     assert completed.count("sorry") == SHAPES.count("sorry") - 2
+
+
+def test_a_sorry_the_prover_does_not_search_is_reported() -> None:
+    """A `sorry` inside a partial proof or a `def` is unsupported, never silently left behind."""
+    text = (
+        "theorem whole : True := by sorry\n"
+        "theorem partial (n : ℕ) : n = n := by\n  cases n\n  · rfl\n  · sorry\n"
+        "def value : ℕ := sorry\n"
+        "-- sorry in a comment\n"
+    )
+    parsed = LeanBackend().parse_file("holes.lean", text)
+    assert [t.name for t in parsed.theorems] == ["whole"]
+    assert [(hole.name, hole.reason.split(" the")[0]) for hole in parsed.unsupported] == [
+        ("sorry@5", "a `sorry`"),
+        ("sorry@6", "a `sorry`"),
+    ]

@@ -91,6 +91,8 @@ class ComputerAlgebraGenerator:
                 continue
             if equation.has(sympy.Function, sympy.Abs, sympy.floor, sympy.Mod, sympy.Max):
                 continue
+            if any(symbol.name not in numbers for symbol in equation.free_symbols):
+                continue  # a parameter of another type: solving symbolically is slow and rarely gives values
             equations.append(equation)
         if not equations or len(equations) > _MAX_EQUATIONS:
             return []
@@ -99,6 +101,8 @@ class ComputerAlgebraGenerator:
         )
         if not unknowns or len(unknowns) > _MAX_UNKNOWNS:
             return []
+        if not all(sympy.fraction(sympy.together(e))[0].is_polynomial(*unknowns) for e in equations):
+            return []  # `2 ^ n`, `sqrt x`: not a system sympy solves quickly
         nonlinear = 0
         for equation in equations:
             numerator = sympy.fraction(sympy.together(equation))[0]
@@ -106,8 +110,8 @@ class ComputerAlgebraGenerator:
             if degree > _MAX_DEGREE:
                 return []
             nonlinear += degree > 1
-        if nonlinear > 1:
-            return []  # keep sympy's solve in milliseconds: one nonlinear equation at most
+        if nonlinear > 1 or len(unknowns) > len(equations) or (nonlinear and len(unknowns) > 2):
+            return []  # keep sympy's solve in milliseconds: determined systems, one small nonlinear equation
         solutions = sympy.solve(equations, unknowns, dict=True)
         if not solutions or len(solutions) > 4:
             return []
@@ -146,6 +150,8 @@ class ComputerAlgebraGenerator:
             difference = sympy.expand(to_sympy(term[2], domain) - to_sympy(term[3], domain))
             if not difference.free_symbols or difference.has(sympy.Function, sympy.Abs, sympy.floor, sympy.Mod):
                 continue
+            if len(difference.free_symbols) > 4 or len(sympy.Add.make_args(difference)) > 12:
+                continue  # factoring big polynomials costs more than a step is worth
             _, factors = sympy.factor_list(difference)
             nonconstant = [factor for factor, multiplicity in factors for _ in range(multiplicity) if factor.free_symbols]
             if len(nonconstant) < 2:
