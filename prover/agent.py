@@ -43,6 +43,8 @@ class TheoremResult:
     seconds: wall-clock seconds for search and verification.
     expansions: (state, tactic) steps tried.
     model_seconds / prover_seconds: time spent in the policy / in the proof assistant during search.
+    header_seconds / search_seconds / verify_seconds: where `seconds` went: elaborating the file's
+        header and the statement, the search, and the from-scratch kernel check.
     error: the one-line reason for "invalid"/"error", or why a found proof was rejected.
     search_graph: the search's `search.tree.ProofGraph` (for --save-tree and analysis); not
         part of equality or of `to_json`.
@@ -57,6 +59,9 @@ class TheoremResult:
     expansions: int = 0
     model_seconds: float = 0.0
     prover_seconds: float = 0.0
+    header_seconds: float = 0.0
+    search_seconds: float = 0.0
+    verify_seconds: float = 0.0
     error: str | None = None
     search_graph: object | None = field(default=None, compare=False, repr=False)
 
@@ -111,12 +116,15 @@ class Prover:
 
     def _environment(self) -> Environment:
         if self._env is None:
+            from prover.policies.retrieval import attach_premise_source
             from prover.policies.whole_proof import attach_whole_proof
 
             env = self.backend.open_environment(step_timeout=self.config.step_timeout)
             # Whole-proof candidates are stepped sentence by sentence and cut at their longest
             # verified prefix (truncate-and-resume); one-tactic candidates pass straight through.
             self._env = attach_whole_proof(env, self.policy, self.backend.split_proof)
+            # Retrieval policies ask the environment for premises (`Search`, the file's lemmas).
+            attach_premise_source(self.policy, env)
         return self._env
 
     def _rollout_executor(self) -> Any:
@@ -182,7 +190,9 @@ class Prover:
         env = self._environment()
         # Elaborating the header and statement is not search: the budget starts after it, so a
         # long file header does not eat the time a theorem gets.
+        header_started = time.monotonic()
         root = env.start(theorem)
+        header_seconds = time.monotonic() - header_started
         observe = getattr(self.policy, "observe_theorem", None)
         if observe is not None:  # policies that read the theorem's file (the portfolio's generators)
             observe(theorem)
@@ -213,6 +223,8 @@ class Prover:
             searched[0] += time.monotonic() - search_started
         common = dict(
             theorem=theorem.name,
+            header_seconds=round(header_seconds, 3),
+            search_seconds=round(time.monotonic() - search_started, 3),
             expansions=result.expansions,
             model_seconds=result.policy_seconds,
             prover_seconds=result.env_seconds,
@@ -237,7 +249,9 @@ class Prover:
                 seconds=time.monotonic() - started,
                 **common,
             )
+        verify_started = time.monotonic()
         verdict = env.verify(theorem, result.proof)
+        common["verify_seconds"] = round(time.monotonic() - verify_started, 3)
         if not verdict.accepted:
             # The step-level checks said "proved" but the kernel did not: never report it as proved.
             log.warning("%s: kernel rejected a found proof: %s", theorem.name, verdict.reason)

@@ -16,6 +16,7 @@ import math
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -210,6 +211,7 @@ def _hammer_installed() -> bool:
 HAMMER_PLUGIN_IMPORT = "From Hammer Require Import Hammer."
 _HAMMER_PROVERS = ("eprover", "vampire", "z3_tptp", "cvc4")
 _HAMMER_RECONSTRUCTION_LIMIT = 5  # seconds for each reconstruction tactic (CoqHammer's default)
+_HAMMER_FIRST_CALL_SECONDS = 120.0
 _HAMMER_CALL = re.compile(r"\bhammer\b")
 _HAMMER_REPLACE = re.compile(r"Replace the hammer tactic with:\s*(.+?)\s*$", re.DOTALL)
 
@@ -227,12 +229,47 @@ def hammer_atps_available() -> bool:
 
 def hammer_settings(step_timeout: int) -> tuple[str, ...]:
     """The sentences that load `hammer` and bound it by its own limits: each external prover gets
-    the step's timeout (`ATPLimit`), each reconstruction tactic at most CoqHammer's default 5 s."""
+    the step's timeout (`ATPLimit`), each reconstruction tactic at most CoqHammer's default 5 s,
+    and it runs as many strategies in parallel as there are cores (`GSMode`; its default of 8
+    processes, each with premise selection and provers, swamps a small machine)."""
     return (
         HAMMER_PLUGIN_IMPORT,
         f"Set Hammer ATPLimit {step_timeout}.",
-        f"Set Hammer ReconstrLimit {min(_HAMMER_RECONSTRUCTION_LIMIT, step_timeout)}.",
+        f"Set Hammer ReconstrLimit {hammer_reconstruction_limit(step_timeout)}.",
+        f"Set Hammer GSMode {max(1, min(8, os.cpu_count() or 1))}.",
     )
+
+
+def hammer_reconstruction_limit(step_timeout: int) -> int:
+    """Seconds each of CoqHammer's reconstruction tactics may run."""
+    return min(_HAMMER_RECONSTRUCTION_LIMIT, step_timeout)
+
+
+def hammer_wall_seconds(step_timeout: int) -> float:
+    """A wall-clock bound on one `hammer` call under `hammer_settings`: premise selection, one round
+    of provers, a few reconstruction attempts and minimisation, with a margin for a busy machine."""
+    return 2.0 * step_timeout + 4 * hammer_reconstruction_limit(step_timeout) + 20.0
+
+
+def _kill_process_group_members(leader: int) -> int:
+    """SIGKILL every process in `leader`'s process group except the leader (the helpers CoqHammer
+    forks, premise selection and provers, which outlive an interrupted `hammer`); how many."""
+    killed = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == leader:
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            group = int(stat.rsplit(")", 1)[1].split()[2])
+        except (OSError, ValueError, IndexError):
+            continue
+        if group == leader:
+            try:
+                os.kill(int(entry.name), signal.SIGKILL)
+                killed += 1
+            except ProcessLookupError:
+                pass
+    return killed
 
 
 def hammer_reconstruction(message: str) -> str | None:
@@ -313,6 +350,8 @@ class CoqEnvironment:
         if self.atp_hammer:
             self.preamble += hammer_settings(self.coq_timeout)
         self._feedback: tuple[CoqMessage, ...] = ()  # Coq's messages while the last Goal ran
+        self._premise_cache: dict[tuple[str, str, str], list[tuple[str, str]]] = {}
+        self._hammer_warm = -1  # the process generation in which a `hammer` call last ran to its end
         self.header_timeout = header_timeout
         self.coqc_timeout = coqc_timeout
         self.coq_args = tuple(coq_args)
@@ -488,7 +527,9 @@ class CoqEnvironment:
 
     def _prefix_for(self, theorem: Theorem) -> tuple[tuple[str, ...], tuple[str, ...]]:
         header = self.preamble + _header_sentences(normalise_for_coq816(theorem.header))
-        return header, (theorem.statement.strip(), _PROOF)
+        # The user's `Proof using ...` when there is one: Qed rejects a proof using an unlisted
+        # section variable, so steps and the check must run under the same opening as the file.
+        return header, (theorem.statement.strip(), getattr(theorem, "proof_opening", _PROOF))
 
     def _wrap(self, sentence: str, *, seconds: int | None = None) -> str:
         """`Timeout N` around a tactic sentence; bullets, braces, and `hammer` (own limits) as they are."""
@@ -500,7 +541,7 @@ class CoqEnvironment:
 
     def _step_timeout_wall(self, sentences: Sequence[str]) -> float:
         hammer = any(not s.startswith("Timeout ") and re.search(r"\bhammer\b", s) for s in sentences)
-        per = max(self.coq_timeout, 60) if hammer else self.coq_timeout
+        per = self._hammer_wall() if hammer else self.coq_timeout
         return per * max(1, len(sentences)) * 1.25 + 2.0
 
     # ------------------------------------------------------------ Environment protocol
@@ -576,11 +617,24 @@ class CoqEnvironment:
             self._step_cache[key] = outcome  # a hang or crash may not happen again: retry those
         return outcome
 
+    def _hammer_wall(self) -> float:
+        """Wall seconds for a `hammer` step: `hammer_wall_seconds`, and on a process's first call
+        also the time CoqHammer takes to extract the features of every loaded constant (a minute
+        with the reals loaded, on a busy machine; later calls reuse them)."""
+        first = self._hammer_warm != self._generation
+        return hammer_wall_seconds(self.coq_timeout) + (_HAMMER_FIRST_CALL_SECONDS if first else 0.0)
+
     def _reconstructed_hammer(self, state: State, tactic: str, outcome: Outcome) -> Outcome:
         """A successful `hammer` step becomes the tactic CoqHammer reconstructed (printed as "Replace
         the hammer tactic with: ..."), re-run from `state`: the path, the kernel check and the
         completed file then hold that tactic, and never call the external provers again."""
-        if isinstance(outcome, Failed) or not _HAMMER_CALL.search(strip_comments(tactic)):
+        if not _HAMMER_CALL.search(strip_comments(tactic)):
+            return outcome
+        if self._top is not None and self._top.alive:
+            _kill_process_group_members(self._top.pid)  # a timed-out hammer leaves its helpers running
+        if not (isinstance(outcome, Failed) and outcome.message.startswith(_TRANSIENT)):
+            self._hammer_warm = self._generation  # it ran to its end: the features are extracted
+        if isinstance(outcome, Failed):
             return outcome
         found = {r for message in self._feedback if (r := hammer_reconstruction(message.text))}
         if len(found) != 1 or len(_HAMMER_CALL.findall(tactic)) != 1:
@@ -590,6 +644,55 @@ class CoqEnvironment:
         if isinstance(replayed, Failed):
             return Failed(f"hammer's reconstruction {replacement!r} does not replay: {replayed.message}")
         return replayed
+
+    # ------------------------------------------------------------ premises (prover/policies/retrieval.py)
+    def search_premises(self, state: State, query: str) -> list[tuple[str, str]]:
+        """(name, statement) of each lemma Coq's `Search QUERY.` finds in the scope of `state`'s
+        theorem (its file's header, imports included), the goal's own hypotheses left out."""
+        started = self._started_for(state)
+        key = (started.key, "Search", query)
+        if key not in self._premise_cache:
+            found = []
+            for message in self._query_at_root(started, f"Search {query}."):
+                match = re.match(r"([\w'.]+)\s*:\s*(.*)", message.text, re.DOTALL)
+                if match:
+                    found.append((match.group(1), " ".join(match.group(2).split())))
+            self._premise_cache[key] = found
+        hypotheses = {line.split(" : ", 1)[0].strip() for goal in state.goals[:1] for line in goal.splitlines() if " : " in line}
+        hypotheses = {name.strip() for names in hypotheses for name in names.split(",")}
+        return [(name, statement) for name, statement in self._premise_cache[key] if name not in hypotheses]
+
+    def local_premises(self, state: State) -> list[tuple[str, str]]:
+        """(name, statement) of the lemmas `state`'s file declares before its theorem, as `Check`
+        prints them there (a name not reachable from the theorem's scope is left out)."""
+        started = self._started_for(state)
+        key = (started.key, "local", "")
+        if key not in self._premise_cache:
+            found = []
+            for name in sorted(declared_lemmas(normalise_for_coq816(started.theorem.header))):
+                for message in self._query_at_root(started, f"Check {name}."):
+                    match = re.match(r"([\w'.]+)\s*:\s*(.*)", message.text, re.DOTALL)
+                    if match:
+                        found.append((name, " ".join(match.group(2).split())))
+            self._premise_cache[key] = found
+        return list(self._premise_cache[key])
+
+    def _started_for(self, state: State) -> _Started:
+        started = self._current
+        if isinstance(state.handle, CoqHandle):
+            started = self._started.get(state.handle.theorem_key, started)
+        if started is None:
+            raise ProverError("premises asked before start(): no theorem is open")
+        return started
+
+    def _query_at_root(self, started: _Started, command: str) -> tuple[CoqMessage, ...]:
+        """Run a query command (`Search`, `Check`) where the theorem's proof starts; its messages."""
+        if not self._doc_starts_with(started.prefix):
+            self._goto(list(started.prefix), timeout=self.header_timeout)
+        root_state = self._doc[len(started.prefix) - 1][1]
+        payload = '<pair><route_id val="0"/>' + xml_pair(xml_string(command), xml_state_id(root_state)) + "</pair>"
+        answer = self._call("Query", payload, timeout=60)
+        return answer.messages if answer.good else ()
 
     def _step_uncached(self, state: State, tactic: str, new_sentences: list[str]) -> Outcome:
         assert self._current is not None
@@ -722,7 +825,7 @@ class CoqEnvironment:
             return (
                 "".join(f"{sentence}\n" for sentence in self.preamble_for(proof))
                 + f"{header.rstrip()}\n"
-                + f"{theorem.statement.strip()}\nProof.\n{body}\nQed.\n"
+                + f"{theorem.statement.strip()}\n{getattr(theorem, 'proof_opening', _PROOF)}\n{body}\nQed.\n"
                 + "".join(f"End {name}.\n" for _, name, _ in reversed(inner))
                 + f'Redirect "{assumptions}" Print Assumptions {qualified}.\n'
                 + "".join(f'Redirect "{out}" Locate {name}.\n' for name, out in locate)
@@ -914,7 +1017,7 @@ class CoqBackend:
                 parsed,
                 proofs,
                 complete=self.complete_file,
-                judge=judge._judge_assumptions,
+                judge=lambda report, theorem, located: judge._judge_assumptions(report, theorem),
                 accepted=accepted,
                 coq_args=self.coq_args,
             )

@@ -21,6 +21,7 @@ __all__ = [
     "OpenProof",
     "find_open_proofs",
     "scan_open_proofs",
+    "CoqTheorem",
     "OpenProofScan",
     "UnsupportedOpen",
     "DEFINITION_KEYWORDS",
@@ -53,6 +54,14 @@ _AXIOM_KEYWORDS = frozenset(
 )
 _ATTRIBUTES = re.compile(r"^(?:#\[[^\]]*\]\s*|(?:Local|Global|Polymorphic|Monomorphic|Private)\s+)*")
 _IDENT = r"[^\W\d][\w']*"  # Coq identifiers may be unicode letters (`αβ_comm`)
+
+
+@dataclass(frozen=True)
+class CoqTheorem(Theorem):
+    """A Coq theorem with the proof opening its file uses (`Proof using Hk.`; `Proof.` otherwise):
+    steps and the kernel check run under it, as the written file will."""
+
+    proof_opening: str = "Proof."
 
 
 @dataclass(frozen=True)
@@ -118,7 +127,7 @@ class OpenProofScan:
 
 # Declarations that open a proof when they have no body (`Definition x : T. Proof. ... Admitted.`):
 # completed with `Defined.` so they stay transparent, as a definition is meant to be.
-DEFINITION_KEYWORDS = frozenset({"Definition", "Instance", "Let"})
+DEFINITION_KEYWORDS = frozenset({"Definition", "Instance"})
 _OBLIGATION_KEYWORDS = frozenset({"Obligation", "Next"})
 
 
@@ -215,10 +224,27 @@ def scan_open_proofs(text: str, *, source: str = "") -> OpenProofScan:
             cursor = earlier[1]
         header_parts.append(text[cursor : statement.start])
         header = normalise_for_coq816("".join(header_parts))
-        theorem = Theorem(name=name, statement=statement_text, header=header, source=source)
+        theorem = CoqTheorem(
+            name=name, statement=statement_text, header=header, source=source,
+            proof_opening=_proof_opening(text[span[0] : span[1]]),
+        )
         opens.append(OpenProof(theorem, span, qualified_name=qualified, statement_start=statement.start))
     unsupported.sort(key=lambda hole: hole.start)
     return OpenProofScan(opens, unsupported)
+
+
+def _proof_opening(proof: str) -> str:
+    """`Proof using ...` (comments dropped, whitespace normalised) when the open proof starts with
+    one, else `Proof.`."""
+    try:
+        sentences = split_sentences(proof, allow_unterminated=True)
+    except SentenceSyntaxError:
+        return "Proof."
+    if sentences and sentences[0].terminated:
+        first = " ".join(strip_comments(sentences[0].text).split())
+        if re.fullmatch(r"Proof\s+using\b[^.]*\.", first):
+            return first
+    return "Proof."
 
 
 def _plain(sentence: Sentence) -> str:
@@ -257,7 +283,7 @@ def _track_block(sentence: Sentence, keyword: str, blocks: list[tuple[str, str]]
 
 def _opening(sentence: Sentence, keyword: str, text: str) -> tuple[str, str, str] | None:
     """(kind, name, statement) when `sentence` may open a proof: kind "theorem", "definition" (a
-    body-less Definition/Instance/Let), or "unsupported" (then the third item is the reason)."""
+    body-less Definition/Instance), or "unsupported" (then the third item is the reason)."""
     plain = _plain(sentence)
     if keyword in THEOREM_KEYWORDS:
         name = _theorem_name(sentence)
@@ -271,6 +297,11 @@ def _opening(sentence: Sentence, keyword: str, text: str) -> tuple[str, str, str
     if keyword == "Admit" and plain.startswith("Admit Obligations"):
         return "unsupported", f"obligations@{_line_of(text, sentence.start)}", (
             "Admit Obligations: Program obligations are not searched (prove them by hand)"
+        )
+    if keyword == "Let" and ":=" not in plain:
+        # Section-local: gone once the section ends, so the kernel check cannot name it.
+        return "unsupported", f"let@{_line_of(text, sentence.start)}", (
+            "a section-local Let cannot be checked by name outside its section (make it a Lemma)"
         )
     if keyword in DEFINITION_KEYWORDS and ":=" not in plain:
         name = _theorem_name(sentence)

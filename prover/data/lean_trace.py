@@ -18,7 +18,7 @@ from typing import Iterator
 from prover.data.rows import NO_GOALS, TraceRow
 from prover.errors import InputError, ToolchainMissing
 
-__all__ = ["read_leandojo_benchmark", "trace_lean_repository", "LEAN_DOJO_VERSION"]
+__all__ = ["official_split", "read_leandojo_benchmark", "trace_lean_repository", "LEAN_DOJO_VERSION"]
 
 # The lean-dojo release this code is written against (its `trace`/`LeanGitRepo` API).
 LEAN_DOJO_VERSION = "4.20.0"
@@ -29,8 +29,26 @@ def _state(text: str | None) -> str:
     return NO_GOALS if text in ("", "no goals") else text
 
 
+def official_split(path: str | Path) -> tuple[str, str] | None:
+    """(variant, split) of a LeanDojo Benchmark 4 file (`.../novel_premises/val.json` ->
+    ("novel_premises", "valid"); a `test.json` outside `random/` or `novel_premises/` ->
+    ("official", "test")), or None for a file not named like one of its splits."""
+    file = Path(path)
+    split = {"train": "train", "val": "valid", "valid": "valid", "test": "test"}.get(file.stem)
+    variant = file.parent.name if file.parent.name in ("random", "novel_premises") else "official"
+    return (variant, split) if split else None
+
+
+def _premises(annotated: object) -> tuple[str, ...]:
+    """The fully qualified premises of an `annotated_tactic` ([text, [{"full_name", ...}, ...]])."""
+    if isinstance(annotated, (list, tuple)) and len(annotated) == 2 and isinstance(annotated[1], list):
+        return tuple(str(p["full_name"]) for p in annotated[1] if isinstance(p, dict) and "full_name" in p)
+    return ()
+
+
 def read_leandojo_benchmark(path: str | Path) -> Iterator[TraceRow]:
-    """Rows from one LeanDojo Benchmark 4 JSON file (a list of theorems with traced tactics)."""
+    """Rows from one LeanDojo Benchmark 4 JSON file (a list of theorems with traced tactics), with
+    each tactic's premise annotations kept (`TraceRow.premises`)."""
     file = Path(path)
     try:
         theorems = json.loads(file.read_text())
@@ -54,6 +72,7 @@ def read_leandojo_benchmark(path: str | Path) -> Iterator[TraceRow]:
                 tactic=str(tactic["tactic"]),
                 state_after=_state(tactic.get("state_after")),
                 imports=(),
+                premises=_premises(tactic.get("annotated_tactic")),
             )
 
 

@@ -48,6 +48,8 @@ class TraceRow:
     tactic: the tactic text, one sentence (comments removed, whitespace collapsed).
     state_after: the goals after the tactic (`NO_GOALS` when the proof is complete).
     imports: the file's `Require`/`import` lines (what the proof's environment needs).
+    premises: the library lemmas the tactic uses, fully qualified, where the source says
+        (LeanDojo Benchmark 4's annotated tactics); empty otherwise.
     """
 
     source: str
@@ -57,11 +59,16 @@ class TraceRow:
     tactic: str
     state_after: str
     imports: tuple[str, ...] = field(default=())
+    premises: tuple[str, ...] = field(default=())
 
     def to_json(self) -> dict:
-        """The row as a JSON object (imports as a list)."""
+        """The row as a JSON object (imports and premises as lists; premises only when known)."""
         data = asdict(self)
         data["imports"] = list(self.imports)
+        if self.premises:
+            data["premises"] = list(self.premises)
+        else:
+            data.pop("premises")
         return data
 
     @classmethod
@@ -76,6 +83,7 @@ class TraceRow:
                 tactic=str(data["tactic"]),
                 state_after=str(data["state_after"]),
                 imports=tuple(data.get("imports") or ()),
+                premises=tuple(data.get("premises") or ()),
             )
         except (KeyError, TypeError, ValueError) as bad:
             raise InputError(f"not a trace row ({bad}): {str(data)[:120]}") from None

@@ -3,7 +3,11 @@
 The output directory holds:
   rows.jsonl                       one row per tactic step (`prover.data.rows.TraceRow`)
   theorems.jsonl                   one line per proof met (traced or the reason it was not)
-  splits/by_theorem/{train,valid,test}.jsonl, splits/by_file/...   deterministic splits
+  splits/by_theorem/{train,valid,test}.jsonl, splits/by_file/...   deterministic splits (a hash of
+                                   the theorem / of the file's logical module path)
+  splits/novel/...                 by file, near-duplicates of valid/test dropped from train
+                                   (splits/novel/report.json counts them; prover.data.leakfree)
+  splits/<variant>/...             LeanDojo Benchmark 4 input: its own splits, kept as they are
   report.json                      files, theorems and steps traced; failures by reason; speed
 """
 
@@ -18,6 +22,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from prover.data.coq_trace import FileTrace, trace_coq_files
+from prover.data.leakfree import logical_module_path, write_novel_split
 from prover.data.lean_trace import read_leandojo_benchmark
 from prover.data.rows import TraceRow, write_rows, write_splits
 from prover.errors import InputError
@@ -67,16 +72,19 @@ class TraceReport:
 
 
 def find_coq_files(paths: Sequence[str | Path]) -> list[tuple[Path, str]]:
-    """`(path, source label)` for every `.v` file under `paths`, sorted; the label is the path
-    relative to the given folder's parent (e.g. `theories/Arith/PeanoNat.v`)."""
+    """`(path, source label)` for every `.v` file under `paths`, sorted. The label is the file's
+    logical module path (`Coq.Arith.PeanoNat`, from Coq's library roots or the file's
+    `_CoqProject`), so a file gets the same label, and the same split, whichever folder was given;
+    a file neither covers keeps its path relative to the given folder's parent."""
+
     found: list[tuple[Path, str]] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
             for file in sorted(path.rglob("*.v")):
-                found.append((file, str(file.relative_to(path.parent))))
+                found.append((file, logical_module_path(file) or str(file.relative_to(path.parent))))
         elif path.is_file():
-            found.append((path, path.name))
+            found.append((path, logical_module_path(path) or path.name))
         else:
             raise InputError(f"{path}: no such file or folder")
     return found
@@ -133,6 +141,7 @@ def trace_coq(
     out.mkdir(parents=True, exist_ok=True)
     report = TraceReport()
     rows: list[TraceRow] = []
+    statements: dict[tuple[str, str], str] = {}
     started = time.monotonic()
     # Rows and theorems are written as each file finishes, so a long trace that is stopped keeps them.
     (out / "rows.jsonl").unlink(missing_ok=True)
@@ -145,27 +154,48 @@ def trace_coq(
             write_rows(out / "rows.jsonl", traced.rows, append=True)
             for theorem in traced.theorems:
                 theorems.write(json.dumps(theorem.to_json(traced.source, traced.path)) + "\n")
+                statements[(traced.source, theorem.name)] = theorem.statement
             theorems.flush()
     report.seconds = time.monotonic() - started
     report.splits = write_splits(out, rows)
+    report.splits["novel"] = write_novel_split(out, rows, statements)
     (out / "report.json").write_text(json.dumps(report.to_json(), indent=2) + "\n")
     return report
 
 
 def convert_leandojo(paths: Sequence[str | Path], out_dir: str | Path) -> TraceReport:
-    """Convert LeanDojo Benchmark 4 JSON files into the same output directory layout."""
+    """Convert LeanDojo Benchmark 4 JSON files into the same output directory layout.
+
+    When every file is one of the benchmark's own splits (`{random,novel_premises}/{train,val,
+    test}.json`), those splits are kept as they are (`splits/<variant>/{train,valid,test}.jsonl`)
+    instead of re-splitting by hash: its test theorems must stay test theorems.
+    """
+    from prover.data.lean_trace import official_split
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     rows: list[TraceRow] = []
+    official: dict[tuple[str, str], list[TraceRow]] | None = {}
     for path in paths:
-        rows.extend(read_leandojo_benchmark(path))
+        found = list(read_leandojo_benchmark(path))
+        rows.extend(found)
+        where = official_split(path)
+        if where is None:
+            official = None
+        elif official is not None:
+            official.setdefault(where, []).extend(found)
     report = TraceReport(files=len({r.source for r in rows}), files_replayed=len({r.source for r in rows}))
     theorems = Counter((r.source, r.theorem) for r in rows)
     report.theorems_seen = report.theorems_traced = len(theorems)
     report.steps = len(rows)
     report.seconds = time.monotonic() - started
     write_rows(out / "rows.jsonl", rows)
-    report.splits = write_splits(out, rows)
+    if official:
+        report.splits = {}
+        for (variant, split), bucket in sorted(official.items()):
+            report.splits.setdefault(variant, {})[split] = write_rows(out / "splits" / variant / f"{split}.jsonl", bucket)
+    else:
+        report.splits = write_splits(out, rows)
     (out / "report.json").write_text(json.dumps(report.to_json(), indent=2) + "\n")
     return report

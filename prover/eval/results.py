@@ -52,6 +52,8 @@ class ResultRow(BaseModel):
     proof: rendered proof text when proved; tactics: its steps.
     seconds: wall-clock seconds of search + kernel check; model_seconds / prover_seconds: time in
         the policy / in the proof assistant. expansions: (state, tactic) steps tried.
+    header_seconds / search_seconds / verify_seconds: `seconds` split into elaborating the header
+        and statement, searching, and the kernel check.
     error: one-line reason for invalid/error rows. worker_restarts: how many times a worker died
         on this problem before this row was written. finished_at: UTC time the row was written.
     """
@@ -70,6 +72,9 @@ class ResultRow(BaseModel):
     expansions: int = 0
     model_seconds: float = 0.0
     prover_seconds: float = 0.0
+    header_seconds: float = 0.0
+    search_seconds: float = 0.0
+    verify_seconds: float = 0.0
     error: str | None = None
     worker_restarts: int = 0
     finished_at: str = ""

@@ -1,9 +1,14 @@
 """The typed experiment file (`prove experiment run cfg.toml`): what to prove, with what, how long.
 
-Example (every table but [dataset] optional):
+Example (every table but [dataset] optional; top-level keys come before the first table, as
+TOML puts every key after a table header into that table). Each indented TOML block in this
+docstring is loaded by the tests:
 
     name = "portfolio+knn on held-out stdlib"
     kind = "evaluate"                 # or "expert_iteration"
+    seed = 0
+    attempts = 1
+    workers = 1                       # problems in parallel (Ray)
 
     [dataset]
     name = "trace:trace/"             # minif2f-coq | a folder of .v files | a .jsonl | trace:DIR
@@ -26,24 +31,30 @@ Example (every table but [dataset] optional):
     [expert_iteration]
     rounds = 2
     train_model = false               # also fine-tune a tiny model on the rows each round
-
-    seed = 0
-    attempts = 1
-    workers = 1                       # problems in parallel (Ray)
+    heldout = 0.25                    # share of the problems only scored, never learned from
 """
 
 from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from prover.config import ProverConfig
 from prover.errors import InputError
 
-__all__ = ["DatasetConfig", "KnnConfig", "ExpertIterationConfig", "ExperimentConfig", "load_experiment"]
+__all__ = [
+    "DatasetConfig",
+    "KnnConfig",
+    "ExpertIterationConfig",
+    "ExperimentConfig",
+    "EvalFigures",
+    "ExperimentSummary",
+    "load_experiment",
+    "documented_examples",
+]
 
 
 class DatasetConfig(BaseModel):
@@ -83,7 +94,8 @@ class ExpertIterationConfig(BaseModel):
     rounds: how many search-and-learn rounds. train_model: also fine-tune a tiny policy each round
     on the base rows plus the new ones (it then joins the mixture as `hf:` with `model_weight`).
     train_steps: optimizer steps per round. base_rows: rows the model starts from (default: the
-    kNN's rows).
+    kNN's rows). heldout: the share of the problems (by a hash of their ids) never learned from
+    and searched after each round to score it (0: learn and score on the same problems).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -93,6 +105,7 @@ class ExpertIterationConfig(BaseModel):
     train_steps: int = Field(200, ge=1)
     model_weight: float = Field(0.3, gt=0, le=1)
     base_rows: str | None = None
+    heldout: float = Field(0.25, ge=0, lt=1)
 
 
 class ExperimentConfig(BaseModel):
@@ -142,3 +155,57 @@ def load_experiment(path: str | Path) -> ExperimentConfig:
             where = ".".join(str(part) for part in first.get("loc", ()))
             raise InputError(f"{file}: {where}: {first.get('msg')}") from None
         raise InputError(f"{file}: {invalid}") from None
+
+
+class EvalFigures(BaseModel):
+    """The evaluation runner's figures an experiment summary carries, under the runner's own names
+    (`prover.eval.report.summarize`): a renamed field there fails validation here, loudly, instead
+    of leaving an empty `eval` table in every result."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    pass_at_k: dict[str, Any]
+    by_category: dict[str, Any]
+
+
+class ExperimentSummary(BaseModel):
+    """`summary.json` of an evaluation experiment (see `prover.experiments.runner`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    kind: str
+    dataset: str
+    split: str
+    policy: str
+    search: str
+    budget_seconds: float
+    problems: int
+    solved: int
+    unproved: int
+    invalid: int
+    errors: int
+    solve_rate: float
+    mean_seconds_solved: float | None
+    expansions: int
+    seconds: float
+    header_seconds: float = 0.0
+    search_seconds: float = 0.0
+    verify_seconds: float = 0.0
+    solved_problems: list[str]
+    preloaded_modules_left_out: list[str] = []
+    eval: EvalFigures
+
+
+def documented_examples(text: str | None = None) -> list[str]:
+    """The indented TOML blocks of this module's docstring (or of `text`): what the docs promise loads."""
+    blocks: list[str] = []
+    current: list[str] = []
+    for line in (text if text is not None else __doc__ or "").splitlines() + ["end"]:
+        if line.startswith("    ") or (current and not line.strip()):
+            current.append(line[4:])
+            continue
+        if any(part.strip() for part in current):
+            blocks.append("\n".join(current).strip() + "\n")
+        current = []
+    return blocks

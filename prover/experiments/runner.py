@@ -32,7 +32,7 @@ from prover.eval.datasets import Problem, dataset_label, load_dataset, select_pr
 
 from prover.eval.results import ResultRow
 from prover.eval.runner import ProgressSink, run_evaluation
-from prover.experiments.config import ExperimentConfig, KnnConfig
+from prover.experiments.config import EvalFigures, ExperimentConfig, ExperimentSummary, KnnConfig
 from prover.policies.knn import KNNPolicy
 from search.types import Policy, Theorem
 
@@ -73,6 +73,7 @@ def trace_problems(trace_dir: str | Path, split: str) -> list[Problem]:
         raise InputError(f"{trace_dir}: no theorems.jsonl (not a `prove trace` output)")
     texts: dict[str, str] = {}
     problems: list[Problem] = []
+    seen: set[str] = set()
     for line in listing.read_text().splitlines():
         entry = json.loads(line)
         if entry["status"] != "traced" or declaration_keyword(entry["statement"]) not in THEOREM_KEYWORDS:
@@ -87,8 +88,66 @@ def trace_problems(trace_dir: str | Path, split: str) -> list[Problem]:
                 raise InputError(f"{path}: cannot read the traced file ({missing.strerror})") from None
         header = texts[path][: entry["header_end"]]
         theorem = Theorem(entry["theorem"], entry["statement"], header=header, source=path)
-        problems.append(Problem(f"{entry['source']}::{entry['theorem']}", "coq", theorem, "stdlib", source=path))
+        problems.append(Problem(_problem_id(entry, header, seen), "coq", theorem, "stdlib", source=path))
     return problems
+
+
+def _problem_id(entry: dict, header: str, seen: set[str]) -> str:
+    """`source::Module.theorem`: qualified by the modules open at the statement, so `Module A.
+    Lemma foo` and `Module B. Lemma foo` are two problems (a short-name id counted them as one);
+    a name a file still repeats gets its statement's offset."""
+    from prover.backends.coq_parse import open_blocks
+
+    modules = [name for kind, name in open_blocks(header) if kind in ("Module", "Functor")]
+    identifier = f"{entry['source']}::{'.'.join([*modules, entry['theorem']])}"
+    if identifier in seen:
+        identifier = f"{identifier}@{entry['header_end']}"
+    seen.add(identifier)
+    return identifier
+
+
+def _drop_preloaded(problems: list[Problem], config: ExperimentConfig) -> tuple[list[Problem], list[str]]:
+    """Leave out held-out problems of trace datasets whose module the search preamble loads
+    (`From Coq Require Import Lia Lra Psatz` loads some stdlib files, theorems and hints
+    included): each theorem must see only what precedes it and what its file requires."""
+    if not config.dataset.name.startswith("trace:") or config.prover.backend == "lean":
+        return problems, []
+    from prover.data.leakfree import preamble_loaded_modules, search_preamble
+
+    loaded = preamble_loaded_modules(search_preamble())
+    kept = [p for p in problems if p.id.partition("::")[0] not in loaded]
+    dropped = sorted({p.id.partition("::")[0] for p in problems} & loaded)
+    if dropped:
+        log.warning("left out the problems of %d module(s) the search preamble loads: %s", len(dropped), ", ".join(dropped))
+    if not kept:
+        raise InputError(f"every selected problem comes from a module the search preamble loads ({', '.join(dropped)})")
+    return kept, dropped
+
+
+def evaluated_theorems(problems: Sequence[Problem]) -> set[tuple[str, str]]:
+    """(source, theorem) of each problem, as trace rows name them (`source::theorem` ids)."""
+    found: set[tuple[str, str]] = set()
+    for problem in problems:
+        source, sep, qualified = problem.id.partition("::")
+        name = problem.theorem.name if problem.theorem is not None else qualified.rsplit(".", 1)[-1]
+        found.add((source, name) if sep else (problem.source, name))
+    return found
+
+
+def refuse_overlap(rows_path: str | None, problems: Sequence[Problem], what: str) -> None:
+    """`InputError` when rows at `rows_path` come from an evaluated theorem or its file: learning
+    from them would leak the evaluation split into the policy."""
+    if not rows_path:
+        return
+    from prover.data.leakfree import overlapping_rows
+
+    leaked = overlapping_rows(read_rows(rows_path), evaluated_theorems(problems))
+    if leaked:
+        files = sorted({row.source for row in leaked})
+        raise InputError(
+            f"{what} {rows_path} overlaps the evaluation split: {len(leaked)} rows from {len(files)} evaluated "
+            f"file(s) ({', '.join(files[:3])}{', ...' if len(files) > 3 else ''}); use rows from the training split"
+        )
 
 
 def load_problems(config: ExperimentConfig) -> tuple[list[Problem], str]:
@@ -124,6 +183,10 @@ class ExperimentPolicy:
         self.knn_weight = 0.0
         self.online = False
         self.file_context: FileContext | None = None
+        # Proofs found online, per attempt (keyed by the attempt's seed): see `_LearningProver`.
+        self.online_rows: dict[int, list[TraceRow]] = {}
+        # States the searches proved unprovable (value-training negatives; expert iteration).
+        self.failed_states: list[str] = []
         if config.knn is not None:
             rows = read_rows(config.knn.rows) if config.knn.rows else ()
             self.knn = KNNPolicy(rows, k=config.knn.k, temperature=config.knn.temperature)
@@ -194,6 +257,17 @@ class FileContext:
         return [row for name in dict.fromkeys(earlier) for row in self._rows.get((path, name), [])]
 
 
+def failed_states(result: TheoremResult) -> list[str]:
+    """The states a search showed to be dead ends (status FAILED: every candidate failed below
+    them): what value training learns 0 from, next to the proofs' states it learns 1 from."""
+    from search.tree import NodeStatus
+
+    graph = result.search_graph
+    if graph is None:
+        return []
+    return [key for key in graph.keys() if graph.status(key) is NodeStatus.FAILED]  # type: ignore[attr-defined]
+
+
 def _proof_rows(result: TheoremResult, theorem: Theorem) -> list[TraceRow]:
     """The (state, tactic) rows of a proved result, read off its search graph."""
     graph = result.search_graph
@@ -211,19 +285,28 @@ def _proof_rows(result: TheoremResult, theorem: Theorem) -> list[TraceRow]:
 
 
 class _LearningProver:
-    """A `Prover` whose kNN is given each theorem's file context and learns each proof found."""
+    """A `Prover` whose kNN is given each theorem's file context and the proofs this attempt found.
 
-    def __init__(self, prover: Prover, policy: ExperimentPolicy) -> None:
+    Online learning is per attempt (`attempt_key`: the attempt's seed): attempt 1 of a problem
+    never sees attempt 0's proof of it, so pass@k counts independent attempts. The proofs stay in
+    the kNN's local set; the main index changes only between expert-iteration rounds.
+    """
+
+    def __init__(self, prover: Prover, policy: ExperimentPolicy, attempt_key: int = 0) -> None:
         self.prover = prover
         self.policy = policy
+        self.attempt_key = attempt_key
 
     def prove_theorem(self, theorem: Theorem, *, on_step: Callable[[int], None] | None = None) -> TheoremResult:
         knn = self.policy.knn
-        if knn is not None and self.policy.file_context is not None:
-            knn.use_local(self.policy.file_context.rows_before(theorem))
+        learned = self.policy.online_rows.setdefault(self.attempt_key, [])
+        if knn is not None:
+            context = self.policy.file_context.rows_before(theorem) if self.policy.file_context is not None else []
+            knn.use_local([*context, *learned])
         result = self.prover.prove_theorem(theorem, on_step=on_step) if on_step else self.prover.prove_theorem(theorem)
         if knn is not None and self.policy.online and result.status == "proved" and result.kernel_checked:
-            knn.add(_proof_rows(result, theorem))
+            learned.extend(_proof_rows(result, theorem))
+        self.policy.failed_states.extend(failed_states(result))
         return result
 
     def close(self) -> None:
@@ -238,7 +321,8 @@ class _SharedPolicyProver:
     policy: ExperimentPolicy
 
     def __call__(self, config: ProverConfig) -> _LearningProver:
-        return _LearningProver(Prover(config, get_backend(self.backend), policy=self.policy.policy), self.policy)
+        prover = Prover(config, get_backend(self.backend), policy=self.policy.policy)
+        return _LearningProver(prover, self.policy, attempt_key=config.seed)
 
 
 # ---------------------------------------------------------------- running
@@ -290,13 +374,19 @@ def run_experiment(
         (out / "config.toml").write_text(config_text)
     (out / "config.json").write_text(json.dumps(config.model_dump(mode="json"), indent=2) + "\n")
     problems, label = load_problems(config)
+    problems, preloaded = _drop_preloaded(problems, config)
+    refuse_overlap(config.knn.rows if config.knn else None, problems, "[knn].rows")
+    refuse_overlap(config.expert_iteration.base_rows if config.kind == "expert_iteration" else None, problems,
+                   "[expert_iteration].base_rows")
     backend = problems[0].backend
     policy = ExperimentPolicy(config, backend)
     started = time.monotonic()
     if config.kind == "evaluate":
         rows, eval_summary = _evaluate(config, problems, label, policy, out / "eval", config.policy_label, progress)
         summary = _summary_of(config, label, problems, rows, time.monotonic() - started)
-        summary["eval"] = {k: eval_summary.get(k) for k in ("pass_at", "categories") if k in eval_summary}
+        summary["preloaded_modules_left_out"] = preloaded
+        summary["eval"] = EvalFigures.model_validate(eval_summary)
+        summary = ExperimentSummary.model_validate(summary).model_dump(mode="json")
         _write_outputs(out, config, summary, [("run", _solve_times(rows))], rounds=[])
         return ExperimentOutcome(out, summary)
     return _expert_iteration(config, problems, label, policy, out, progress, started)
@@ -324,6 +414,9 @@ def _summary_of(
         "mean_seconds_solved": (sum(r.seconds for r in proved) / len(proved)) if proved else None,
         "expansions": sum(r.expansions for r in first),
         "seconds": round(seconds, 2),
+        "header_seconds": round(sum(r.header_seconds for r in first), 3),
+        "search_seconds": round(sum(r.search_seconds for r in first), 3),
+        "verify_seconds": round(sum(r.verify_seconds for r in first), 3),
         "solved_problems": sorted(r.problem for r in proved),
     }
 
@@ -346,8 +439,11 @@ def _expert_iteration(
         policy.knn, policy.knn_weight = KNNPolicy(), config.knn.weight  # type: ignore[union-attr]
         policy.online = config.knn.online  # type: ignore[union-attr]
         policy.refresh()
+    scored, learned_on = _heldout_split(problems, settings.heldout)
+    problems = learned_on
     by_id = {p.id: p for p in problems}
     ever_solved: set[str] = set()
+    valued: set[str] = set()  # states already written as value examples (no duplicates across rounds)
     rounds: list[dict[str, Any]] = []
     curves: list[tuple[str, list[float]]] = []
     new_rows_path = out / "new_rows.jsonl"
@@ -357,6 +453,8 @@ def _expert_iteration(
     backend = get_backend(problems[0].backend)
     for round_index in range(settings.rounds):
         round_started = time.monotonic()
+        policy.online_rows.clear()  # each round is a fresh attempt; what it learns enters the index below
+        policy.failed_states.clear()
         rows, _ = _evaluate(
             config, problems, label, policy, out / f"round-{round_index}",
             f"{config.policy_label}@round{round_index}", progress,
@@ -367,7 +465,8 @@ def _expert_iteration(
         values: list[Example] = []
         replay_failures: dict[str, str] = {}
         with backend.open_environment(step_timeout=config.prover.step_timeout) as env:  # type: ignore[attr-defined]
-            for problem_id, row in sorted(solved.items()):
+            # Only proofs not learned in an earlier round: re-appending each round duplicated rows.
+            for problem_id, row in sorted((pid, solved[pid]) for pid in new):
                 theorem = by_id[problem_id].theorem
                 assert theorem is not None
                 try:
@@ -385,6 +484,13 @@ def _expert_iteration(
                     values.append(Example(env.start(theorem).key, "", 0.0))
                 except (InputError, ProverCrashed, ProverTimeout) as failed:
                     log.info("%s: no root state for the value data: %s", problem_id, failed)
+        values.extend(Example(state, "", 0.0) for state in policy.failed_states)
+        fresh: list[Example] = []
+        for example in values:
+            if example.state not in valued:
+                valued.add(example.state)
+                fresh.append(example)
+        values = fresh
         added = policy.knn.add(traced) if policy.knn is not None else 0
         write_rows(new_rows_path, traced, append=True)
         write_value_examples(values_path, values, append=True)
@@ -393,10 +499,23 @@ def _expert_iteration(
             model_dir = _retrain_model(config, out, round_index, new_rows_path)
             policy.set_model(model_dir, settings.model_weight)
         ever_solved |= set(solved)
+        heldout_solved = None
+        if scored:
+            # Scored on problems it never learns from: the learning rounds' own solve counts say
+            # how well it memorises, this says how well it generalises.
+            policy.online_rows.clear()
+            heldout_rows, _ = _evaluate(
+                config, scored, label, policy, out / f"round-{round_index}-heldout",
+                f"{config.policy_label}@round{round_index}-heldout", progress,
+            )
+            heldout_solved = sum(r.status == "proved" and r.kernel_checked and r.attempt == 0 for r in heldout_rows)
         record = {
             "round": round_index,
             "problems": len(problems),
             "solved": len(solved),
+            "heldout_problems": len(scored),
+            "heldout_solved": heldout_solved,
+            "value_examples": len(values),
             "new_proofs": len(new),
             "cumulative_solved": len(ever_solved),
             "rows_added": added,
@@ -420,12 +539,32 @@ def _expert_iteration(
         "problems": len(problems),
         "solved": rounds[-1]["solved"],
         "solved_per_round": [r["solved"] for r in rounds],
+        "heldout_problems": rounds[-1]["heldout_problems"],
+        "heldout_solved_per_round": [r["heldout_solved"] for r in rounds],
         "cumulative_solved": len(ever_solved),
         "seconds": round(time.monotonic() - started, 2),
         "solved_problems": sorted(ever_solved),
     }
     _write_outputs(out, config, summary, curves, rounds=rounds)
     return ExperimentOutcome(out, summary, rounds)
+
+
+def _heldout_split(problems: Sequence[Problem], fraction: float) -> tuple[list[Problem], list[Problem]]:
+    """(scored, learned on): the problems whose id hashes below `fraction` are held out for scoring."""
+    import hashlib
+
+    def share(problem: Problem) -> float:
+        return int.from_bytes(hashlib.sha256(problem.id.encode()).digest()[:8], "big") / 2**64
+
+    if fraction <= 0:
+        return [], list(problems)
+    if len(problems) < 2:
+        raise InputError("expert iteration with [expert_iteration].heldout > 0 needs at least two problems")
+    ranked = sorted(problems, key=share)
+    # At least one problem on each side, whatever the fraction and the hashes.
+    cut = min(max(1, sum(share(p) < fraction for p in problems)), len(problems) - 1)
+    scored = {p.id for p in ranked[:cut]}
+    return [p for p in problems if p.id in scored], [p for p in problems if p.id not in scored]
 
 
 def _retrain_model(config: ExperimentConfig, out: Path, round_index: int, new_rows: Path) -> Path:

@@ -15,6 +15,10 @@ Policy specs
                                               rows.jsonl, or a saved index); options k, temperature
             | "hammer"                        Coq: CoqHammer's `hammer` (premise selection and the
                                               E/Z3/CVC4 provers); the proof gets its reconstruction
+            | "retrieval" [ "?" OPTIONS ]     Coq: lemmas from `Search` on the goal's symbols and the
+                                              file's earlier lemmas, BM25-ranked, proposed as apply /
+                                              rewrite / eapply / auto using / hauto use:; options
+                                              premises (6), combined (3)
             | ALIAS                           a named open model (below)
     OPTIONS := KEY "=" VALUE ( "&" KEY "=" VALUE )*      (URL query syntax; write "+" as %2B)
 
@@ -187,6 +191,16 @@ def _build_atom(atom: str, *, language: Language, seed: int) -> Policy:
         return _hf_policy(text, language=language, seed=seed, whole=whole)
     if text.startswith("openai:"):
         return _openai_policy(text, language=language, seed=seed, whole=whole)
+    if text == "retrieval" or text.startswith("retrieval?"):
+        if whole or language != "coq":
+            raise InputError("the retrieval policy searches Coq's environment: Coq only, single tactics")
+        from prover.policies.retrieval import RetrievalPolicy
+
+        options = SpecOptions("retrieval", split_spec_options(text)[1])
+        premises = int(options.integer("premises", 6) or 6)
+        combined = int(options.integer("combined", 3) or 3)
+        options.check_all_used()
+        return RetrievalPolicy(premises=premises, combined=combined)
     if text == "hammer":
         if whole or language != "coq":
             raise InputError("the hammer policy is CoqHammer's tactic: Coq only, single tactics")
@@ -199,7 +213,7 @@ def _build_atom(atom: str, *, language: Language, seed: int) -> Policy:
         from prover.policies.knn import build_knn_policy
 
         return build_knn_policy(text)
-    known = ", ".join(["portfolio", "hammer", "hf:MODEL", "openai:URL", "knn:ROWS", "whole:...", *ALIASES])
+    known = ", ".join(["portfolio", "hammer", "retrieval", "hf:MODEL", "openai:URL", "knn:ROWS", "whole:...", *ALIASES])
     raise InputError(f"unknown policy {atom!r}; expected one of: {known}")
 
 

@@ -123,7 +123,11 @@ def test_found_proofs_are_recorded_only_with_a_kernel_verdict_and_rejected_ones_
     backend, parsed = parsed_file()
     by_name = {t.name: t for t in parsed.theorems}
     recorded: dict[str, TheoremResult] = {}
-    checker = _KernelChecker(backend, parsed, ProverConfig(backend="coq"), lambda t, r: recorded.__setitem__(t.name, r))
+    refused: dict[str, TheoremResult] = {}
+    checker = _KernelChecker(
+        backend, parsed, ProverConfig(backend="coq"),
+        lambda t, r: recorded.__setitem__(t.name, r), lambda t, r: refused.__setitem__(t.name, r),
+    )
     checker.submit(by_name["first_one"], TheoremResult(theorem="first_one", status="found", tactics=("intros", "lia")))
     # Leaves a goal at Qed: breaks the completed file, then fails its own check too.
     checker.submit(by_name["M.in_module"], TheoremResult(theorem="M.in_module", status="found", tactics=("intros",)))
@@ -136,8 +140,9 @@ def test_found_proofs_are_recorded_only_with_a_kernel_verdict_and_rejected_ones_
     )
     checker.finish()
     assert recorded["first_one"].status == "proved" and recorded["first_one"].kernel_checked
-    assert recorded["M.in_module"].status == "unproved" and not recorded["M.in_module"].kernel_checked
-    assert recorded["M.in_module"].error.startswith("kernel rejected the proof found")
+    assert "M.in_module" not in recorded, "a refused proof goes to the reject callback (searched again)"
+    assert refused["M.in_module"].status == "unproved" and not refused["M.in_module"].kernel_checked
+    assert refused["M.in_module"].error.startswith("kernel rejected the proof found")
     assert recorded["uses_first"].status == "proved" and recorded["uses_first"].kernel_checked
 
 

@@ -99,3 +99,10 @@ def test_an_unreadable_file_is_located_like_coqc() -> None:
     with pytest.raises(InputError) as caught:
         CoqBackend(hammer=False).parse_file("x.v", "Theorem t : True.\nAdmitted.\n  (* open\n")
     assert str(caught.value) == 'File "x.v", line 3, characters 2-3: cannot split into Coq sentences: unterminated comment'
+
+
+def test_a_section_local_let_is_unsupported_not_searched() -> None:
+    text = "Section S.\nLet two : 2 = 2.\nProof.\nAdmitted.\nLemma l : True.\nAdmitted.\nEnd S.\n"
+    scan = scan_open_proofs(text)
+    assert [o.qualified_name for o in scan.opens] == ["l"]
+    assert [u.name for u in scan.unsupported] == ["let@2"] and "section-local Let" in scan.unsupported[0].reason

@@ -147,6 +147,8 @@ def test_traced_rows_replay_through_the_backend_and_failures_are_reported(tmp_pa
         for name in ("train", "valid", "test")
     }
     assert sum(len(v) for v in split_rows.values()) == len(rows)
+    novel = json.loads((tmp_path / "out" / "splits" / "novel" / "report.json").read_text())
+    assert novel["train_rows"]["before"] == len(split_rows["train"]) >= novel["train_rows"]["after"]
     for name, bucket in split_rows.items():
         assert all(split_of(r, by="file") == name for r in bucket)
 
@@ -219,4 +221,6 @@ def test_prove_trace_command_converts_leandojo_json_and_prints_the_report(tmp_pa
     result = CliRunner().invoke(app, ["trace", str(source), "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["steps"] == 2
-    assert (tmp_path / "out" / "splits" / "by_theorem" / "train.jsonl").exists()
+    # A benchmark split file keeps its own split (not re-split by hash).
+    assert [r.theorem for r in read_rows(tmp_path / "out" / "splits" / "official" / "test.jsonl")] == ["mul_left_cancel_iff"] * 2
+    assert not (tmp_path / "out" / "splits" / "by_theorem").exists()

@@ -1,0 +1,253 @@
+"""Held-out Coq standard-library files, Tactician's protocol: does premise selection and learning help?
+
+    .venv/bin/python benchmarks/stdlib_heldout.py                      # the full protocol (hours)
+    .venv/bin/python benchmarks/stdlib_heldout.py --reduced            # 12 files x 5 theorems, 10 s, 2 arms
+
+Protocol (issue 16). The problems are the theorems of a fixed set of standard-library files
+(`HELDOUT_FILES`, below), in file order; each theorem is stated with its file's text up to its
+statement as the header (what precedes it in its file, the files it `Require`s compiled), and its
+own proof removed. Every arm sees the same problems, interleaved problem by problem so that load on
+the machine falls evenly on the arms. Arms: `portfolio`; `+hammer` (CoqHammer's `hammer` with E
+and CVC4); `+retrieval` (BM25-ranked `Search` premises); `+knn` (Tactician's kNN over the proofs
+earlier in the same file, learning online from the proofs it finds; reset per arm, one attempt);
+`all` (the four together). With `--knn-rows`, the kNN also indexes a trace of other files (the
+full protocol: every stdlib file outside the held-out set, traced with `prove trace`), after the
+held-out theorems' near-duplicates and twin files are dropped from it (`prover.data.leakfree`).
+Reported: solved with a 95% Wilson interval per arm, a paired exact McNemar test between each arm
+and the portfolio, solved against time, mean seconds per problem, and a duplicate report
+(held-out statements that occur verbatim, after normalisation, in a library file outside the set).
+A `hammer` call may overrun the per-problem budget (the search checks it between steps): its
+time counts in the arm's seconds, so the time figures show what it costs.
+
+The held-out set. `HELDOUT_FILES` is every second file, by module path, of the stdlib files that
+(a) the search preamble (`Lia Lra Psatz`, CoqHammer) does not load, checked at start from `Print
+Libraries`: a held-out module the preamble loaded would put its own theorems, and hints, in scope;
+(b) declare no functor or module type (their theorems cannot be stated alone); (c) have 8 to 60
+theorem-like declarations. That gives 48 files and about 980 theorems. `--reduced` takes every
+fourth of those files (12) and the first 5 traced theorems of each (60): chosen by this rule
+before any run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import signal
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from prover.agent import Prover  # noqa: E402
+from prover.backends.coq import CoqBackend  # noqa: E402
+from prover.config import ProverConfig  # noqa: E402
+from prover.data.coq_trace import COQ_STDLIB  # noqa: E402
+from prover.data.leakfree import (  # noqa: E402
+    duplicate_statement_report,
+    novel_split,
+    preamble_loaded_modules,
+    search_preamble,
+)
+from prover.data.rows import TraceRow, read_rows  # noqa: E402
+from prover.data.trace import trace_coq  # noqa: E402
+from prover.policies import build_policy  # noqa: E402
+from prover.policies.knn import KNNPolicy  # noqa: E402
+from prover.policies.mixture import MixturePolicy  # noqa: E402
+from search.types import Theorem  # noqa: E402
+
+# Every second file (by module path) of the eligible stdlib files, see the docstring.
+HELDOUT_FILES = (
+    "Coq.Bool.BoolOrder", "Coq.Lists.SetoidPermutation", "Coq.Logic.ClassicalFacts", "Coq.Logic.Diaconescu",
+    "Coq.Logic.FinFun", "Coq.NArith.Ndec", "Coq.Numbers.Cyclic.Int63.Cyclic63", "Coq.Numbers.DecimalN",
+    "Coq.Numbers.DecimalPos", "Coq.Numbers.DecimalR", "Coq.Numbers.DecimalZ", "Coq.Numbers.HexadecimalNat",
+    "Coq.Numbers.HexadecimalQ", "Coq.Numbers.HexadecimalString", "Coq.Program.Wf",
+    "Coq.Reals.Abstract.ConstructiveMinMax", "Coq.Reals.Abstract.ConstructiveRealsMorphisms", "Coq.Reals.Alembert",
+    "Coq.Reals.ClassicalConstructiveReals", "Coq.Reals.MVT", "Coq.Reals.PSeries_reg", "Coq.Reals.RList",
+    "Coq.Reals.Ranalysis2", "Coq.Reals.Ranalysis5", "Coq.Reals.Rgeom", "Coq.Reals.RiemannInt_SF",
+    "Coq.Reals.Rpower", "Coq.Reals.Rseries", "Coq.Reals.Rtopology", "Coq.Reals.Rtrigo_def", "Coq.Reals.Rtrigo_reg",
+    "Coq.Reals.SeqProp", "Coq.Sets.Constructive_sets", "Coq.Sets.Image", "Coq.Sets.Integers",
+    "Coq.Sets.Powerset", "Coq.Sets.Powerset_facts", "Coq.Sets.Relations_2_facts", "Coq.Sorting.CPermutation",
+    "Coq.Sorting.PermutEq", "Coq.Sorting.Permutation", "Coq.Wellfounded.Lexicographic_Exponentiation",
+    "Coq.ZArith.Zdigits", "Coq.btauto.Algebra", "Coq.micromega.ZifySint63", "Coq.rtauto.Bintree",
+    "Coq.setoid_ring.Ncring", "Coq.setoid_ring.Ncring_polynom",
+)
+REDUCED_FILES = HELDOUT_FILES[::4]
+ARMS = ("portfolio", "+hammer", "+retrieval", "+knn", "all")
+# Mixture weights (portfolio 1), set before any run: hammer's one candidate gets its component's
+# whole weight, so a small one puts it after the portfolio's few best closers; retrieval's
+# candidates are spread over several premises and tactics.
+HAMMER_WEIGHT = 0.1
+RETRIEVAL_WEIGHT = 0.5
+KNN_WEIGHT = 0.3
+
+
+def file_of(module: str) -> Path:
+    """`Coq.Reals.Rpower` -> .../theories/Reals/Rpower.v"""
+    return COQ_STDLIB.joinpath(*module.split(".")[1:]).with_suffix(".v")
+
+
+def wilson(solved: int, total: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval for a proportion."""
+    if total == 0:
+        return (0.0, 0.0)
+    p = solved / total
+    centre = (p + z * z / (2 * total)) / (1 + z * z / total)
+    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / (1 + z * z / total)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def mcnemar_exact(only_a: int, only_b: int) -> float:
+    """Two-sided exact McNemar p-value (binomial test on the discordant pairs)."""
+    n = only_a + only_b
+    if n == 0:
+        return 1.0
+    k = min(only_a, only_b)
+    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2**n
+    return min(1.0, 2 * tail)
+
+
+def build_arm(arm: str, knn_rows: list[TraceRow]) -> tuple[object, KNNPolicy | None]:
+    """The policy of an arm and its kNN (None when the arm has none); `knn_rows` is its main index."""
+    spec = {"portfolio": "portfolio", "+hammer": f"portfolio+{HAMMER_WEIGHT}*hammer",
+            "+retrieval": f"portfolio+{RETRIEVAL_WEIGHT}*retrieval", "+knn": "portfolio",
+            "all": f"portfolio+{HAMMER_WEIGHT}*hammer+{RETRIEVAL_WEIGHT}*retrieval"}[arm]
+    base = build_policy(spec, backend="coq")
+    if arm not in ("+knn", "all"):
+        return base, None
+    knn = KNNPolicy(knn_rows)  # plus, per theorem, the proofs before it in its file, and online learning
+    return MixturePolicy([base, knn], [1 - KNN_WEIGHT, KNN_WEIGHT]), knn
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reduced", action="store_true", help="12 files x 5 theorems (see the docstring)")
+    parser.add_argument("--per-file", type=int, default=None, help="first N theorems of each file (default: all; reduced: 5)")
+    parser.add_argument("--budget-seconds", type=float, default=30.0)
+    parser.add_argument("--step-timeout", type=float, default=10.0)
+    parser.add_argument("--arms", default=",".join(ARMS), help=f"comma-separated subset of {','.join(ARMS)}")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/stdlib-heldout"), help="trace and rows folder")
+    parser.add_argument("--knn-rows", type=Path, default=None,
+                        help="the kNN's main index: rows of a `prove trace` of other files (refused if it holds a "
+                             "held-out module; near-duplicates of held-out theorems and twin files are dropped)")
+    args = parser.parse_args()
+    # A stopped run closes its provers (and their coqidetop processes) on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    arms = [a.strip() for a in args.arms.split(",") if a.strip()]
+    unknown = set(arms) - set(ARMS)
+    if unknown:
+        sys.exit(f"unknown arm(s) {sorted(unknown)}; expected {ARMS}")
+    modules = REDUCED_FILES if args.reduced else HELDOUT_FILES
+    per_file = args.per_file or (5 if args.reduced else None)
+
+    loaded = preamble_loaded_modules(search_preamble()) & set(modules)
+    if loaded:
+        sys.exit(f"the search preamble loads held-out modules {sorted(loaded)}: they cannot be held out")
+
+    # Trace the held-out files: their theorems (with where each statement starts) and the steps of
+    # their proofs (the kNN's in-file context: a theorem sees only the rows of earlier theorems).
+    args.work.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    trace_coq([(file_of(m), m) for m in modules], args.work, jobs=1, sentence_timeout=30.0)
+    trace_seconds = time.monotonic() - started
+    problems: list[Theorem] = []
+    texts: dict[str, str] = {}
+    for line in (args.work / "theorems.jsonl").read_text().splitlines():
+        entry = json.loads(line)
+        if entry["status"] != "traced":
+            continue
+        module = entry["source"]
+        if per_file is not None and sum(1 for p in problems if p.source == module) >= per_file:
+            continue
+        text = texts.setdefault(module, file_of(module).read_text())
+        problems.append(Theorem(entry["theorem"], entry["statement"], header=text[: entry["header_end"]], source=module))
+    rows_by_theorem: dict[tuple[str, str], list[TraceRow]] = {}
+    for row in read_rows(args.work / "rows.jsonl"):
+        rows_by_theorem.setdefault((row.source, row.theorem), []).append(row)
+
+    duplicates = duplicate_statement_report(problems, COQ_STDLIB, exclude_modules=set(modules))
+    knn_rows: list[TraceRow] = []
+    if args.knn_rows is not None:
+        knn_rows = list(read_rows(args.knn_rows))
+        leaked = sorted({row.source for row in knn_rows} & set(modules))
+        if leaked:
+            sys.exit(f"--knn-rows holds held-out modules {leaked[:5]}: trace only files outside the held-out set")
+        held_rows = [row for rows in rows_by_theorem.values() for row in rows]
+        statements = {(p.source or "", p.name): p.statement for p in problems}
+        cleaned = novel_split({"train": knn_rows, "test": held_rows}, statements)
+        knn_rows = cleaned.rows["train"]
+        duplicates["knn_index_near_duplicates"] = cleaned.report
+    (args.work / "outcomes.jsonl").unlink(missing_ok=True)
+
+    config = ProverConfig(backend="coq", policy="portfolio", search="best_first", budget_seconds=args.budget_seconds,
+                          step_timeout=args.step_timeout)
+    backend = CoqBackend()
+    arm_policies = {arm: build_arm(arm, knn_rows) for arm in arms}
+    provers = {arm: Prover(config, backend, policy=policy) for arm, (policy, _) in arm_policies.items()}
+    outcomes: dict[str, list[dict]] = {arm: [] for arm in arms}
+    try:
+        for index, theorem in enumerate(problems):
+            earlier = [name for p in problems[:index] if p.source == theorem.source for name in [p.name]]
+            context = [r for name in earlier for r in rows_by_theorem.get((theorem.source or "", name), [])]
+            for arm in arms:
+                _, knn = arm_policies[arm]
+                if knn is not None:
+                    knn.use_local(context)
+                result = provers[arm].prove_theorem(theorem)
+                proved = result.status == "proved" and result.kernel_checked
+                if knn is not None and proved and result.tactics:
+                    from prover.experiments.runner import _proof_rows
+
+                    knn.add(_proof_rows(result, theorem))  # online learning within this arm's run
+                outcome = {"arm": arm, "problem": f"{theorem.source}::{theorem.name}", "proved": proved,
+                           "seconds": round(result.seconds, 2), "search_seconds": result.search_seconds,
+                           "header_seconds": result.header_seconds, "verify_seconds": result.verify_seconds,
+                           "status": result.status, "proof": result.proof}
+                outcomes[arm].append(outcome)
+                with (args.work / "outcomes.jsonl").open("a") as progress_file:  # kept if the run stops
+                    progress_file.write(json.dumps(outcome) + "\n")
+                print(f"[{index + 1}/{len(problems)}] {arm:<10} {theorem.source}::{theorem.name} {result.status} "
+                      f"{result.seconds:.1f}s", flush=True)
+    finally:
+        for prover in provers.values():
+            prover.close()
+
+    total = len(problems)
+    table = {}
+    for arm in arms:
+        solved = sum(o["proved"] for o in outcomes[arm])
+        low, high = wilson(solved, total)
+        times = sorted(o["seconds"] for o in outcomes[arm] if o["proved"])
+        curve = {str(t): sum(1 for s in times if s <= t) for t in (1, 2, 5, 10, 20, 30, 60)}
+        table[arm] = {"solved": solved, "rate": round(solved / total, 4) if total else 0.0,
+                      "ci95": [round(low, 4), round(high, 4)], "solved_by_seconds": curve,
+                      "mean_seconds": round(sum(o["seconds"] for o in outcomes[arm]) / max(1, total), 2)}
+    paired = {}
+    if "portfolio" in arms:
+        for arm in arms:
+            if arm == "portfolio":
+                continue
+            only_arm = sum(a["proved"] and not b["proved"] for a, b in zip(outcomes[arm], outcomes["portfolio"]))
+            only_base = sum(b["proved"] and not a["proved"] for a, b in zip(outcomes[arm], outcomes["portfolio"]))
+            paired[f"{arm} vs portfolio"] = {"only_arm": only_arm, "only_portfolio": only_base,
+                                            "mcnemar_p": round(mcnemar_exact(only_arm, only_base), 4)}
+    result = {
+        "command": " ".join(sys.argv), "reduced": args.reduced, "files": list(modules), "problems": total,
+        "per_file": per_file, "budget_seconds": args.budget_seconds, "step_timeout": args.step_timeout,
+        "search": "best_first", "trace_seconds": round(trace_seconds, 1), "arms": table, "paired": paired,
+        "duplicates": duplicates, "outcomes": outcomes,
+    }
+    print(json.dumps({k: v for k, v in result.items() if k != "outcomes"}, indent=2))
+    results = REPO / "benchmarks" / "results"
+    results.mkdir(exist_ok=True)
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    name = f"stdlib_heldout-{'reduced' if args.reduced else 'full'}-{stamp}.json"
+    (results / name).write_text(json.dumps(result, indent=2) + "\n")
+    print(f"written to benchmarks/results/{name}")
+
+
+if __name__ == "__main__":
+    main()
