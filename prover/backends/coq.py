@@ -527,7 +527,9 @@ class CoqEnvironment:
 
     def _prefix_for(self, theorem: Theorem) -> tuple[tuple[str, ...], tuple[str, ...]]:
         header = self.preamble + _header_sentences(normalise_for_coq816(theorem.header))
-        return header, (theorem.statement.strip(), _PROOF)
+        # The user's `Proof using ...` when there is one: Qed rejects a proof using an unlisted
+        # section variable, so steps and the check must run under the same opening as the file.
+        return header, (theorem.statement.strip(), getattr(theorem, "proof_opening", _PROOF))
 
     def _wrap(self, sentence: str, *, seconds: int | None = None) -> str:
         """`Timeout N` around a tactic sentence; bullets, braces, and `hammer` (own limits) as they are."""
@@ -823,7 +825,7 @@ class CoqEnvironment:
             return (
                 "".join(f"{sentence}\n" for sentence in self.preamble_for(proof))
                 + f"{header.rstrip()}\n"
-                + f"{theorem.statement.strip()}\nProof.\n{body}\nQed.\n"
+                + f"{theorem.statement.strip()}\n{getattr(theorem, 'proof_opening', _PROOF)}\n{body}\nQed.\n"
                 + "".join(f"End {name}.\n" for _, name, _ in reversed(inner))
                 + f'Redirect "{assumptions}" Print Assumptions {qualified}.\n'
                 + "".join(f'Redirect "{out}" Locate {name}.\n' for name, out in locate)
