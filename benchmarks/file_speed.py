@@ -7,7 +7,7 @@ The files are made here, beforehand and deterministically: N one-line lemmas ove
 lists (each closed by one portfolio tactic), each `Proof. Admitted.`. For every size and every
 `-j` value the script runs `prove FILE --out DONE.v --json` in a subprocess (the whole command, Coq
 start-up and the final kernel check included), then times `coqc` on DONE.v with the same flags,
-and prints the ratio. Results go to benchmarks/results/file_speed-<UTC time>.json.
+and prints the ratio of wall times, and of CPU times (steadier on a shared machine). Results go to benchmarks/results/file_speed-<UTC time>.json.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import datetime as dt
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -52,16 +53,16 @@ def run_arm(count: int, jobs: int, scratch: Path, extra: list[str]) -> dict:
     if jobs != 1:
         command += ["-j", str(jobs)]
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    started = time.monotonic()
+    started, cpu = time.monotonic(), _children_cpu()
     run = subprocess.run(command, capture_output=True, text=True, env=env, cwd=scratch)
-    prove_seconds = time.monotonic() - started
+    prove_seconds, prove_cpu = time.monotonic() - started, _children_cpu() - cpu
     if run.returncode not in (0, 1):
         raise SystemExit(f"prove failed ({run.returncode}): {run.stderr.strip()[-500:]}")
     results = json.loads(run.stdout)["results"]
     proved = sum(r["status"] == "proved" and r["kernel_checked"] for r in results)
-    started = time.monotonic()
+    started, cpu = time.monotonic(), _children_cpu()
     check = subprocess.run(["coqc", "-q", done.name], capture_output=True, text=True, cwd=scratch)
-    coqc_seconds = time.monotonic() - started
+    coqc_seconds, coqc_cpu = time.monotonic() - started, _children_cpu() - cpu
     if check.returncode != 0:
         raise SystemExit(f"coqc rejects the written file: {check.stderr.strip()[-500:]}")
     return {
@@ -71,8 +72,19 @@ def run_arm(count: int, jobs: int, scratch: Path, extra: list[str]) -> dict:
         "prove_seconds": round(prove_seconds, 2),
         "coqc_seconds": round(coqc_seconds, 2),
         "ratio": round(prove_seconds / coqc_seconds, 1),
+        # CPU seconds (user + system, every process the command ran): steadier than wall time on a
+        # shared machine, where waiting for a core inflates both wall times.
+        "prove_cpu_seconds": round(prove_cpu, 2),
+        "coqc_cpu_seconds": round(coqc_cpu, 2),
+        "cpu_ratio": round(prove_cpu / coqc_cpu, 1),
         "seconds_per_lemma": round(prove_seconds / count, 3),
     }
+
+
+def _children_cpu() -> float:
+    """User + system CPU seconds of this process's finished children (and theirs)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -94,7 +106,8 @@ def main() -> None:
                 print(
                     f"{row['lemmas']:>4} lemmas  -j {row['jobs']}  proved {row['proved']:>4}  "
                     f"prove {row['prove_seconds']:>7.1f} s  coqc {row['coqc_seconds']:>5.2f} s  "
-                    f"ratio {row['ratio']:>5.1f}x  ({row['seconds_per_lemma']:.3f} s/lemma)",
+                    f"ratio {row['ratio']:>5.1f}x  ({row['seconds_per_lemma']:.3f} s/lemma)  "
+                    f"cpu {row['prove_cpu_seconds']:.1f} s vs {row['coqc_cpu_seconds']:.2f} s: {row['cpu_ratio']:.1f}x",
                     flush=True,
                 )
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")

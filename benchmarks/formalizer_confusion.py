@@ -102,6 +102,8 @@ def weakened(text: str) -> str:
         greater = relation.group() in (">=", ">")
         lesser = relation.group() in ("<=", "<")
         step = -1 if (greater and on_right) or (lesser and not on_right) else 1
+        if conclusion[: last.start()].rstrip().endswith("/"):  # a denominator moves the bound the other way
+            step = -step
         other = conclusion[: last.start()] + str(int(last.group()) + step) + conclusion[last.end() :]
     else:
         other = f"~ ({conclusion})"
@@ -189,11 +191,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--every", type=int, default=1, help="only every k-th problem (a fixed subset)")
     parser.add_argument("--offset", type=int, default=0, help="with --every k: start at this index (0..k-1)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N problems of the subset")
+    parser.add_argument("--names", default=None, help="comma-separated problem names (after --every/--offset)")
     parser.add_argument("--data-dir", type=Path, default=SHARED, help="shared data (minif2f-coq/, minif2f-lean4/)")
     parser.add_argument("--summarize", type=Path, nargs="+", default=None, help="only print the table of rows JSONL files")
     args = parser.parse_args(argv)
     if args.summarize is not None:
-        rows = [json.loads(line) for path in args.summarize for line in path.read_text().splitlines() if line.strip()]
+        # A later file's row replaces an earlier one of the same problem (a rerun after a fix).
+        by_name = {}
+        for path in args.summarize:
+            for line in path.read_text().splitlines():
+                if line.strip():
+                    row = json.loads(line)
+                    by_name[row["name"]] = row
+        rows = list(by_name.values())
         summarize(rows)
         return 0
 
@@ -201,6 +211,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     problems = [p for p in load_informal_problems(args.data_dir / "minif2f-lean4" / "minif2f_valid.jsonl") if (references / f"{p.name}.v").is_file()]
     total = len(problems)
     chosen = [(index, problem) for index, problem in enumerate(problems)][args.offset :: args.every][: args.limit]
+    if args.names:
+        wanted = set(args.names.split(","))
+        chosen = [(index, problem) for index, problem in chosen if problem.name in wanted]
     kinds: dict[str, str] = {}
     truths: dict[str, str] = {}
     replies: dict[str, str] = {}

@@ -10,9 +10,14 @@ own proof removed. Every arm sees the same problems, interleaved problem by prob
 the machine falls evenly on the arms. Arms: `portfolio`; `+hammer` (CoqHammer's `hammer` with E
 and CVC4); `+retrieval` (BM25-ranked `Search` premises); `+knn` (Tactician's kNN over the proofs
 earlier in the same file, learning online from the proofs it finds; reset per arm, one attempt);
-`all` (the four together). Reported: solved with a 95% Wilson interval per arm, a paired exact
-McNemar test between each arm and the portfolio, solved against time, and a duplicate report
+`all` (the four together). With `--knn-rows`, the kNN also indexes a trace of other files (the
+full protocol: every stdlib file outside the held-out set, traced with `prove trace`), after the
+held-out theorems' near-duplicates and twin files are dropped from it (`prover.data.leakfree`).
+Reported: solved with a 95% Wilson interval per arm, a paired exact McNemar test between each arm
+and the portfolio, solved against time, mean seconds per problem, and a duplicate report
 (held-out statements that occur verbatim, after normalisation, in a library file outside the set).
+A `hammer` call may overrun the per-problem budget (the search checks it between steps): its
+time counts in the arm's seconds, so the time figures show what it costs.
 
 The held-out set. `HELDOUT_FILES` is every second file, by module path, of the stdlib files that
 (a) the search preamble (`Lia Lra Psatz`, CoqHammer) does not load, checked at start from `Print
@@ -30,9 +35,7 @@ import datetime as dt
 import json
 import math
 import signal
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -40,10 +43,15 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from prover.agent import Prover  # noqa: E402
-from prover.backends.coq import CoqBackend, coq_preamble  # noqa: E402
+from prover.backends.coq import CoqBackend  # noqa: E402
 from prover.config import ProverConfig  # noqa: E402
 from prover.data.coq_trace import COQ_STDLIB  # noqa: E402
-from prover.data.leakfree import duplicate_statement_report  # noqa: E402
+from prover.data.leakfree import (  # noqa: E402
+    duplicate_statement_report,
+    novel_split,
+    preamble_loaded_modules,
+    search_preamble,
+)
 from prover.data.rows import TraceRow, read_rows  # noqa: E402
 from prover.data.trace import trace_coq  # noqa: E402
 from prover.policies import build_policy  # noqa: E402
@@ -82,15 +90,6 @@ def file_of(module: str) -> Path:
     return COQ_STDLIB.joinpath(*module.split(".")[1:]).with_suffix(".v")
 
 
-def preamble_libraries() -> set[str]:
-    """Modules the search preamble loads (`Print Libraries` after it)."""
-    with tempfile.TemporaryDirectory() as work:
-        source = Path(work) / "Preamble.v"
-        source.write_text("\n".join(coq_preamble(hammer=True)) + "\nFrom Hammer Require Import Hammer.\nPrint Libraries.\n")
-        run = subprocess.run(["coqc", "-q", source.name], cwd=work, capture_output=True, text=True, timeout=300)
-    return {word for word in run.stdout.split() if word.startswith("Coq.")}
-
-
 def wilson(solved: int, total: int, z: float = 1.96) -> tuple[float, float]:
     """95% Wilson score interval for a proportion."""
     if total == 0:
@@ -111,15 +110,15 @@ def mcnemar_exact(only_a: int, only_b: int) -> float:
     return min(1.0, 2 * tail)
 
 
-def build_arm(arm: str) -> tuple[object, KNNPolicy | None]:
-    """The policy of an arm and its kNN (None when the arm has none)."""
+def build_arm(arm: str, knn_rows: list[TraceRow]) -> tuple[object, KNNPolicy | None]:
+    """The policy of an arm and its kNN (None when the arm has none); `knn_rows` is its main index."""
     spec = {"portfolio": "portfolio", "+hammer": f"portfolio+{HAMMER_WEIGHT}*hammer",
             "+retrieval": f"portfolio+{RETRIEVAL_WEIGHT}*retrieval", "+knn": "portfolio",
             "all": f"portfolio+{HAMMER_WEIGHT}*hammer+{RETRIEVAL_WEIGHT}*retrieval"}[arm]
     base = build_policy(spec, backend="coq")
     if arm not in ("+knn", "all"):
         return base, None
-    knn = KNNPolicy(())  # no global index: Tactician's in-file learning and online learning only
+    knn = KNNPolicy(knn_rows)  # plus, per theorem, the proofs before it in its file, and online learning
     return MixturePolicy([base, knn], [1 - KNN_WEIGHT, KNN_WEIGHT]), knn
 
 
@@ -131,6 +130,9 @@ def main() -> None:
     parser.add_argument("--step-timeout", type=float, default=10.0)
     parser.add_argument("--arms", default=",".join(ARMS), help=f"comma-separated subset of {','.join(ARMS)}")
     parser.add_argument("--work", type=Path, default=Path("/tmp/stdlib-heldout"), help="trace and rows folder")
+    parser.add_argument("--knn-rows", type=Path, default=None,
+                        help="the kNN's main index: rows of a `prove trace` of other files (refused if it holds a "
+                             "held-out module; near-duplicates of held-out theorems and twin files are dropped)")
     args = parser.parse_args()
     # A stopped run closes its provers (and their coqidetop processes) on the way out.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -141,7 +143,7 @@ def main() -> None:
     modules = REDUCED_FILES if args.reduced else HELDOUT_FILES
     per_file = args.per_file or (5 if args.reduced else None)
 
-    loaded = preamble_libraries() & set(modules)
+    loaded = preamble_loaded_modules(search_preamble()) & set(modules)
     if loaded:
         sys.exit(f"the search preamble loads held-out modules {sorted(loaded)}: they cannot be held out")
 
@@ -167,12 +169,23 @@ def main() -> None:
         rows_by_theorem.setdefault((row.source, row.theorem), []).append(row)
 
     duplicates = duplicate_statement_report(problems, COQ_STDLIB, exclude_modules=set(modules))
+    knn_rows: list[TraceRow] = []
+    if args.knn_rows is not None:
+        knn_rows = list(read_rows(args.knn_rows))
+        leaked = sorted({row.source for row in knn_rows} & set(modules))
+        if leaked:
+            sys.exit(f"--knn-rows holds held-out modules {leaked[:5]}: trace only files outside the held-out set")
+        held_rows = [row for rows in rows_by_theorem.values() for row in rows]
+        statements = {(p.source or "", p.name): p.statement for p in problems}
+        cleaned = novel_split({"train": knn_rows, "test": held_rows}, statements)
+        knn_rows = cleaned.rows["train"]
+        duplicates["knn_index_near_duplicates"] = cleaned.report
     (args.work / "outcomes.jsonl").unlink(missing_ok=True)
 
     config = ProverConfig(backend="coq", policy="portfolio", search="best_first", budget_seconds=args.budget_seconds,
                           step_timeout=args.step_timeout)
     backend = CoqBackend()
-    arm_policies = {arm: build_arm(arm) for arm in arms}
+    arm_policies = {arm: build_arm(arm, knn_rows) for arm in arms}
     provers = {arm: Prover(config, backend, policy=policy) for arm, (policy, _) in arm_policies.items()}
     outcomes: dict[str, list[dict]] = {arm: [] for arm in arms}
     try:

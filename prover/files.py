@@ -26,7 +26,7 @@ from prover.agent import Prover, TheoremResult
 from prover.backends import Backend, OpenTheorem, ParsedFile, get_backend
 from prover.backends.coq_project import ProjectOptions, check_dependencies, resolve_project
 from prover.config import ProverConfig
-from prover.errors import InputError, ModelUnavailable, ProverCrashed, ProverTimeout, ToolchainMissing
+from prover.errors import InputError, ModelUnavailable, ProverCrashed, ProverError, ProverTimeout, ToolchainMissing
 from search.types import Theorem, Verdict
 
 __all__ = [
@@ -44,6 +44,10 @@ __all__ = [
 _BOM = "\ufeff"
 log = logging.getLogger(__name__)
 
+# The kernel checker's next round starts this many times its last round's duration after it.
+_CHECK_PACE = 4.0
+# ...and no sooner than this many seconds after the last one started (or after the run started).
+_CHECK_SPACING = 20.0
 # A theorem is not started with less than this many seconds of --total-seconds left.
 _MIN_THEOREM_SECONDS = 1.0
 
@@ -314,16 +318,33 @@ def prove_file(
         with lock:
             record(open_theorem, outcome)
 
-    checker = _KernelChecker(backend, parsed, config, record_safely) if whole_file else None
+    rejected: list[tuple[OpenTheorem, TheoremResult]] = []  # found proofs the kernel refused
+
+    def reject_safely(open_theorem: OpenTheorem, outcome: TheoremResult) -> None:
+        with lock:
+            rejected.append((open_theorem, outcome))
+
+    checker = _KernelChecker(backend, parsed, config, record_safely, reject_safely) if whole_file else None
+    search_options = dict(deadline=deadline, disprove=disprove and backend.name == "coq",
+                          on_theorem_start=on_theorem_start, on_step=on_step)
     try:
-        searches = _search_theorems(
-            chosen, provers, config, deadline=deadline, kernel_check=checker is None,
-            disprove=disprove and backend.name == "coq", on_theorem_start=on_theorem_start, on_step=on_step,
-        )
+        searches = _search_theorems(chosen, provers, config, kernel_check=checker is None, **search_options)
         for open_theorem, outcome in searches:
             if outcome.status == "found" and checker is not None:
                 checker.submit(open_theorem, outcome)
             else:
+                record_safely(open_theorem, outcome)
+        if checker is not None:
+            checker.finish()
+            # A proof the kernel refused does not end its theorem's search: it is searched again,
+            # this time with every proof found checked by the kernel as the search goes on (rare:
+            # e.g. a proof through an earlier theorem that stays unproved).
+            while rejected:
+                open_theorem, refused = rejected[0]
+                (_, outcome), = _search_theorems([open_theorem], provers[:1], config, kernel_check=True, **search_options)
+                if outcome.status != "proved":
+                    outcome = dataclasses.replace(outcome, error=outcome.error or refused.error)
+                rejected.pop(0)
                 record_safely(open_theorem, outcome)
     finally:
         try:
@@ -331,6 +352,8 @@ def prove_file(
                 # Also after an interrupt: the proofs found are checked (a quick run) and kept.
                 checker.finish()
         finally:
+            for open_theorem, refused in rejected:
+                record_safely(open_theorem, refused)
             for prover in provers:
                 prover.close()
             order = {t.name: index for index, t in enumerate(parsed.theorems)}
@@ -409,7 +432,7 @@ class _KernelChecker:
     compilation of the completed file (with the proofs accepted so far in it, so a proof may use
     an earlier one), through the backend's `check_completed_file`; a theorem that round does not
     accept gets the per-theorem check (`verify`, in an environment of the checker's own). A result
-    is recorded as "proved" only from one of these verdicts.
+    is recorded as "proved" only from one of these verdicts; a refused one goes to `reject`.
     """
 
     def __init__(
@@ -418,8 +441,11 @@ class _KernelChecker:
         parsed: ParsedFile,
         config: ProverConfig,
         record: Callable[[OpenTheorem, TheoremResult], None],
+        reject: Callable[[OpenTheorem, TheoremResult], None] | None = None,
     ) -> None:
         self.backend, self.parsed, self.config, self.record = backend, parsed, config, record
+        # Where refused proofs go (as "unproved" with the kernel's reason): `record` by default.
+        self.reject = reject if reject is not None else record
         self._pending: list[tuple[OpenTheorem, TheoremResult]] = []
         self._accepted: dict[str, tuple[str, ...]] = {}
         self._condition = threading.Condition()
@@ -453,25 +479,37 @@ class _KernelChecker:
                 self._environment.close()
 
     def _run(self) -> None:
+        next_round = time.monotonic() + _CHECK_SPACING
         while True:
             with self._condition:
-                while not self._pending and not self._closing:
-                    self._condition.wait()
+                # Each round recompiles the whole file: pace them so that checking takes a fraction
+                # of the run (a round waits 4 times as long as the last one took, and rounds start
+                # at least _CHECK_SPACING apart; a quick file gets one round, at its end), while
+                # the proofs found still get their verdicts within a bounded time.
+                while not self._closing and (not self._pending or time.monotonic() < next_round):
+                    self._condition.wait(timeout=max(0.05, next_round - time.monotonic()) if self._pending else None)
                 if not self._pending:
                     return
                 batch, self._pending = self._pending, []
+            started = time.monotonic()
             try:
                 self._check(batch)
             except Exception as failure:  # noqa: BLE001 - a checker that dies must not take proofs with it
                 log.warning("kernel check failed: %s", failure)
                 for open_theorem, outcome in batch:
                     self.record(open_theorem, _unchecked(outcome, f"the kernel check failed: {failure}"))
+            finished = time.monotonic()
+            next_round = max(finished + _CHECK_PACE * (finished - started), started + _CHECK_SPACING)
 
     def _check(self, batch: list[tuple[OpenTheorem, TheoremResult]]) -> None:
         proofs = {t.name: outcome.tactics or () for t, outcome in batch}
-        verdicts = self.backend.check_completed_file(  # type: ignore[attr-defined]
-            self.parsed, proofs, accepted=dict(self._accepted)
-        ).verdicts
+        try:
+            verdicts = self.backend.check_completed_file(  # type: ignore[attr-defined]
+                self.parsed, proofs, accepted=dict(self._accepted)
+            ).verdicts
+        except (ProverError, OSError) as failure:
+            log.warning("the whole-file kernel check failed (%s); checking theorem by theorem", failure)
+            verdicts = {}
         for open_theorem, outcome in batch:
             verdict = verdicts.get(open_theorem.name)
             if verdict is None or not verdict.accepted:
@@ -481,7 +519,7 @@ class _KernelChecker:
                 self.record(open_theorem, dataclasses.replace(outcome, status="proved", kernel_checked=True))
             else:
                 log.warning("%s: kernel rejected a found proof: %s", open_theorem.name, verdict.reason)
-                self.record(open_theorem, _unchecked(outcome, f"kernel rejected the proof found: {verdict.reason}"))
+                self.reject(open_theorem, _unchecked(outcome, f"kernel rejected the proof found: {verdict.reason}"))
 
     def _verify_alone(self, open_theorem: OpenTheorem, outcome: TheoremResult) -> Verdict:
         """The per-theorem check: the theorem alone, with every earlier open proof admitted."""

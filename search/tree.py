@@ -32,7 +32,7 @@ QED_KEY = State(goals=()).key
 JSON_FORMAT_VERSION = 1
 
 TRANSIENT_RETRIES = 1
-"""How many times a step whose failure was transient (a timeout under load, a restarted prover) is
+"""How many times a step whose failure was transient (interrupted under load, a restarted prover) is
 left untried to be tried again before it counts as failed."""
 
 
@@ -70,7 +70,7 @@ class Attempt:
     outcome: see `AttemptOutcome`; child: the resulting node's key when the outcome is live.
     message: the proof assistant's error for FAILED attempts (and the last transient failure's).
     failure_kind: the `FailureKind` value of a FAILED attempt ("" otherwise).
-    retries: transient failures (timeout, lost process) met so far; the attempt stays untried
+    retries: transient failures (interrupted, lost process) met so far; the attempt stays untried
         until it has met `TRANSIENT_RETRIES + 1` of them.
     visits, value_sum: MCTS statistics of this edge (number of backups through it, sum of values).
     """

@@ -102,11 +102,12 @@ class FailureKind(str, Enum):
     NO_PROGRESS = "no_progress"  # the tactic succeeded but left the goals unchanged
     REFUSED = "refused"  # never sent: not a tactic, a denied tactic, too large, unreadable text
     KERNEL_REJECTED = "kernel_rejected"  # closed every goal at step level, but the kernel check rejected the proof
-    TIMEOUT = "timeout"  # ran out of time (a busy machine may finish it next time)
+    TIMEOUT = "timeout"  # the tactic used up its own time limit (Coq's `Timeout`): a dead end at this limit
+    INTERRUPTED = "interrupted"  # cut by a wall-clock limit or the theorem's deadline, not by the tactic
     PROCESS_LOST = "process_lost"  # the prover process died, hung or could not rebuild the state
 
 
-TRANSIENT_FAILURES = frozenset({FailureKind.TIMEOUT, FailureKind.PROCESS_LOST})
+TRANSIENT_FAILURES = frozenset({FailureKind.INTERRUPTED, FailureKind.PROCESS_LOST})
 """Kinds that say nothing certain about the tactic: `search.tree.ProofGraph.record` retries them once."""
 
 
@@ -123,7 +124,7 @@ class Failed:
 
     @property
     def transient(self) -> bool:
-        """True when the same step might succeed if tried again (a timeout or a lost process)."""
+        """True when the same step might succeed if tried again (interrupted under load, or a lost process)."""
         return self.kind in TRANSIENT_FAILURES
 
 

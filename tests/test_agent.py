@@ -191,3 +191,23 @@ def test_the_policy_observes_each_theorem_before_its_search() -> None:
     with Prover(ProverConfig(budget_seconds=30), FakeBackend([TwoStepEnvironment()]), policy=policy) as prover:
         assert prover.prove_theorem(THEOREM).status == "proved"
     assert policy.observed == ["two_steps"]
+
+
+class SlowCheckEnvironment(SlowStartEnvironment):
+    """Elaborating the header takes 0.3 s and the kernel check 0.2 s."""
+
+    def verify(self, theorem: Theorem, proof):  # type: ignore[no-untyped-def]
+        time.sleep(0.2)
+        return super().verify(theorem, proof)
+
+
+def test_the_time_of_a_problem_is_split_into_header_search_and_verification() -> None:
+    with Prover(ProverConfig(search="best_first", budget_seconds=5), FakeBackend([SlowCheckEnvironment()]),
+                policy=ABPolicy()) as prover:
+        result = prover.prove_theorem(THEOREM)
+    assert result.status == "proved"
+    assert result.header_seconds >= 0.3 and result.verify_seconds >= 0.2
+    assert result.search_seconds < 0.2  # two instant steps
+    assert result.header_seconds + result.search_seconds + result.verify_seconds <= result.seconds + 1e-3
+    row = result.to_json()
+    assert {"header_seconds", "search_seconds", "verify_seconds"} <= set(row)

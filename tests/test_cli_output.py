@@ -300,3 +300,23 @@ def test_an_unwritable_out_is_one_line_and_the_verdicts_still_print(tmp_path: Pa
     assert "proved    w" in completed.stdout and "1/1 theorems proved" in completed.stdout
     (line,) = completed.stderr.strip().splitlines()
     assert line.startswith(f"prove: cannot write the completed file {tmp_path}:") and "Traceback" not in completed.stderr
+
+
+@pytest.mark.slow
+def test_proof_using_is_honoured_by_the_search_and_the_check(tmp_path: Path) -> None:
+    """Under `Proof using k.` a proof that needs the unlisted `Hk` is not "proved": the kernel check
+    runs under the file's opening, as Qed in the written file would."""
+    problem = tmp_path / "using.v"
+    problem.write_text(
+        "Section S.\nVariable k : nat.\nHypothesis Hk : k = 0.\n"
+        "Lemma needs_hk : k + 0 = 0.\nProof using k.\nAdmitted.\n"
+        "Lemma needs_k : True.\nProof using k.\nAdmitted.\nEnd S.\n"
+    )
+    out = tmp_path / "using_done.v"
+    completed = prove(str(problem), "--budget-seconds", "8", "--json", "--out", str(out))
+    rows = {row["theorem"]: row for row in json.loads(completed.stdout)["results"]}
+    assert rows["needs_hk"]["status"] == "unproved"
+    assert "used but not declared" in (rows["needs_hk"]["error"] or ""), "the check ran under `Proof using k.`"
+    # Whatever else is proved, the written file keeps the user's opening and compiles.
+    assert out.read_text().count("Proof using k.") == 2
+    assert_compiles(out)

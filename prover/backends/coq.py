@@ -40,7 +40,6 @@ from prover.backends.coq_verdict import (
     CHECK_MODULE,
     AssumptionJudge,
     declared_axiom_paths,
-    judge_unresolved,
     names_to_locate,
     parse_assumptions,
     parse_locate,
@@ -129,10 +128,13 @@ _CACHED_STEPS = 200_000  # step outcomes remembered (cleared when full)
 
 
 def _tactic_failure(message: str) -> Failed:
-    """A failed tactic as data: Coq's own `Timeout`, or our interrupt at the wall-clock limit ("User
-    interrupt."), is a TIMEOUT (transient); anything else a TACTIC_ERROR."""
+    """A failed tactic as data: our interrupt at the wall-clock limit ("User interrupt.") is
+    INTERRUPTED (transient: a busy machine), Coq's own `Timeout` a TIMEOUT (the tactic's limit),
+    anything else a TACTIC_ERROR."""
     text = _one_line(message) or "tactic failed"
-    timed_out = text.startswith(("Timeout!", "User interrupt")) or "Tactic timeout" in text
+    if text.startswith("User interrupt"):
+        return Failed(text, FailureKind.INTERRUPTED)
+    timed_out = text.startswith("Timeout!") or "Tactic timeout" in text
     return Failed(text, FailureKind.TIMEOUT if timed_out else FailureKind.TACTIC_ERROR)
 
 
@@ -524,7 +526,9 @@ class CoqEnvironment:
 
     def _prefix_for(self, theorem: Theorem) -> tuple[tuple[str, ...], tuple[str, ...]]:
         header = self.preamble + _header_sentences(normalise_for_coq816(theorem.header))
-        return header, (theorem.statement.strip(), _PROOF)
+        # The user's `Proof using ...` when there is one: Qed rejects a proof using an unlisted
+        # section variable, so steps and the check must run under the same opening as the file.
+        return header, (theorem.statement.strip(), getattr(theorem, "proof_opening", _PROOF))
 
     def _wrap(self, sentence: str, *, seconds: int | None = None) -> str:
         """`Timeout N` around a tactic sentence; bullets, braces, and a `hammer.` step (CoqHammer
@@ -611,7 +615,7 @@ class CoqEnvironment:
         if cached is not None:
             return cached
         if budget.expired():
-            return Failed("the theorem's time budget is spent", FailureKind.TIMEOUT)
+            return Failed("the theorem's time budget is spent", FailureKind.INTERRUPTED)
         self._current = started
         outcome = self._step_uncached(state, tactic, new_sentences)
         outcome = self._reconstructed_hammer(state, tactic, outcome)
@@ -725,7 +729,7 @@ class CoqEnvironment:
                 # (not when the theorem's time is up: the next step, if any, rebuilds it anyway).
                 if not budget.expired():
                     self._rebuild(base)
-                return Failed(f"step timed out ({_one_line(str(hung))})", FailureKind.TIMEOUT)
+                return Failed(f"step timed out ({_one_line(str(hung))})", FailureKind.INTERRUPTED)
             except ProverCrashed as crash:
                 crashes += 1
                 log.warning("coqidetop crashed (%s); restarting and replaying %d steps", crash, len(state.path))
@@ -844,6 +848,8 @@ class CoqEnvironment:
             library_roots=frozenset({"Coq", "Hammer", CHECK_MODULE, *_library_roots(header)}),
         )
 
+        opening = getattr(theorem, "proof_opening", _PROOF)  # the file's own `Proof using ...`, if any
+
         def check_file(proof_text: str, assumptions: Path | None, locate: Sequence[tuple[str, Path]]) -> str:
             return (
                 "".join(f"{sentence}\n" for sentence in self.preamble_for(proof))
@@ -859,7 +865,7 @@ class CoqEnvironment:
             folder = Path(workdir)
             assumptions = folder / "assumptions"
             expected = [(name, folder / f"expected{index}") for index, name in enumerate(names_to_locate(header))]
-            failed = self._run_coqc(folder, check_file(f"Proof.\n{body}\nQed.", assumptions, expected), timeout=timeout)
+            failed = self._run_coqc(folder, check_file(f"{opening}\n{body}\nQed.", assumptions, expected), timeout=timeout)
             if failed is not None:
                 return failed
             report = assumptions.with_suffix(".out")
@@ -877,7 +883,7 @@ class CoqEnvironment:
                 # in scope do not depend on it, and the proof need not run twice).
                 asked = [(name, folder / f"unknown{index}") for index, name in enumerate(unknown)
                          if _QUALID.fullmatch(name)]
-                failed = self._run_coqc(folder, check_file("Proof.\nAdmitted.", None, asked), timeout=timeout)
+                failed = self._run_coqc(folder, check_file(f"{opening}\nAdmitted.", None, asked), timeout=timeout)
                 if failed is not None:
                     return failed
                 resolved.update({name: _kernel_name_in(out) for name, out in asked})
@@ -904,6 +910,24 @@ class CoqEnvironment:
 
 
 _QUALID = re.compile(r"[^\W\d][\w']*(?:\.[^\W\d][\w']*)*")
+
+
+def _whole_file_judgement(report: str, theorem: Theorem, located: Mapping[str, str]) -> Verdict | None:
+    """The whole-file check's judgement of a `Print Assumptions` report, by full kernel names from
+    the `Locate` answers asked at the file's end; None (the per-theorem check decides) when a
+    printed name was not located there."""
+    header = normalise_for_coq816(theorem.header)
+    printed, problems = parse_assumptions(report)
+    if problems:
+        return Verdict(False, f"Print Assumptions reports: {_one_line('; '.join(problems), 300)}", printed)
+    resolved = {name: parse_locate(located[name]) for name in printed if located.get(name)}
+    if any(name not in resolved for name in printed):
+        return None
+    judge = AssumptionJudge(
+        theorem_path=f"{CHECK_MODULE}.{theorem.name}",
+        file_axioms=frozenset(f"{CHECK_MODULE}.{path}" for path in declared_axiom_paths(header)),
+    )
+    return judge.judge(printed, resolved)
 
 
 def _kernel_name_in(out: Path) -> str | None:
@@ -992,16 +1016,16 @@ class CoqBackend:
         `coq_file_check`); the theorems it leaves without a verdict need `CoqEnvironment.verify`."""
         from prover.backends.coq_file_check import check_completed_file
 
-        # Its names cannot be resolved by `Locate` here: the judgement is the conservative one, and
-        # whatever it cannot tell apart goes to the per-theorem check. coqc (and psatz's csdp) write
-        # into a sandbox of their own, removed afterwards.
+        # Judged by full kernel names (`Locate` at the file's end); a name not located there goes to
+        # the per-theorem check. coqc (and psatz's csdp) write into a sandbox of their own.
         sandbox = ProcessSandbox(prefix="neuroprove-file-check-")
         try:
             return check_completed_file(
                 parsed,
                 proofs,
                 complete=self.complete_file,
-                judge=lambda report, theorem: judge_unresolved(report, normalise_for_coq816(theorem.header)),
+                judge=_whole_file_judgement,
+                names_to_locate=lambda theorem: names_to_locate(normalise_for_coq816(theorem.header)),
                 accepted=accepted,
                 coq_args=self.coq_args,
                 environment=sandbox.environment(),

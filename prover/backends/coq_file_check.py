@@ -39,8 +39,9 @@ _MAX_ROUNDS = 4  # compilations before giving the remaining theorems to the per-
 _BUNDLE = "neuroprove_all_proofs_"  # the tuple of every proof, defined at the end of the check
 _ERROR_LINE = re.compile(r'File "[^"]*", line (\d+), characters (\d+)-(\d+):')
 
-Judge = Callable[[str, Theorem], Verdict]
-"""The per-theorem check's judgement of a `Print Assumptions` report for a theorem."""
+Judge = Callable[[str, Theorem, Mapping[str, str]], "Verdict | None"]
+"""The per-theorem check's judgement of a `Print Assumptions` report, for a theorem, given Coq's
+`Locate` answers (name -> answer text) asked at the same point; None when it cannot judge there."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ def check_completed_file(
     *,
     complete: Callable[[ParsedFile, Mapping[str, Sequence[str]]], str],
     judge: Judge,
+    names_to_locate: Callable[[Theorem], Sequence[str]] = lambda theorem: (),
     accepted: Mapping[str, Sequence[str]] | None = None,
     coq_args: Sequence[str] = (),
     timeout: float = 300.0,
@@ -98,7 +100,8 @@ def check_completed_file(
 ) -> FileCheckResult:
     """Kernel-check every proof of `proofs` (qualified name -> tactics) in one compilation of the
     completed file; `complete` renders the file as it will be written (`CoqBackend.complete_file`).
-    `accepted`: proofs already kernel-checked, written into the file as well but not judged again."""
+    `accepted`: proofs already kernel-checked, written into the file as well but not judged again.
+    `names_to_locate`: names whose `Locate` answers the judgement needs, asked at the file's end."""
     accepted = {name: tactics for name, tactics in (accepted or {}).items() if name not in proofs}
     by_name = {t.name: t for t in parsed.theorems}
     verdicts: dict[str, Verdict] = {}
@@ -125,6 +128,10 @@ def check_completed_file(
             completed = complete(admit_unproved(parsed, list(chosen)), chosen)
             reports = {name: folder / f"assumptions{index}" for index, name in enumerate(candidates)}
             bundle = folder / "assumptions_all"
+            last = max(candidates, key=lambda name: by_name[name].span[0])
+            judged = [last] if one_report else list(candidates)
+            names = list(dict.fromkeys(n for name in judged for n in names_to_locate(by_name[name].theorem)))
+            answers = {name: folder / f"locate{index}" for index, name in enumerate(names)}
             if one_report:
                 asked = (
                     f"Definition {_BUNDLE} := ({', '.join('@' + path for path in candidates.values())}).\n"
@@ -134,14 +141,14 @@ def check_completed_file(
                 asked = "".join(
                     f'Redirect "{reports[name]}" Print Assumptions {path}.\n' for name, path in candidates.items()
                 )
+            asked += "".join(f'Redirect "{out}" Locate {name}.\n' for name, out in answers.items())
             compilations += 1
             failure = _compile(folder, completed.rstrip("\n") + "\n" + asked, coq_args, timeout, environment)
             if failure is None:
+                located = {name: _read(out) for name, out in answers.items()}
                 if one_report:
-                    report = bundle.with_suffix(".out")
-                    shared = report.read_text() if report.exists() else None
-                    last = max(candidates, key=lambda name: by_name[name].span[0])
-                    verdict = judge(shared, by_name[last].theorem) if shared is not None else None
+                    shared = _read(bundle)
+                    verdict = judge(shared, by_name[last].theorem, located) if shared else None
                     if verdict is not None and verdict.accepted:
                         # Each theorem's assumptions are among the tuple's, and the judgement rejects
                         # by single assumptions; judged where the last theorem stands, everything the
@@ -152,9 +159,10 @@ def check_completed_file(
                     one_report = False
                     continue
                 for name in candidates:
-                    report = reports[name].with_suffix(".out")
-                    if report.exists():
-                        verdicts[name] = judge(report.read_text(), by_name[name].theorem)
+                    report = _read(reports[name])
+                    verdict = judge(report, by_name[name].theorem, located) if report else None
+                    if verdict is not None:
+                        verdicts[name] = verdict
                 return FileCheckResult(verdicts, compilations)
             if failure[0] >= len(completed.rstrip("\n")) and one_report:
                 one_report = False  # the tuple itself failed (universes?): ask theorem by theorem
@@ -167,6 +175,12 @@ def check_completed_file(
             log.info("%s breaks the completed file (%s); checking the others again", culprit, failure[1])
             del candidates[culprit]
     return FileCheckResult(verdicts, compilations)
+
+
+def _read(redirected: Path) -> str:
+    """What a `Redirect "path" ...` command wrote (to path.out); "" when it wrote nothing."""
+    out = redirected.with_suffix(".out")
+    return out.read_text() if out.exists() else ""
 
 
 def _compile(

@@ -21,6 +21,7 @@ __all__ = [
     "OpenProof",
     "find_open_proofs",
     "scan_open_proofs",
+    "CoqTheorem",
     "OpenProofScan",
     "UnsupportedOpen",
     "DEFINITION_KEYWORDS",
@@ -53,6 +54,14 @@ _AXIOM_KEYWORDS = frozenset(
 )
 _ATTRIBUTES = re.compile(r"^(?:#\[[^\]]*\]\s*|(?:Local|Global|Polymorphic|Monomorphic|Private)\s+)*")
 _IDENT = r"[^\W\d][\w']*"  # Coq identifiers may be unicode letters (`αβ_comm`)
+
+
+@dataclass(frozen=True)
+class CoqTheorem(Theorem):
+    """A Coq theorem with the proof opening its file uses (`Proof using Hk.`; `Proof.` otherwise):
+    steps and the kernel check run under it, as the written file will."""
+
+    proof_opening: str = "Proof."
 
 
 @dataclass(frozen=True)
@@ -215,10 +224,27 @@ def scan_open_proofs(text: str, *, source: str = "") -> OpenProofScan:
             cursor = earlier[1]
         header_parts.append(text[cursor : statement.start])
         header = normalise_for_coq816("".join(header_parts))
-        theorem = Theorem(name=name, statement=statement_text, header=header, source=source)
+        theorem = CoqTheorem(
+            name=name, statement=statement_text, header=header, source=source,
+            proof_opening=_proof_opening(text[span[0] : span[1]]),
+        )
         opens.append(OpenProof(theorem, span, qualified_name=qualified, statement_start=statement.start))
     unsupported.sort(key=lambda hole: hole.start)
     return OpenProofScan(opens, unsupported)
+
+
+def _proof_opening(proof: str) -> str:
+    """`Proof using ...` (comments dropped, whitespace normalised) when the open proof starts with
+    one, else `Proof.`."""
+    try:
+        sentences = split_sentences(proof, allow_unterminated=True)
+    except SentenceSyntaxError:
+        return "Proof."
+    if sentences and sentences[0].terminated:
+        first = " ".join(strip_comments(sentences[0].text).split())
+        if re.fullmatch(r"Proof\s+using\b[^.]*\.", first):
+            return first
+    return "Proof."
 
 
 def _plain(sentence: Sentence) -> str:

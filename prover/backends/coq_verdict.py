@@ -30,7 +30,6 @@ __all__ = [
     "declared_constant_paths",
     "names_to_locate",
     "AssumptionJudge",
-    "judge_unresolved",
 ]
 
 # The axioms Coq 8.16's standard library rests on, fully qualified. Measured with
@@ -233,28 +232,3 @@ class AssumptionJudge:
         """A full name as the user knows it: the file's own names without the check module's prefix."""
         return full[len(CHECK_MODULE) + 1 :] if full.startswith(CHECK_MODULE + ".") else full
 
-
-def judge_unresolved(report: str, header: str) -> Verdict:
-    """A conservative judgement of a `Print Assumptions` report without `Locate` (the whole-file
-    check, where the names cannot be asked about): a printed name passes only when it can denote
-    nothing but an allowed axiom, or nothing but one axiom the file declares, among the allowed
-    axioms and every constant the file declares. Anything else is rejected here, which sends the
-    theorem to the per-theorem check (which resolves names by `Locate`)."""
-    printed, problems = parse_assumptions(report)
-    if problems:
-        return Verdict(False, f"Print Assumptions reports: {_one_line('; '.join(problems))}", printed)
-    constants = declared_constant_paths(header)
-    axioms = declared_axiom_paths(header)
-
-    def ends_with(full: str, name: str) -> bool:
-        return full == name or full.endswith("." + name)
-
-    for name in printed:
-        allowed = [full for full in ALLOWED_AXIOMS if ends_with(full, name)]
-        own = [path for path in constants if ends_with(path, name)]
-        if allowed and not own:
-            continue
-        if not allowed and len(own) == 1 and own[0] in axioms:
-            continue
-        return Verdict(False, f"{name} cannot be told apart by its printed name; the per-theorem check decides", printed)
-    return Verdict(True, "", printed)

@@ -460,14 +460,16 @@ class LeanEnvironment:
         if refusal is not None:
             return Failed(refusal, FailureKind.REFUSED)
         if budget.expired():
-            return Failed("the theorem's time budget is spent", FailureKind.TIMEOUT)
+            return Failed("the theorem's time budget is spent", FailureKind.INTERRUPTED)
         key = self._theorem_key(state)
         self._ensure_server()
         proof_state = self._resolve(state, key)
         try:
             response = self._proof_step(proof_state, tactic, self.settings.step_timeout)
         except ProverTimeout:
-            return Failed(f"timeout: the tactic ran longer than {self.settings.step_timeout:g}s", FailureKind.TIMEOUT)
+            # The REPL was killed at the wall-clock limit (Lean has no per-tactic timeout to tell
+            # a slow tactic from a busy machine): transient, tried once more.
+            return Failed(f"timeout: the tactic ran longer than {self.settings.step_timeout:g}s", FailureKind.INTERRUPTED)
         except ProverCrashed as crash:
             return Failed(f"the tactic crashed the Lean REPL: {crash}", FailureKind.PROCESS_LOST)
         if _lean_error(response) == "Unknown proof state.":

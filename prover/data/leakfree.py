@@ -10,8 +10,12 @@ held-out theorem's proof into training as surely as the theorem itself; `novel_s
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import tempfile
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
@@ -30,6 +34,8 @@ __all__ = [
     "novel_split",
     "overlapping_rows",
     "write_novel_split",
+    "preamble_loaded_modules",
+    "search_preamble",
 ]
 
 _THEOREM = re.compile(
@@ -249,3 +255,28 @@ def write_novel_split(
     counts = {name: write_rows(folder / f"{name}.jsonl", bucket) for name, bucket in novel.rows.items()}
     (folder / "report.json").write_text(json.dumps(novel.report, indent=2) + "\n")
     return counts
+
+
+# ---------------------------------------------------------------- what the search preamble loads
+@lru_cache(maxsize=4)
+def preamble_loaded_modules(preamble: tuple[str, ...]) -> frozenset[str]:
+    """The modules Coq has loaded after `preamble` (`Print Libraries`): a held-out file among them
+    is in scope, theorems and hints included, before its own text runs, so it cannot be held out."""
+    with tempfile.TemporaryDirectory(prefix="neuroprove-preamble-") as work:
+        source = Path(work) / "Preamble.v"
+        source.write_text("\n".join(preamble) + "\nPrint Libraries.\n")
+        env = dict(os.environ)
+        env["PATH"] = "/usr/libexec/coq-hammer" + os.pathsep + env.get("PATH", "")
+        try:
+            run = subprocess.run(["coqc", "-q", source.name], cwd=work, capture_output=True, text=True, timeout=300, env=env)
+        except (OSError, subprocess.TimeoutExpired):
+            return frozenset()
+    return frozenset(word for word in run.stdout.split() if re.fullmatch(r"[A-Z][\w']*(?:\.[\w']+)+", word))
+
+
+def search_preamble() -> tuple[str, ...]:
+    """The sentences every search environment runs before a file's header, as `CoqEnvironment`
+    builds them on this machine (automation, CoqHammer's tactics and, with its provers, its plugin)."""
+    from prover.backends.coq import HAMMER_PLUGIN_IMPORT, coq_preamble, hammer_atps_available, hammer_available
+
+    return coq_preamble(hammer=hammer_available()) + ((HAMMER_PLUGIN_IMPORT,) if hammer_atps_available() else ())

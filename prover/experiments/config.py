@@ -193,6 +193,7 @@ class ExperimentSummary(BaseModel):
     search_seconds: float = 0.0
     verify_seconds: float = 0.0
     solved_problems: list[str]
+    preloaded_modules_left_out: list[str] = []
     eval: EvalFigures
 
 

@@ -106,6 +106,24 @@ def _problem_id(entry: dict, header: str, seen: set[str]) -> str:
     return identifier
 
 
+def _drop_preloaded(problems: list[Problem], config: ExperimentConfig) -> tuple[list[Problem], list[str]]:
+    """Leave out held-out problems of trace datasets whose module the search preamble loads
+    (`From Coq Require Import Lia Lra Psatz` loads some stdlib files, theorems and hints
+    included): each theorem must see only what precedes it and what its file requires."""
+    if not config.dataset.name.startswith("trace:") or config.prover.backend == "lean":
+        return problems, []
+    from prover.data.leakfree import preamble_loaded_modules, search_preamble
+
+    loaded = preamble_loaded_modules(search_preamble())
+    kept = [p for p in problems if p.id.partition("::")[0] not in loaded]
+    dropped = sorted({p.id.partition("::")[0] for p in problems} & loaded)
+    if dropped:
+        log.warning("left out the problems of %d module(s) the search preamble loads: %s", len(dropped), ", ".join(dropped))
+    if not kept:
+        raise InputError(f"every selected problem comes from a module the search preamble loads ({', '.join(dropped)})")
+    return kept, dropped
+
+
 def evaluated_theorems(problems: Sequence[Problem]) -> set[tuple[str, str]]:
     """(source, theorem) of each problem, as trace rows name them (`source::theorem` ids)."""
     found: set[tuple[str, str]] = set()
@@ -356,6 +374,7 @@ def run_experiment(
         (out / "config.toml").write_text(config_text)
     (out / "config.json").write_text(json.dumps(config.model_dump(mode="json"), indent=2) + "\n")
     problems, label = load_problems(config)
+    problems, preloaded = _drop_preloaded(problems, config)
     refuse_overlap(config.knn.rows if config.knn else None, problems, "[knn].rows")
     refuse_overlap(config.expert_iteration.base_rows if config.kind == "expert_iteration" else None, problems,
                    "[expert_iteration].base_rows")
@@ -365,6 +384,7 @@ def run_experiment(
     if config.kind == "evaluate":
         rows, eval_summary = _evaluate(config, problems, label, policy, out / "eval", config.policy_label, progress)
         summary = _summary_of(config, label, problems, rows, time.monotonic() - started)
+        summary["preloaded_modules_left_out"] = preloaded
         summary["eval"] = EvalFigures.model_validate(eval_summary)
         summary = ExperimentSummary.model_validate(summary).model_dump(mode="json")
         _write_outputs(out, config, summary, [("run", _solve_times(rows))], rounds=[])

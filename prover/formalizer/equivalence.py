@@ -75,16 +75,19 @@ _LEAN_SYNONYMS = {"Real": "ℝ", "Nat": "ℕ", "Int": "ℤ", "Rat": "ℚ", "Comp
 
 # Coq: `exact`/`apply` would accept a premise that is merely convertible, and conversion computes
 # (`1 = 1` is convertible to `(3 * 5) mod 7 = 1`); so the premise's conclusion must first be the
-# goal's syntactically (`constr_eq`, up to bound names) before it is used.
+# goal's syntactically (`constr_eq`, up to bound names) before it is used. Each statement's own
+# definitions live in its own module, so they are unfolded (`cbv delta`, no computation) on both
+# sides before the comparison. DEFINITIONS is replaced by that list of names.
+_COQ_NORMALISE = "let P := type of premise in let P := eval cbv delta [DEFINITIONS] in P in let G := eval cbv delta [DEFINITIONS] in G in"
 _COQ_SAME_CONCLUSION = (
     "intros; let rec last T := lazymatch T with ?A -> ?B => last B | _ => T end in "
-    "lazymatch goal with |- ?G => let P := type of premise in let C := last P in constr_eq C G end; apply premise"
+    f"lazymatch goal with |- ?G => {_COQ_NORMALISE} let C := last P in constr_eq C G end; apply premise"
 )
 
 # Tactics that prove a direction through its premise by construction (the premise is `premise`).
 STRUCTURAL_TACTICS: dict[Target, tuple[str, ...]] = {
     "coq": (
-        "lazymatch goal with |- ?G => let P := type of premise in constr_eq P G end; exact premise",
+        f"lazymatch goal with |- ?G => {_COQ_NORMALISE} constr_eq P G end; exact premise",
         f"{_COQ_SAME_CONCLUSION}; assumption",
         f"{_COQ_SAME_CONCLUSION}; try assumption; first [lia | lra | nra | tauto | congruence]",
     ),
@@ -432,7 +435,10 @@ def check_equivalence(
             statuses[direction] = "invalid"
             details.append(f"{direction}: {invalid}")
             continue
-        status, tactics, detail = _prove_direction(parsed.theorems[-1].theorem, alone.theorems[-1].theorem, target, prover)
+        definitions = _local_definitions(premise, conclusion, target)
+        status, tactics, detail = _prove_direction(
+            parsed.theorems[-1].theorem, alone.theorems[-1].theorem, target, prover, definitions
+        )
         statuses[direction] = status
         if tactics:
             proofs.append((direction, tactics))
@@ -452,15 +458,42 @@ def check_equivalence(
     return EquivalenceResult(verdict, forward, backward, "; ".join(details), tuple(proofs))
 
 
+_COQ_DEFINITION = re.compile(r"^\s*(?:Local\s+)?(?:Definition|Fixpoint)\s+([\w']+)")
+
+
+def _local_definitions(premise: AlignedStatement, conclusion: AlignedStatement, target: Target) -> tuple[str, ...]:
+    """The fully qualified names of the definitions each statement's header makes in its module (Coq)."""
+    if target != "coq":
+        return ()
+    names = []
+    for module, side in (("PremiseStatement", premise), ("ConclusionStatement", conclusion)):
+        for sentence in _coq_sentences(side.statement.header):
+            match = _COQ_DEFINITION.match(sentence)
+            if match is not None:
+                names.append(f"{module}.{match.group(1)}")
+    return tuple(names)
+
+
+def _structural_tactics(target: Target, definitions: Sequence[str]) -> tuple[str, ...]:
+    if target != "coq":
+        return STRUCTURAL_TACTICS[target]
+    if not definitions:  # `cbv delta []` would unfold everything
+        return tuple(
+            tactic.replace(" let P := eval cbv delta [DEFINITIONS] in P in let G := eval cbv delta [DEFINITIONS] in G in", "")
+            for tactic in STRUCTURAL_TACTICS[target]
+        )
+    return tuple(tactic.replace("DEFINITIONS", " ".join(definitions)) for tactic in STRUCTURAL_TACTICS[target])
+
+
 def _prove_direction(
-    with_premise: Theorem, without_premise: Theorem, target: Target, prover: Any
+    with_premise: Theorem, without_premise: Theorem, target: Target, prover: Any, definitions: Sequence[str] = ()
 ) -> tuple[str, tuple[str, ...], str]:
     """(status, proof, detail) of one direction: structural tactics, else search without then with the premise."""
     if prover is None:
         return "unproved", (), "no prover given"
     env = prover._environment()
     last_error = ""
-    for tactic in STRUCTURAL_TACTICS[target]:
+    for tactic in _structural_tactics(target, definitions):
         try:
             verdict = env.verify(with_premise, [tactic])
         except InputError as invalid:

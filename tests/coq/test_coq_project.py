@@ -263,7 +263,9 @@ def test_project_file_requiring_its_sibling_is_proved_and_compiles_with_project_
     require_coq()
     make_project(tmp_path)
     out = tmp_path / "theories" / "UserDone.v"
-    completed = prove("theories/User.v", "--json", "--out", str(out), "--budget-seconds", "30", cwd=tmp_path)
+    # best-first tries every tactic of the root first; the hint Helper exports closes it (auto, intuition).
+    search = ("--search", "best_first", "--budget-seconds", "30")
+    completed = prove("theories/User.v", "--json", "--out", str(out), *search, cwd=tmp_path)
     assert completed.returncode == 0, completed.stderr
     (row,) = json.loads(completed.stdout)["results"]
     assert row["theorem"] == "tower_at_least_one" and row["status"] == "proved" and row["kernel_checked"]
@@ -273,5 +275,5 @@ def test_project_file_requiring_its_sibling_is_proved_and_compiles_with_project_
     alone = prove("theories/User.v", "--no-coqproject", "--budget-seconds", "5", cwd=tmp_path)
     assert alone.returncode == 2 and "Proj.Helper" in alone.stderr
     # The command line's -Q gives the same load path back.
-    flagged = prove("theories/User.v", "--no-coqproject", "-Q", "theories", "Proj", "--budget-seconds", "30", cwd=tmp_path)
+    flagged = prove("theories/User.v", "--no-coqproject", "-Q", "theories", "Proj", *search, cwd=tmp_path)
     assert flagged.returncode == 0, flagged.stderr

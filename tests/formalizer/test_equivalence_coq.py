@@ -94,3 +94,17 @@ def test_the_same_closed_statement_written_with_the_function_name_is_equivalent(
     reference = Statement("r", "Require Import Arith.", "Theorem r : (17 * 18) mod 4 = 2.")
     candidate = _candidate("Require Import Arith.\nTheorem problem : Nat.modulo (17 * 18) 4 = 2.")
     assert check_equivalence(candidate, reference, "coq", backend, prover).verdict == "equivalent"
+
+
+@pytest.mark.slow  # two kernel checks: ~10 s
+def test_a_copy_of_a_statement_with_its_own_fixpoint_is_equivalent(backend, prover) -> None:
+    """Each statement's definitions live in its own module; they are unfolded, not computed, to compare."""
+    header = (
+        "Require Import Arith.\nFixpoint total (n : nat) : nat := match n with 0 => 0 | S m => n + total m end.\n"
+    )
+    reference = Statement("r", header, "Theorem r: total 100 = 5050.")
+    candidate = _candidate(header + "Theorem problem : total 100 = 5050.")
+    result = check_equivalence(candidate, reference, "coq", backend, prover)
+    assert result.verdict == "equivalent", result
+    computed = _candidate(header + "Theorem problem : 5050 = 5050.")
+    assert check_equivalence(computed, reference, "coq", backend, prover).verdict != "equivalent"

@@ -128,3 +128,23 @@ def test_an_experiment_refuses_knn_rows_from_the_files_it_evaluates(tmp_path: Pa
                       f'[knn]\nrows = "{trace / "rows.jsonl"}"\n')
     with pytest.raises(InputError, match="overlaps the evaluation split: 1 rows from 1 evaluated file"):
         run_experiment(load_experiment(config), tmp_path / "run")
+
+
+@pytest.mark.coq
+def test_held_out_problems_from_modules_the_search_preamble_loads_are_left_out(tmp_path: Path) -> None:
+    from research_helpers import require_coq
+
+    from prover.experiments.config import load_experiment
+    from prover.experiments.runner import _drop_preloaded, trace_problems
+
+    require_coq()
+    trace = _trace_dir(tmp_path)
+    entries = [json.loads(line) for line in (trace / "theorems.jsonl").read_text().splitlines()]
+    preloaded = dict(entries[0], source="Coq.micromega.Lia", theorem="lia_lemma")  # Lia is in the preamble
+    (trace / "theorems.jsonl").write_text("".join(json.dumps(e) + "\n" for e in [*entries, preloaded]))
+    config = tmp_path / "x.toml"
+    config.write_text(f'[dataset]\nname = "trace:{trace}"\nsplit = "all"\n[prover]\nbackend = "coq"\n')
+    problems = trace_problems(trace, "all")
+    kept, dropped = _drop_preloaded(problems, load_experiment(config))
+    assert dropped == ["Coq.micromega.Lia"]
+    assert [p.id for p in kept] == ["Top.Lib::A.foo", "Top.Lib::B.foo"]

@@ -40,7 +40,7 @@ SEARCHES = {
 class FlakyEnvironment(TableEnvironment):
     """A table environment whose listed tactics time out (a transient failure) the first `flakes` times."""
 
-    def __init__(self, table, flaky: Sequence[str], flakes: int, kind: FailureKind = FailureKind.TIMEOUT) -> None:
+    def __init__(self, table, flaky: Sequence[str], flakes: int, kind: FailureKind = FailureKind.INTERRUPTED) -> None:
         super().__init__(table)
         self.remaining = {tactic: flakes for tactic in flaky}
         self.kind = kind
@@ -57,13 +57,14 @@ WEIGHTS = {"goal": {"bogus": 0.6, "slow": 0.3, "wrong": 0.1}}
 
 
 def test_failed_kinds_say_which_failures_are_transient() -> None:
-    assert Failed("x", FailureKind.TIMEOUT).transient and Failed("x", FailureKind.PROCESS_LOST).transient
+    assert Failed("x", FailureKind.INTERRUPTED).transient and Failed("x", FailureKind.PROCESS_LOST).transient
     assert not Failed("x").transient and Failed("x").kind is FailureKind.TACTIC_ERROR
-    assert not any(Failed("x", kind).transient for kind in (FailureKind.REFUSED, FailureKind.KERNEL_REJECTED, FailureKind.NO_PROGRESS))
+    permanent = (FailureKind.TIMEOUT, FailureKind.REFUSED, FailureKind.KERNEL_REJECTED, FailureKind.NO_PROGRESS)
+    assert not any(Failed("x", kind).transient for kind in permanent)
 
 
 @pytest.mark.parametrize("search", sorted(SEARCHES))
-@pytest.mark.parametrize("kind", [FailureKind.TIMEOUT, FailureKind.PROCESS_LOST])
+@pytest.mark.parametrize("kind", [FailureKind.INTERRUPTED, FailureKind.PROCESS_LOST])
 def test_a_transient_failure_is_retried_once_and_then_proves(search: str, kind: FailureKind) -> None:
     env = FlakyEnvironment({"goal": {"slow": QED}}, flaky=["slow"], flakes=1, kind=kind)
     result = SEARCHES[search](env, TablePolicy({"goal": {"slow": 1.0}}), env.start(Theorem("t", "goal")),
@@ -80,7 +81,7 @@ def test_a_step_that_keeps_timing_out_is_a_dead_end_after_one_retry(search: str)
     assert result.status is SearchStatus.EXHAUSTED
     assert [tactic for _, tactic in env.steps] == ["slow", "slow"]
     attempt = result.graph.attempt(result.graph.root, "slow")
-    assert attempt.outcome is AttemptOutcome.FAILED and attempt.failure_kind == "timeout" and attempt.retries == 1
+    assert attempt.outcome is AttemptOutcome.FAILED and attempt.failure_kind == "interrupted" and attempt.retries == 1
 
 
 @pytest.mark.parametrize("search", sorted(SEARCHES))
@@ -117,4 +118,4 @@ def test_retries_and_failure_kinds_survive_a_json_round_trip() -> None:
                                budget=Budget(max_expansions=10))
     again = ProofGraph.from_json(result.graph.to_json())
     attempt = again.attempt(again.root, "slow")
-    assert attempt.retries == 1 and attempt.failure_kind == "timeout"
+    assert attempt.retries == 1 and attempt.failure_kind == "interrupted"

@@ -1,0 +1,35 @@
+"""The held-out stdlib benchmark's statistics and its fixed file set."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "stdlib_heldout.py"
+
+
+def _benchmark():
+    spec = importlib.util.spec_from_file_location("stdlib_heldout", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_wilson_interval_and_exact_mcnemar_match_known_values() -> None:
+    bench = _benchmark()
+    low, high = bench.wilson(0, 10)
+    assert low == 0.0 and high == pytest.approx(0.2775, abs=1e-4)
+    low, high = bench.wilson(28, 60)
+    assert (low, high) == (pytest.approx(0.3463, abs=1e-3), pytest.approx(0.5911, abs=1e-3))
+    assert bench.mcnemar_exact(6, 0) == pytest.approx(0.03125)  # 2 * (1/2)^6
+    assert bench.mcnemar_exact(3, 3) == 1.0 and bench.mcnemar_exact(0, 0) == 1.0
+
+
+def test_the_held_out_set_is_fixed_large_enough_and_the_reduced_set_is_part_of_it() -> None:
+    bench = _benchmark()
+    assert len(bench.HELDOUT_FILES) == len(set(bench.HELDOUT_FILES)) == 48
+    assert bench.REDUCED_FILES == bench.HELDOUT_FILES[::4] and len(bench.REDUCED_FILES) == 12
+    assert all(m.startswith("Coq.") for m in bench.HELDOUT_FILES)
