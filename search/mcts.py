@@ -298,14 +298,14 @@ class MctsRule:
         if rule.c_base is not None:
             c += math.log((parent_visits + rule.c_base + 1.0) / rule.c_base)
         sqrt_parent = math.sqrt(parent_visits)
-        untried, progress, is_open = AttemptOutcome.UNTRIED, AttemptOutcome.PROGRESS, self.graph.is_open
+        untried, progress, open_nodes = AttemptOutcome.UNTRIED, AttemptOutcome.PROGRESS, self.graph.open_keys
         best: Attempt | None = None
         best_score = -math.inf
         for action, prior in zip(attempts.values(), priors.values()):  # both in the order candidates were added
             if action.outcome is untried:
                 if in_flight and (node, action.tactic) in in_flight:
                     continue
-            elif action.outcome is not progress or not is_open(action.child):  # type: ignore[arg-type]
+            elif action.outcome is not progress or action.child not in open_nodes:
                 continue
             visits = action.visits + (virtual_loss * virtual.get(action.tactic, 0) if virtual else 0)
             mean = action.value_sum / visits if visits > 0 else first_play_value

@@ -138,6 +138,7 @@ class ProofGraph:
     def __init__(self, root: State) -> None:
         self.graph = nx.DiGraph()
         self._data: dict[str, dict[str, Any]] = {}  # key -> networkx's own node-attribute dict (a fast path)
+        self._open: set[str] = set()  # keys of the open nodes, kept with each node's "status" (a fast path)
         self.root = root.key
         self._add_node(root)
 
@@ -163,7 +164,12 @@ class ProofGraph:
 
     def is_open(self, key: str) -> bool:
         """True when the node is neither proved nor failed (a hot path of the searches)."""
-        return self._data[key]["status"] is NodeStatus.OPEN
+        return key in self._open
+
+    @property
+    def open_keys(self) -> set[str]:
+        """The keys of the open nodes: a live set, read-only by contract (for the searches' hot loops)."""
+        return self._open
 
     def is_exhausted(self, key: str) -> bool:
         """True when the policy has been asked for everything it has to offer at this node."""
@@ -274,6 +280,14 @@ class ProofGraph:
             stats=NodeStats(),
         )
         self._data[state.key] = self.graph.nodes[state.key]
+        self._set_status(state.key, NodeStatus.PROVED if proved else NodeStatus.OPEN)
+
+    def _set_status(self, key: str, status: NodeStatus) -> None:
+        self._data[key]["status"] = status
+        if status is NodeStatus.OPEN:
+            self._open.add(key)
+        else:
+            self._open.discard(key)
 
     # ------------------------------------------------------------------------------- propagation
 
@@ -298,7 +312,7 @@ class ProofGraph:
             node = pending.pop()
             status = self._computed_status(node)
             if status is not self._data[node]["status"]:
-                self._data[node]["status"] = status
+                self._set_status(node, status)
                 pending.extend(self.graph.predecessors(node))
 
     # -------------------------------------------------------------------------------- invariants
@@ -317,6 +331,7 @@ class ProofGraph:
         require(reachable == set(g.nodes), f"unreachable nodes: {sorted(set(g.nodes) - reachable)[:3]}")
         for key, data in g.nodes(data=True):
             require(data["state"].key == key, f"node {key!r} holds a state with another key")
+            require((key in self._open) == (data["status"] is NodeStatus.OPEN), f"open set disagrees at {key!r}")
             require(data["status"] is self._computed_status(key), f"node {key!r} is {data['status'].value}, "
                     f"the rules say {self._computed_status(key).value}")
             live_children = set()
@@ -396,8 +411,8 @@ class ProofGraph:
             key = node["key"]
             if key not in graph.graph:
                 graph._add_node(State(tuple(node["goals"]), tuple(node["path"])))
+            graph._set_status(key, NodeStatus(node["status"]))
             graph.graph.nodes[key].update(
-                status=NodeStatus(node["status"]),
                 exhausted=node["exhausted"],
                 attempts={a["tactic"]: Attempt.from_json(a) for a in node["attempts"]},
                 stats=NodeStats.from_json(node["info"]),
