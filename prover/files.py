@@ -26,7 +26,7 @@ from prover.agent import Prover, TheoremResult
 from prover.backends import Backend, OpenTheorem, ParsedFile, get_backend
 from prover.backends.coq_project import ProjectOptions, check_dependencies, resolve_project
 from prover.config import ProverConfig
-from prover.errors import InputError, ModelUnavailable, ProverCrashed, ProverTimeout, ToolchainMissing
+from prover.errors import InputError, ModelUnavailable, ProverCrashed, ProverError, ProverTimeout, ToolchainMissing
 from search.types import Theorem, Verdict
 
 __all__ = [
@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 # The kernel checker's next round starts this many times its last round's duration after it.
 _CHECK_PACE = 4.0
+# ...and no sooner than this many seconds after the last one started (or after the run started).
+_CHECK_SPACING = 20.0
 # A theorem is not started with less than this many seconds of --total-seconds left.
 _MIN_THEOREM_SECONDS = 1.0
 
@@ -475,12 +477,13 @@ class _KernelChecker:
                 self._environment.close()
 
     def _run(self) -> None:
-        next_round = 0.0
+        next_round = time.monotonic() + _CHECK_SPACING
         while True:
             with self._condition:
                 # Each round recompiles the whole file: pace them so that checking takes a fraction
-                # of the run (a round waits 4 times as long as the last one took), while the
-                # proofs found still get their verdicts within a bounded time.
+                # of the run (a round waits 4 times as long as the last one took, and rounds start
+                # at least _CHECK_SPACING apart; a quick file gets one round, at its end), while
+                # the proofs found still get their verdicts within a bounded time.
                 while not self._closing and (not self._pending or time.monotonic() < next_round):
                     self._condition.wait(timeout=max(0.05, next_round - time.monotonic()) if self._pending else None)
                 if not self._pending:
@@ -494,13 +497,17 @@ class _KernelChecker:
                 for open_theorem, outcome in batch:
                     self.record(open_theorem, _unchecked(outcome, f"the kernel check failed: {failure}"))
             finished = time.monotonic()
-            next_round = finished + _CHECK_PACE * (finished - started)
+            next_round = max(finished + _CHECK_PACE * (finished - started), started + _CHECK_SPACING)
 
     def _check(self, batch: list[tuple[OpenTheorem, TheoremResult]]) -> None:
         proofs = {t.name: outcome.tactics or () for t, outcome in batch}
-        verdicts = self.backend.check_completed_file(  # type: ignore[attr-defined]
-            self.parsed, proofs, accepted=dict(self._accepted)
-        ).verdicts
+        try:
+            verdicts = self.backend.check_completed_file(  # type: ignore[attr-defined]
+                self.parsed, proofs, accepted=dict(self._accepted)
+            ).verdicts
+        except (ProverError, OSError) as failure:
+            log.warning("the whole-file kernel check failed (%s); checking theorem by theorem", failure)
+            verdicts = {}
         for open_theorem, outcome in batch:
             verdict = verdicts.get(open_theorem.name)
             if verdict is None or not verdict.accepted:

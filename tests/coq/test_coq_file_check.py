@@ -185,3 +185,28 @@ def test_a_files_theorems_in_order_reuse_the_elaborated_header() -> None:
         # The first theorem runs the preamble and header; each later one adds only the previous
         # theorem's `Admitted.`, its own statement and `Proof.` (the path is cut back, not rerun).
         assert added[0] >= 4 and added[1:] == [3, 3, 3]
+
+
+@pytest.mark.coq
+def test_a_refused_found_proof_is_searched_again_with_the_kernel_check_in_the_search(tmp_path, monkeypatch) -> None:
+    require_coq()
+    from prover.backends.coq_file_check import FileCheckResult
+    from prover.config import ProverConfig
+    from prover.files import _KernelChecker, prove_file
+    from search.types import Verdict
+
+    asked: list[set[str]] = []
+
+    def refuse_all(self, parsed, proofs, accepted=None):  # type: ignore[no-untyped-def]
+        asked.append(set(proofs))
+        return FileCheckResult({name: Verdict(False, "refused for the test") for name in proofs}, 1)
+
+    monkeypatch.setattr(CoqBackend, "check_completed_file", refuse_all)
+    monkeypatch.setattr(_KernelChecker, "_verify_alone", lambda self, t, o: Verdict(False, "refused alone too"))
+    source = tmp_path / "one.v"
+    source.write_text("Lemma easy : forall n : nat, n + 0 = n.\nProof.\nAdmitted.\n")
+    result = prove_file(source, ProverConfig(backend="coq", budget_seconds=10, step_timeout=5))
+    assert asked == [{"easy"}], "the found proof went to the whole-file check once"
+    (outcome,) = result.results
+    # The second search checks each proof it finds itself (the real per-theorem kernel check).
+    assert outcome.status == "proved" and outcome.kernel_checked
