@@ -459,6 +459,7 @@ def check_equivalence(
 
 
 _COQ_DEFINITION = re.compile(r"^\s*(?:Local\s+)?(?:Definition|Fixpoint)\s+([\w']+)")
+_COQ_COMMENTS = re.compile(r"\(\*.*?\*\)", re.DOTALL)
 
 
 def _local_definitions(premise: AlignedStatement, conclusion: AlignedStatement, target: Target) -> tuple[str, ...]:
@@ -467,7 +468,7 @@ def _local_definitions(premise: AlignedStatement, conclusion: AlignedStatement, 
         return ()
     names = []
     for module, side in (("PremiseStatement", premise), ("ConclusionStatement", conclusion)):
-        for sentence in _coq_sentences(side.statement.header):
+        for sentence in _coq_sentences(_COQ_COMMENTS.sub(" ", side.statement.header)):
             match = _COQ_DEFINITION.match(sentence)
             if match is not None:
                 names.append(f"{module}.{match.group(1)}")
