@@ -17,6 +17,7 @@ import search
 from search.types import Budget, Environment, Policy, SearchStatus, Theorem, ValueFunction
 
 from prover.backends.base import Backend
+from prover.budget import deadline_scope
 from prover.config import ProverConfig
 from prover.errors import InputError, ProverCrashed, ProverError, ProverTimeout
 
@@ -40,11 +41,12 @@ class TheoremResult:
     proof: the rendered proof text that completes the theorem, when proved.
     tactics: the tactic steps of that proof.
     kernel_checked: True only when the from-scratch kernel check accepted the proof.
-    seconds: wall-clock seconds for search and verification.
+    seconds: wall-clock seconds for the whole theorem (elaborating the statement, search, kernel checks).
     expansions: (state, tactic) steps tried.
     model_seconds / prover_seconds: time spent in the policy / in the proof assistant during search.
     header_seconds / search_seconds / verify_seconds: where `seconds` went: elaborating the file's
-        header and the statement, the search, and the from-scratch kernel check.
+        header and the statement; the search (model calls, steps, replays), kernel checks
+        excluded; the from-scratch kernel checks (of every proof found, rejected ones too).
     error: the one-line reason for "invalid"/"error", or why a found proof was rejected.
     search_graph: the search's `search.tree.ProofGraph` (for --save-tree and analysis); not
         part of equality or of `to_json`.
@@ -146,30 +148,28 @@ class Prover:
     def prove_theorem(
         self, theorem: Theorem, *, on_step: Callable[[int], None] | None = None, kernel_check: bool = True
     ) -> TheoremResult:
-        """Search for a proof of `theorem` within the configured budget, then have the kernel check it."""
-        started = time.monotonic()
-        searched = [0.0]  # search seconds spent so far, kept across restarts
+        """Search for a proof of `theorem` within the configured budget, each proof found checked by the kernel.
+
+        The budget is one wall-clock deadline for the search (model calls, steps, replays, kernel
+        checks of rejected proofs), counted across restarts of a failed proof assistant; the
+        statement's elaboration comes before it and the final kernel check may end a little after.
+        """
+        clock = _TheoremClock(started=time.monotonic())
         last_failure = ""
         for attempt in range(self.max_restarts + 1):
             try:
-                return self._prove_once(theorem, started, searched, on_step, kernel_check)
+                return self._prove_once(theorem, clock, on_step, kernel_check)
             except InputError as invalid:
-                return TheoremResult(
-                    theorem=theorem.name,
-                    status="invalid",
-                    seconds=time.monotonic() - started,
-                    error=str(invalid),
-                )
+                return clock.result(theorem, "invalid", error=str(invalid))
             except (ProverCrashed, ProverTimeout) as failure:
                 # The process is gone or wedged: drop it; the next attempt starts a fresh one.
                 last_failure = str(failure)
-                log.warning("%s: prover failed (%s); restart %d", theorem.name, failure, attempt + 1)
                 self._discard_environment()
-        return TheoremResult(
-            theorem=theorem.name,
-            status="error",
-            seconds=time.monotonic() - started,
-            error=f"proof assistant failed {self.max_restarts + 1} times: {last_failure}",
+                if clock.budget_left(self.config.budget_seconds) <= 0:
+                    return clock.result(theorem, "unproved", error=f"the proof assistant failed at the end of the budget: {failure}")
+                log.warning("%s: prover failed (%s); restart %d", theorem.name, failure, attempt + 1)
+        return clock.result(
+            theorem, "error", error=f"proof assistant failed {self.max_restarts + 1} times: {last_failure}"
         )
 
     def _discard_environment(self) -> None:
@@ -182,8 +182,7 @@ class Prover:
     def _prove_once(
         self,
         theorem: Theorem,
-        started: float,
-        searched: list[float],
+        clock: "_TheoremClock",
         on_step: Callable[[int], None] | None,
         kernel_check: bool = True,
     ) -> TheoremResult:
@@ -192,14 +191,12 @@ class Prover:
         # long file header does not eat the time a theorem gets.
         header_started = time.monotonic()
         root = env.start(theorem)
-        header_seconds = time.monotonic() - header_started
+        clock.header += time.monotonic() - header_started
         observe = getattr(self.policy, "observe_theorem", None)
         if observe is not None:  # policies that read the theorem's file (the portfolio's generators)
             observe(theorem)
-        remaining = self.config.budget_seconds - searched[0]
-        budget = Budget(
-            max_expansions=self.config.max_expansions, max_seconds=max(remaining, 0.0)
-        )
+        remaining = clock.budget_left(self.config.budget_seconds)
+        budget = Budget(max_expansions=self.config.max_expansions, max_seconds=remaining)
         run_search = search.ALGORITHMS[self.config.search]
         extra: dict[str, Any] = {}
         rollouts = self._rollout_executor()
@@ -208,23 +205,23 @@ class Prover:
             extra["executor"] = rollouts
         search_started = time.monotonic()
         try:
-            result = run_search(
-                env,
-                self.policy,
-                root,
-                budget=budget,
-                value=self.value,
-                seed=self.config.seed,
-                settings=_search_settings(self.config),
-                on_step=on_step,
-                **extra,
-            )
+            with deadline_scope(remaining):
+                result = run_search(
+                    env,
+                    self.policy,
+                    root,
+                    budget=budget,
+                    value=self.value,
+                    seed=self.config.seed,
+                    settings=_search_settings(self.config),
+                    on_step=on_step,
+                    verify=lambda proof: env.verify(theorem, proof),
+                    **extra,
+                )
         finally:
-            searched[0] += time.monotonic() - search_started
+            clock.searched += time.monotonic() - search_started
+        clock.verified += result.verify_seconds
         common = dict(
-            theorem=theorem.name,
-            header_seconds=round(header_seconds, 3),
-            search_seconds=round(time.monotonic() - search_started, 3),
             expansions=result.expansions,
             model_seconds=result.policy_seconds,
             prover_seconds=result.env_seconds,
@@ -233,41 +230,69 @@ class Prover:
         if result.status is not SearchStatus.PROVED or result.proof is None:
             # A search that tried every candidate of every reachable state says so: more time
             # would not have helped, a wider policy (or a different one) might.
-            exhausted = result.status is SearchStatus.EXHAUSTED
-            return TheoremResult(
-                status="unproved",
-                seconds=time.monotonic() - started,
-                error=f"search space exhausted at {result.seconds:.1f} s" if exhausted else None,
-                **common,
-            )
-        if not kernel_check:
-            # The caller checks it with the kernel later (a whole file's proofs in one run).
-            return TheoremResult(
-                status="found",
-                proof=self.backend.render_proof(result.proof),
-                tactics=tuple(result.proof),
-                seconds=time.monotonic() - started,
-                **common,
-            )
-        verify_started = time.monotonic()
-        verdict = env.verify(theorem, result.proof)
-        common["verify_seconds"] = round(time.monotonic() - verify_started, 3)
+            if result.rejected:
+                error = f"kernel rejected the proof found ({result.rejected} in all): {result.last_rejection}"
+            elif result.status is SearchStatus.EXHAUSTED:
+                error = f"search space exhausted at {result.seconds:.1f} s"
+            else:
+                error = None
+            return clock.result(theorem, "unproved", error=error, **common)
+        verdict = result.verdict
+        if verdict is None:  # a search that did not check its proof (a resumed graph already proved)
+            check_started = time.monotonic()
+            verdict = env.verify(theorem, result.proof)
+            clock.verified += time.monotonic() - check_started
         if not verdict.accepted:
             # The step-level checks said "proved" but the kernel did not: never report it as proved.
             log.warning("%s: kernel rejected a found proof: %s", theorem.name, verdict.reason)
-            return TheoremResult(
-                status="unproved",
-                seconds=time.monotonic() - started,
-                error=f"kernel rejected the proof found: {verdict.reason}",
+            return clock.result(
+                theorem, "unproved", error=f"kernel rejected the proof found: {verdict.reason}", **common
+            )
+        if not kernel_check:
+            # The caller checks the proof with the kernel again, with the whole file it is written
+            # into (the search already had each proof it found checked, so a bogus one did not end it).
+            return clock.result(
+                theorem,
+                "found",
+                proof=self.backend.render_proof(result.proof),
+                tactics=tuple(result.proof),
                 **common,
             )
-        return TheoremResult(
-            status="proved",
+        return clock.result(
+            theorem,
+            "proved",
             proof=self.backend.render_proof(result.proof),
             tactics=tuple(result.proof),
             kernel_checked=True,
-            seconds=time.monotonic() - started,
             **common,
+        )
+
+
+@dataclass
+class _TheoremClock:
+    """One theorem's time accounts, kept across restarts: wall start, header and statement
+    elaboration, search seconds (kernel checks included, as the budget counts them) and
+    kernel-check seconds."""
+
+    started: float
+    header: float = 0.0
+    searched: float = 0.0
+    verified: float = 0.0
+
+    def budget_left(self, budget_seconds: float) -> float:
+        """Search seconds the budget still allows (at least 0)."""
+        return max(budget_seconds - self.searched, 0.0)
+
+    def result(self, theorem: Theorem, status: Status, **fields: Any) -> TheoremResult:
+        """A `TheoremResult` with this clock's honest times."""
+        return TheoremResult(
+            theorem=theorem.name,
+            status=status,
+            seconds=time.monotonic() - self.started,
+            header_seconds=round(self.header, 3),
+            search_seconds=round(max(self.searched - self.verified, 0.0), 3),
+            verify_seconds=round(self.verified, 3),
+            **fields,
         )
 
 

@@ -22,8 +22,9 @@ class ProverConfig(BaseModel):
     policy: a policy spec (see `prover.policies.factory`), e.g. "portfolio" or "portfolio+hf:MODEL".
     value: a value-function spec, e.g. "heuristic" (used by MCTS; best-first ignores it).
     search: the search algorithm, a key of `search.ALGORITHMS`.
-    budget_seconds: wall-clock seconds of search per theorem; elaborating the file header and
-        statement before it, and the kernel check after it, come on top.
+    budget_seconds: wall-clock seconds of search per theorem, one deadline (`prover.budget`) for
+        model calls, steps, replays and kernel checks of rejected proofs; elaborating the file
+        header and statement before it, and the kernel check of the proof found, come on top.
     max_expansions: (state, tactic) steps per theorem; None for no limit.
     step_timeout: seconds one tactic may run inside the proof assistant.
     candidates: tactics asked of the policy per expanded state (MCTS: when a state is first

@@ -128,6 +128,8 @@ class FileResult:
                     "proof": r.proof,
                     "kernel_checked": r.kernel_checked,
                     "seconds": round(r.seconds, 3),
+                    "search_seconds": round(r.search_seconds, 3),
+                    "verify_seconds": round(r.verify_seconds, 3),
                     "expansions": r.expansions,
                     "error": r.error,
                     "requires": list(self.requirements.get(r.theorem, ())),

@@ -1,8 +1,9 @@
 """Proof search over protocols only: the proof graph, best-first search and MCTS, value functions.
 
 `ALGORITHMS` maps a search's name to its entry point; all share one signature:
-`(env, policy, root, *, budget, value=None, seed=0, settings=None, on_step=None) -> SearchResult`,
-and `SETTINGS` maps it to its settings class.
+`(env, policy, root, *, budget, value=None, seed=0, settings=None, on_step=None, verify=None) -> SearchResult`
+(`verify`: the kernel check of a proof found; a rejected one marks its step failed and the search
+goes on), and `SETTINGS` maps it to its settings class.
 """
 
 from search.best_first import BestFirstSettings, best_first_search

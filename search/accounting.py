@@ -1,4 +1,5 @@
-"""Budget and time accounting shared by the searches: expansions, wall seconds, model vs prover time."""
+"""Budget and time accounting shared by the searches: expansions, wall seconds, model vs prover vs
+kernel-check time; and the one place where a found proof meets the kernel check (`Meter.check_proof`)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import time
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-from search.types import Budget
+from search.types import Budget, Failed, FailureKind, Outcome, ProofVerifier, Proved, Verdict
 
 __all__ = ["Clock", "Meter"]
 
@@ -24,6 +25,10 @@ class Meter:
         self.expansions = 0
         self.policy_seconds = 0.0
         self.env_seconds = 0.0
+        self.verify_seconds = 0.0
+        self.rejected = 0  # proofs the kernel check rejected
+        self.last_rejection = ""  # the kernel check's reason for the last one
+        self.verdict: Verdict | None = None  # the kernel's acceptance of the proof found, once there is one
 
     def elapsed(self) -> float:
         """Wall seconds since the search started."""
@@ -63,3 +68,27 @@ class Meter:
             yield
         finally:
             self.env_seconds += self.clock() - start
+
+    @contextmanager
+    def timing_verify(self) -> Iterator[None]:
+        """Add the enclosed block's seconds to kernel-check time."""
+        start = self.clock()
+        try:
+            yield
+        finally:
+            self.verify_seconds += self.clock() - start
+
+    def check_proof(self, outcome: Outcome, verify: ProofVerifier | None) -> Outcome:
+        """Have the kernel check a step's `Proved` (when a verifier is given): an accepted proof is
+        kept with its verdict in `self.verdict`; a rejected one becomes a `Failed` of kind
+        KERNEL_REJECTED, so the search marks that path dead and goes on."""
+        if verify is None or not isinstance(outcome, Proved):
+            return outcome
+        with self.timing_verify():
+            verdict = verify(tuple(outcome.path))
+        if verdict.accepted:
+            self.verdict = verdict
+            return outcome
+        self.rejected += 1
+        self.last_rejection = verdict.reason
+        return Failed(f"kernel rejected the proof: {verdict.reason}", FailureKind.KERNEL_REJECTED)

@@ -23,6 +23,7 @@ from search.types import (
     Budget,
     Environment,
     Policy,
+    ProofVerifier,
     Proved,
     SearchResult,
     SearchStatus,
@@ -92,12 +93,16 @@ def best_first_search(
     settings: BestFirstSettings | None = None,
     on_step: Callable[[int], None] | None = None,
     graph: ProofGraph | None = None,
+    verify: ProofVerifier | None = None,
 ) -> SearchResult:
-    """Search for a proof of `root` best first; stops at the first `Proved`, an empty frontier, or the budget.
+    """Search for a proof of `root` best first; stops at the first (kernel-accepted) proof, an empty
+    frontier, or the budget.
 
     `value` is used only with `settings.priority == "value"`; `seed` is accepted for the common
     signature (this search uses no randomness); `graph`: a saved graph of this same root to resume
-    (states whose expansion the budget cut short are finished first, then the frontier goes on).
+    (states whose expansion the budget cut short are finished first, then the frontier goes on);
+    `verify`: the kernel check of a proof found (a rejected one marks its step failed and the
+    search goes on).
     """
     del seed  # deterministic by construction
     settings = settings or BestFirstSettings()
@@ -119,7 +124,7 @@ def best_first_search(
     proof = graph.state(QED_KEY).path if graph.status(graph.root) is NodeStatus.PROVED else None
 
     while proof is None and unfinished and not meter.out_of_budget():
-        proof = _expand(env, graph, unfinished.pop(0), frontier, meter, value, settings, on_step)
+        proof = _expand(env, graph, unfinished.pop(0), frontier, meter, value, settings, on_step, verify)
     while proof is None and graph.status(graph.root) is NodeStatus.OPEN and not meter.out_of_budget():
         batch = frontier.pop_expandable(settings.states_per_policy_call, graph)
         if not batch:
@@ -129,7 +134,7 @@ def best_first_search(
         for key, candidates in zip(batch, proposals, strict=True):
             graph.info(key)["expanded"] = True
             graph.add_candidates(key, sorted_candidates(candidates)[: settings.candidates_per_state])
-            proof = _expand(env, graph, key, frontier, meter, value, settings, on_step)
+            proof = _expand(env, graph, key, frontier, meter, value, settings, on_step, verify)
             if proof is not None or meter.out_of_budget():
                 break
 
@@ -146,6 +151,10 @@ def best_first_search(
         seconds=meter.elapsed(),
         policy_seconds=meter.policy_seconds,
         env_seconds=meter.env_seconds,
+        verify_seconds=meter.verify_seconds,
+        verdict=meter.verdict if proof is not None else None,
+        rejected=meter.rejected,
+        last_rejection=meter.last_rejection,
         graph=graph,
     )
 
@@ -159,24 +168,28 @@ def _expand(
     value: ValueFunction | None,
     settings: BestFirstSettings,
     on_step: Callable[[int], None] | None,
+    verify: ProofVerifier | None,
 ) -> tuple[str, ...] | None:
-    """Try every untried candidate at `key`; queue new children; return the proof if one closes the goals."""
+    """Try every untried candidate at `key` (one after a transient failure is tried once more); queue
+    new children; return the proof if one closes the goals and the kernel accepts it."""
     state = graph.state(key)
-    for attempt in graph.untried(key):
-        if meter.out_of_budget():
-            return None
-        with meter.timing_env():
-            outcome = env.step(state, attempt.tactic)
-        meter.expansions += 1
-        graph.record(key, attempt.tactic, outcome)
-        if settings.check_invariants:
-            graph.check_invariants()
-        if on_step is not None:
-            on_step(meter.expansions)
-        if isinstance(outcome, Proved):
-            return tuple(outcome.path)
-        if attempt.outcome is AttemptOutcome.PROGRESS:
-            _queue_child(graph, attempt.child, graph.info(key)["log_prob"] + attempt.log_prob, frontier, meter, value)
+    while pending := graph.untried(key):
+        for attempt in pending:
+            if meter.out_of_budget():
+                return None
+            with meter.timing_env():
+                outcome = env.step(state, attempt.tactic)
+            outcome = meter.check_proof(outcome, verify)
+            meter.expansions += 1
+            graph.record(key, attempt.tactic, outcome)
+            if settings.check_invariants:
+                graph.check_invariants()
+            if on_step is not None:
+                on_step(meter.expansions)
+            if isinstance(outcome, Proved):
+                return tuple(outcome.path)
+            if attempt.outcome is AttemptOutcome.PROGRESS:
+                _queue_child(graph, attempt.child, graph.info(key)["log_prob"] + attempt.log_prob, frontier, meter, value)
     graph.mark_exhausted(key)
     if settings.check_invariants:
         graph.check_invariants()

@@ -47,6 +47,7 @@ from search.types import (
     Environment,
     Outcome,
     Policy,
+    ProofVerifier,
     Proved,
     SearchResult,
     SearchStatus,
@@ -343,11 +344,14 @@ def mcts_search(
     on_step: Callable[[int], None] | None = None,
     executor: Executor | None = None,
     graph: ProofGraph | None = None,
+    verify: ProofVerifier | None = None,
 ) -> SearchResult:
-    """Search for a proof of `root` by MCTS; stops at the first `Proved`, a failed root, or the budget.
+    """Search for a proof of `root` by MCTS; stops at the first (kernel-accepted) proof, a failed
+    root, or the budget.
 
     value: leaf evaluator (default `HeuristicValue()`); executor: runs the steps (default: `env`
-    in this thread); graph: a saved graph of this same root to resume from (its statistics are kept).
+    in this thread); graph: a saved graph of this same root to resume from (its statistics are kept);
+    verify: the kernel check of a proof found (a rejected one marks its step failed, the search goes on).
     """
     settings = settings or MctsSettings()
     executor = executor or InProcessExecutor(env)
@@ -362,7 +366,7 @@ def mcts_search(
     if graph.status(graph.root) is NodeStatus.PROVED:  # a resumed graph that already holds a proof
         return _result(SearchStatus.PROVED, graph.state(QED_KEY).path, graph, meter)
     try:
-        proof = _simulate(run, executor, on_step)
+        proof = _simulate(run, executor, on_step, verify)
     finally:
         executor.cancel()  # whatever is still in flight (a proof was found, the time ran out, or an error)
 
@@ -385,11 +389,17 @@ def _result(status: SearchStatus, proof: tuple[str, ...] | None, graph: ProofGra
         seconds=meter.elapsed(),
         policy_seconds=meter.policy_seconds,
         env_seconds=meter.env_seconds,
+        verify_seconds=meter.verify_seconds,
+        verdict=meter.verdict if proof is not None else None,
+        rejected=meter.rejected,
+        last_rejection=meter.last_rejection,
         graph=graph,
     )
 
 
-def _simulate(run: _Search, executor: Executor, on_step: Callable[[int], None] | None) -> tuple[str, ...] | None:
+def _simulate(
+    run: _Search, executor: Executor, on_step: Callable[[int], None] | None, verify: ProofVerifier | None
+) -> tuple[str, ...] | None:
     """Select, run, evaluate and back up until a proof, a failed root or the budget; return the proof if any.
 
     Keeps up to `expansions_in_flight` walks in flight, topping up after each result comes back.
@@ -410,6 +420,7 @@ def _simulate(run: _Search, executor: Executor, on_step: Callable[[int], None] |
             return None
         with meter.timing_env():
             job, outcome = executor.collect()
+        outcome = meter.check_proof(outcome, verify)
         meter.expansions += 1
         walk = in_flight.pop(job.id)
         attempt = run.record(job, outcome)

@@ -30,6 +30,10 @@ QED_KEY = State(goals=()).key
 
 JSON_FORMAT_VERSION = 1
 
+TRANSIENT_RETRIES = 1
+"""How many times a step whose failure was transient (interrupted under load, a restarted prover) is
+left untried to be tried again before it counts as failed."""
+
 
 class NodeStatus(str, Enum):
     """Whether a proof state is proved, known to be unprovable with the candidates seen, or still open."""
@@ -63,7 +67,10 @@ class Attempt:
 
     tactic, log_prob, source: as in `Candidate`.
     outcome: see `AttemptOutcome`; child: the resulting node's key when the outcome is live.
-    message: the proof assistant's error for FAILED attempts.
+    message: the proof assistant's error for FAILED attempts (and the last transient failure's).
+    failure_kind: the `FailureKind` value of a FAILED attempt ("" otherwise).
+    retries: transient failures (interrupted, lost process) met so far; the attempt stays untried
+        until it has met `TRANSIENT_RETRIES + 1` of them.
     visits, value_sum: MCTS statistics of this edge (number of backups through it, sum of values).
     """
 
@@ -73,6 +80,8 @@ class Attempt:
     outcome: AttemptOutcome = AttemptOutcome.UNTRIED
     child: str | None = None
     message: str = ""
+    failure_kind: str = ""
+    retries: int = 0
     visits: int = 0
     value_sum: float = 0.0
 
@@ -177,13 +186,20 @@ class ProofGraph:
         """Record the environment's answer to `tactic` at node `key`, add the child, propagate statuses.
 
         The tactic must have been added with `add_candidates`. Returns the updated attempt; its
-        `outcome` says whether a new edge was made (PROGRESS/PROVED) or the step was dead.
+        `outcome` says whether a new edge was made (PROGRESS/PROVED) or the step was dead. A
+        transient failure (`Failed.transient`) leaves the attempt untried the first time, so the
+        search tries it again: this is the one place both searches and both backends retry.
         """
         attempt = self.attempt(key, tactic)
         if attempt.outcome is not AttemptOutcome.UNTRIED:
             raise ValueError(f"tactic {tactic!r} at this node was already recorded as {attempt.outcome.value}")
-        if isinstance(outcome, Failed):
+        if isinstance(outcome, Failed) and outcome.transient and attempt.retries < TRANSIENT_RETRIES:
+            # Not a dead end yet: the same step may succeed on a quieter machine or a fresh process.
+            attempt.retries += 1
+            attempt.message = outcome.message
+        elif isinstance(outcome, Failed):
             attempt.outcome, attempt.message = AttemptOutcome.FAILED, outcome.message
+            attempt.failure_kind = outcome.kind.value
         elif isinstance(outcome, Proved):
             self._link(key, attempt, State(goals=(), path=tuple(outcome.path)), AttemptOutcome.PROVED)
         elif isinstance(outcome, Progress) and not outcome.state.goals:

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Hashable, Protocol, Sequence, runtime_checkable
+from typing import Callable, Hashable, Protocol, Sequence, runtime_checkable
 
 __all__ = [
     "Theorem",
     "State",
     "Progress",
     "Proved",
+    "FailureKind",
+    "TRANSIENT_FAILURES",
     "Failed",
     "Outcome",
     "Verdict",
@@ -25,6 +27,7 @@ __all__ = [
     "Environment",
     "Policy",
     "ValueFunction",
+    "ProofVerifier",
 ]
 
 
@@ -89,11 +92,37 @@ class Proved:
     path: tuple[str, ...]
 
 
+class FailureKind(str, Enum):
+    """Why a step failed; decides whether the failure is a dead end (permanent) or worth one retry (transient)."""
+
+    TACTIC_ERROR = "tactic_error"  # the proof assistant rejected the tactic
+    NO_PROGRESS = "no_progress"  # the tactic succeeded but left the goals unchanged
+    REFUSED = "refused"  # never sent: not a tactic, a denied tactic, too large, unreadable text
+    KERNEL_REJECTED = "kernel_rejected"  # closed every goal at step level, but the kernel check rejected the proof
+    TIMEOUT = "timeout"  # the tactic used up its own time limit (Coq's `Timeout`): a dead end at this limit
+    INTERRUPTED = "interrupted"  # cut by a wall-clock limit or the theorem's deadline, not by the tactic
+    PROCESS_LOST = "process_lost"  # the prover process died, hung or could not rebuild the state
+
+
+TRANSIENT_FAILURES = frozenset({FailureKind.INTERRUPTED, FailureKind.PROCESS_LOST})
+"""Kinds that say nothing certain about the tactic: `search.tree.ProofGraph.record` retries them once."""
+
+
 @dataclass(frozen=True)
 class Failed:
-    """The tactic was rejected (error, timeout of the tactic itself, refused command): data, not an exception."""
+    """The step was rejected: data, not an exception.
+
+    message: the proof assistant's reason, one line.
+    kind: why, as a `FailureKind`; transient kinds (`TRANSIENT_FAILURES`) are not dead ends.
+    """
 
     message: str
+    kind: FailureKind = FailureKind.TACTIC_ERROR
+
+    @property
+    def transient(self) -> bool:
+        """True when the same step might succeed if tried again (interrupted under load, or a lost process)."""
+        return self.kind in TRANSIENT_FAILURES
 
 
 Outcome = Progress | Proved | Failed
@@ -155,9 +184,13 @@ class SearchResult:
     status: how it ended.
     proof: the tactic path that closed every goal, when status is PROVED.
     expansions: (state, tactic) steps sent to the environment.
-    seconds: wall-clock seconds of the whole search.
+    seconds: wall-clock seconds of the whole search (kernel checks of found proofs included).
     policy_seconds: seconds spent in the policy (model time).
     env_seconds: seconds spent in the environment (prover time).
+    verify_seconds: seconds spent in kernel checks of proofs found (the `verify` callback).
+    verdict: the kernel's verdict on `proof` when the search checked it (a `verify` callback was given).
+    rejected: proofs found at step level that the kernel check rejected (their paths were marked failed).
+    last_rejection: the kernel check's reason for the last of those ("" when none).
     graph: the search graph (a `search.tree.ProofGraph`), for export and analysis; not compared.
     """
 
@@ -167,6 +200,10 @@ class SearchResult:
     seconds: float
     policy_seconds: float = 0.0
     env_seconds: float = 0.0
+    verify_seconds: float = 0.0
+    verdict: Verdict | None = None
+    rejected: int = 0
+    last_rejection: str = ""
     graph: object | None = field(default=None, compare=False, repr=False)
 
 
@@ -203,6 +240,11 @@ class Policy(Protocol):
     def propose_batch(self, states: Sequence[State], n: int) -> list[list[Candidate]]:
         """`propose` for many states at once (one model call where the model allows)."""
         ...
+
+
+ProofVerifier = Callable[[tuple[str, ...]], Verdict]
+"""A search's kernel check of a proof found at step level (e.g. `lambda p: env.verify(theorem, p)`):
+a rejected proof marks its last step failed (`FailureKind.KERNEL_REJECTED`) and the search goes on."""
 
 
 @runtime_checkable

@@ -28,15 +28,23 @@ from prover.backends.base import OpenTheorem, ParsedFile, UnsupportedProof
 from prover.backends.coq_output import complete_coq_file
 from prover.backends.coq_output import render_coq_proof as _render_checked_proof
 from prover.backends.coq_parse import (
-    declared_axioms,
     declared_lemmas,
-    declared_modules,
     scan_open_proofs,
     normalise_for_coq816,
     open_blocks_with_parameters,
 )
 from prover.backends.coq_sentences import SentenceSyntaxError, split_sentences, strip_comments
 from prover.backends.coq_tactics import TacticRefused, tactic_sentences
+from prover.backends.coq_verdict import (
+    ALLOWED_AXIOMS,
+    CHECK_MODULE,
+    AssumptionJudge,
+    declared_axiom_paths,
+    names_to_locate,
+    parse_assumptions,
+    parse_locate,
+)
+from prover.backends.sandbox import ProcessSandbox, run_in_group
 from prover.backends.coq_xml import (
     COQIDETOP,
     HAMMER_LIBEXEC,
@@ -52,8 +60,10 @@ from prover.backends.coq_xml import (
     xml_string,
     xml_unit,
 )
+from prover import budget
+from prover.budget import MAX_CANDIDATE_CHARS, MAX_CANDIDATE_SENTENCES
 from prover.errors import InputError, ProverCrashed, ProverError, ProverTimeout, ToolchainMissing
-from search.types import Failed, Outcome, Progress, Proved, State, Theorem, Verdict
+from search.types import Failed, FailureKind, Outcome, Progress, Proved, State, Theorem, Verdict
 
 if TYPE_CHECKING:
     from prover.backends.coq_file_check import FileCheckResult
@@ -76,32 +86,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-# The axioms Coq 8.16's standard library rests on, fully qualified. Measured with
-# `coqchk -o -silent Coq.Reals.Reals Coq.micromega.Lra Coq.micromega.Psatz Coq.micromega.Lia
-# Coq.Reals.Rpower Coq.Reals.Ranalysis Coq.Reals.RiemannInt Coq.Reals.Rtrigo Coq.Reals.R_sqrt
-# Coq.Reals.Sqrt_reg` (its CONTEXT SUMMARY lists every axiom of those libraries and of their
-# dependencies): the classical Dedekind reals need the first four and nothing else.
-# `coqchk -o -silent Coquelicot.Coquelicot Hammer.Tactics.Tactics` adds only Eqdep's eq_rect_eq
-# (uniqueness of identity proofs), which already follows from `classic` (classic -> proof
-# irrelevance -> UIP), so allowing it adds no logical strength.
-ALLOWED_AXIOMS = frozenset(
-    {
-        "Coq.Reals.ClassicalDedekindReals.sig_forall_dec",
-        "Coq.Reals.ClassicalDedekindReals.sig_not_dec",
-        "Coq.Logic.FunctionalExtensionality.functional_extensionality_dep",
-        "Coq.Logic.Classical_Prop.classic",
-        "Coq.Logic.Eqdep.Eq_rect_eq.eq_rect_eq",
-    }
-)
-
-
-def _names_allowed_axiom(printed: str) -> bool:
-    """`Print Assumptions` prints the shortest unambiguous suffix of a name (`classic`,
-    `ClassicalDedekindReals.sig_forall_dec`): accept a printed name that is a dotted suffix of an
-    allowed one."""
-    return any(full == printed or full.endswith("." + printed) for full in ALLOWED_AXIOMS)
-
 
 # The preamble: imports put before the file's own text, so the portfolio's decision procedures
 # (lia, nia, lra, nra, psatz) and CoqHammer's reconstruction tactics (sauto, hauto, qauto) exist
@@ -133,13 +117,25 @@ def uses_hammer_tactics(proof: Sequence[str]) -> bool:
 
 
 _PROOF = "Proof."
-_CHECK_MODULE = "NeuroproveCheck"
 _REBUILD_FAILED = "cannot rebuild the state this step starts from"
-_TRANSIENT = ("step timed out", "coqidetop crashed", "User interrupt", _REBUILD_FAILED)
+# Only a sentence that *is* CoqHammer's `hammer` (optionally after a goal selector) runs without
+# Coq's `Timeout` (its ATPs have their own limits); the word inside a string or a larger tactic does not.
+_HAMMER_STEP = re.compile(r"(?:(?:\d+|all|\[\s*[A-Za-z_][\w']*\s*\])\s*:\s*)?hammer\s*\.")
 _REPLAY_TIMEOUT_FACTOR = 4  # a known step that times out on replay gets this many times its Timeout
 _MAX_MESSAGE = 600
 _REMEMBERED_THEOREMS = 64  # started theorems whose states step() still accepts
 _CACHED_STEPS = 200_000  # step outcomes remembered (cleared when full)
+
+
+def _tactic_failure(message: str) -> Failed:
+    """A failed tactic as data: our interrupt at the wall-clock limit ("User interrupt.") is
+    INTERRUPTED (transient: a busy machine), Coq's own `Timeout` a TIMEOUT (the tactic's limit),
+    anything else a TACTIC_ERROR."""
+    text = _one_line(message) or "tactic failed"
+    if text.startswith("User interrupt"):
+        return Failed(text, FailureKind.INTERRUPTED)
+    timed_out = text.startswith("Timeout!") or "Tactic timeout" in text
+    return Failed(text, FailureKind.TIMEOUT if timed_out else FailureKind.TACTIC_ERROR)
 
 
 def _one_line(text: str, limit: int = _MAX_MESSAGE) -> str:
@@ -354,11 +350,14 @@ class CoqEnvironment:
         self._hammer_warm = -1  # the process generation in which a `hammer` call last ran to its end
         self.header_timeout = header_timeout
         self.coqc_timeout = coqc_timeout
+        # Seconds past the theorem's deadline a kernel check of a proof found may take.
+        self._kernel_check_grace = max(10.0, 2.0 * self.step_timeout)
         self.coq_args = tuple(coq_args)
         self._top: CoqIdeTop | None = None
-        # Coq's micromega tactics write caches (.lia.cache, ...) into the working directory:
-        # each environment gets its own, so users' folders stay clean and workers never share one.
-        self._workdir = tempfile.TemporaryDirectory(prefix="neuroprove-coq-")
+        # Everything Coq and its helpers write stays in one folder per environment, removed on
+        # close: micromega's caches (.lia.cache) go to the working directory, psatz's csdp files
+        # (param.csdp, sos*.dat-s) to TMPDIR; users' folders and the shared temp folder stay clean.
+        self._sandbox = ProcessSandbox()
         self._generation = 0
         self._init_state = 1
         # The document: sentences sent and the state id after each, from the initial state.
@@ -384,7 +383,7 @@ class CoqEnvironment:
             top, self._top = self._top, None
             top.close()
         self._doc = []
-        self._workdir.cleanup()
+        self._sandbox.cleanup()
 
     @property
     def process_id(self) -> int | None:
@@ -395,10 +394,9 @@ class CoqEnvironment:
         if self._top is None or not self._top.alive:
             if self._top is not None:
                 self._top.close()
-            os.makedirs(self._workdir.name, exist_ok=True)  # an environment reused after close()
-            # TMPDIR too: CoqHammer's provers write their problem files in the run's own directory.
+            # The sandbox's TMPDIR also takes CoqHammer's provers' problem files.
             self._top = CoqIdeTop(
-                cwd=self._workdir.name, extra_env={"TMPDIR": self._workdir.name}, extra_args=self.coq_args
+                cwd=str(self._sandbox.workdir()), env=self._sandbox.environment(), extra_args=self.coq_args
             )
             self._generation += 1
             self._doc = []
@@ -422,6 +420,7 @@ class CoqEnvironment:
         Interrupt button); if it still does not answer it is killed and restarted, and
         `ProverTimeout` is raised. A dead process raises `ProverCrashed` (the caller restarts)."""
         top = self._process()
+        timeout = budget.capped(timeout)  # nothing waits past the theorem's deadline
         try:
             return top.call(name, payload, timeout=timeout)
         except ProverTimeout:
@@ -532,15 +531,16 @@ class CoqEnvironment:
         return header, (theorem.statement.strip(), getattr(theorem, "proof_opening", _PROOF))
 
     def _wrap(self, sentence: str, *, seconds: int | None = None) -> str:
-        """`Timeout N` around a tactic sentence; bullets, braces, and `hammer` (own limits) as they are."""
+        """`Timeout N` around a tactic sentence; bullets, braces, and a `hammer.` step (CoqHammer
+        keeps its own ATP and reconstruction limits) as they are."""
         if re.fullmatch(r"[-+*]+|[{}]|.*:\s*\{", sentence) or sentence == "Unshelve.":
             return sentence
-        if re.search(r"\bhammer\b", strip_comments(sentence)):
+        if _HAMMER_STEP.fullmatch(sentence):
             return sentence
         return f"Timeout {seconds or self.coq_timeout} {sentence}"
 
     def _step_timeout_wall(self, sentences: Sequence[str]) -> float:
-        hammer = any(not s.startswith("Timeout ") and re.search(r"\bhammer\b", s) for s in sentences)
+        hammer = any(_HAMMER_STEP.fullmatch(s) for s in sentences)
         per = self._hammer_wall() if hammer else self.coq_timeout
         return per * max(1, len(sentences)) * 1.25 + 2.0
 
@@ -600,18 +600,26 @@ class CoqEnvironment:
             started = self._started.get(state.handle.theorem_key, started)
         if started is None:
             raise ProverError("step() before start(): no theorem is open")
+        if len(tactic) > MAX_CANDIDATE_CHARS:
+            return Failed(f"refused: the step is {len(tactic)} characters long (limit {MAX_CANDIDATE_CHARS})", FailureKind.REFUSED)
         try:
             new_sentences = [self._wrap(s) for s in _checked_sentences(tactic)]
         except TacticRefused as refused:
-            return Failed(str(refused))
+            return Failed(str(refused), FailureKind.REFUSED)
+        if len(new_sentences) > MAX_CANDIDATE_SENTENCES:
+            return Failed(
+                f"refused: the step has {len(new_sentences)} sentences (limit {MAX_CANDIDATE_SENTENCES})", FailureKind.REFUSED
+            )
         key = (started.key, tuple(state.path), tactic)
         cached = self._step_cache.get(key)
         if cached is not None:
             return cached
+        if budget.expired():
+            return Failed("the theorem's time budget is spent", FailureKind.INTERRUPTED)
         self._current = started
         outcome = self._step_uncached(state, tactic, new_sentences)
         outcome = self._reconstructed_hammer(state, tactic, outcome)
-        if not (isinstance(outcome, Failed) and outcome.message.startswith(_TRANSIENT)):
+        if not (isinstance(outcome, Failed) and outcome.transient):
             if len(self._step_cache) >= _CACHED_STEPS:
                 self._step_cache.clear()
             self._step_cache[key] = outcome  # a hang or crash may not happen again: retry those
@@ -632,7 +640,7 @@ class CoqEnvironment:
             return outcome
         if self._top is not None and self._top.alive:
             _kill_process_group_members(self._top.pid)  # a timed-out hammer leaves its helpers running
-        if not (isinstance(outcome, Failed) and outcome.message.startswith(_TRANSIENT)):
+        if not (isinstance(outcome, Failed) and outcome.transient):
             self._hammer_warm = self._generation  # it ran to its end: the features are extracted
         if isinstance(outcome, Failed):
             return outcome
@@ -642,7 +650,7 @@ class CoqEnvironment:
         replacement = _HAMMER_CALL.sub(lambda _: found.pop(), tactic, count=1)
         replayed = self.step(state, replacement)
         if isinstance(replayed, Failed):
-            return Failed(f"hammer's reconstruction {replacement!r} does not replay: {replayed.message}")
+            return Failed(f"hammer's reconstruction {replacement!r} does not replay: {replayed.message}", replayed.kind)
         return replayed
 
     # ------------------------------------------------------------ premises (prover/policies/retrieval.py)
@@ -707,7 +715,7 @@ class CoqEnvironment:
                 goals = self._goto(base + new_sentences, timeout=wall)
             except _ReplayFailed as failed:
                 if failed.index >= len(base):
-                    return Failed(_one_line(failed.message) or "tactic failed")
+                    return _tactic_failure(failed.message)
                 # A state reached before does not rebuild: a tactic on its path that ran close to its
                 # Timeout ran out on the replay (a busier machine). Give that tactic more time, once.
                 position = owners[failed.index]
@@ -715,27 +723,30 @@ class CoqEnvironment:
                     log.info("replay of %r timed out; retrying with a longer Timeout", state.path[position])
                     continue
                 log.warning("cannot rebuild a known state: %s", failed.message)
-                return Failed(f"{_REBUILD_FAILED}: {_one_line(failed.message)}")
+                return Failed(f"{_REBUILD_FAILED}: {_one_line(failed.message)}", FailureKind.PROCESS_LOST)
             except ProverTimeout as hung:
-                # Killed and restarted: rebuild the state we stepped from so the search goes on.
-                self._rebuild(base)
-                return Failed(f"step timed out ({_one_line(str(hung))})")
+                # Killed and restarted: rebuild the state we stepped from so the search goes on
+                # (not when the theorem's time is up: the next step, if any, rebuilds it anyway).
+                if not budget.expired():
+                    self._rebuild(base)
+                return Failed(f"step timed out ({_one_line(str(hung))})", FailureKind.INTERRUPTED)
             except ProverCrashed as crash:
                 crashes += 1
                 log.warning("coqidetop crashed (%s); restarting and replaying %d steps", crash, len(state.path))
                 self._restart()
-                if crashes > 1:
-                    self._rebuild(base)
-                    return Failed(f"coqidetop crashed on this tactic: {_one_line(str(crash), 200)}")
+                if crashes > 1 or budget.expired():
+                    if not budget.expired():
+                        self._rebuild(base)
+                    return Failed(f"coqidetop crashed on this tactic: {_one_line(str(crash), 200)}", FailureKind.PROCESS_LOST)
                 continue
             if goals is None:
-                return Failed("the step closed the proof block")
+                return Failed("the step closed the proof block", FailureKind.REFUSED)
             if goals.none_left:
                 return Proved(path)
             texts = goal_texts(goals)
             if texts == tuple(state.goals):
                 # `auto`, `simpl`, `try ...` succeed without doing anything: no new state for the search.
-                return Failed("no progress: the goals are unchanged")
+                return Failed("no progress: the goals are unchanged", FailureKind.NO_PROGRESS)
             return Progress(State(goals=texts, path=path, handle=self._handle()))
 
     def _base_for(self, started: _Started, path: Sequence[str]) -> tuple[list[str], list[int]]:
@@ -791,152 +802,145 @@ class CoqEnvironment:
                 _checked_sentences(step)
         except TacticRefused as refused:
             return Verdict(False, str(refused))
-        try:
-            state = self.start(theorem)
-        except InputError as invalid:
-            return Verdict(False, str(invalid))
-        outcome: Outcome = Progress(state)
-        for index, step in enumerate(proof):
-            if not isinstance(outcome, Progress):
-                return Verdict(False, f"the proof goes on after step {index} closed or failed")
-            outcome = self.step(outcome.state, step)
-        if isinstance(outcome, Failed):
-            return Verdict(False, f"a step fails: {outcome.message}")
-        if not isinstance(outcome, Proved):
-            return Verdict(False, "the tactics leave goals open")
-        return self._kernel_check(theorem, proof)
+        # A proof found just before the deadline is still checked: the replay runs on the step
+        # limits alone, and coqc gets what is left of the deadline plus `_KERNEL_CHECK_GRACE`.
+        with budget.deadline_lifted() as deadline:
+            try:
+                state = self.start(theorem)
+            except InputError as invalid:
+                return Verdict(False, str(invalid))
+            outcome: Outcome = Progress(state)
+            for index, step in enumerate(proof):
+                if not isinstance(outcome, Progress):
+                    return Verdict(False, f"the proof goes on after step {index} closed or failed")
+                before = outcome.state
+                outcome = self.step(before, step)
+                if isinstance(outcome, Failed) and outcome.transient:
+                    outcome = self.step(before, step)  # once more, as the search would
+            if isinstance(outcome, Failed):
+                return Verdict(False, f"a step fails: {outcome.message}")
+            if not isinstance(outcome, Proved):
+                return Verdict(False, "the tactics leave goals open")
+            limit = self.coqc_timeout if deadline is None else budget.capped(self.coqc_timeout, deadline + self._kernel_check_grace)
+            return self._kernel_check(theorem, proof, timeout=limit)
 
-    def _kernel_check(self, theorem: Theorem, proof: Sequence[str]) -> Verdict:
+    def _kernel_check(self, theorem: Theorem, proof: Sequence[str], *, timeout: float | None = None) -> Verdict:
+        """Compile the theorem with its proof from scratch (`coqc`, `Qed`) and judge `Print Assumptions`
+        by fully qualified kernel names (`coq_verdict`): each printed name is resolved by `Locate`
+        at the same point of the same file, first for the names an acceptable assumption may
+        print as, then, in a second compilation with the proof admitted, for any other."""
         header = normalise_for_coq816(theorem.header)
         body = "\n".join("  " + s for step in proof for s in _checked_sentences(step))
         # Close the sections and modules the header leaves open (coqc insists), then ask for the
         # theorem's assumptions by its full name; Redirect writes them where no tactic's output can.
         # Inside a functor or module type the theorem is no constant once the block ends, so its
         # assumptions are asked for inside the innermost one (they then include the functor's
-        # parameters, resolved below).
+        # parameters' fields, which are its hypotheses).
         blocks = open_blocks_with_parameters(header)
         functors = [index for index, (kind, _, _) in enumerate(blocks) if kind == "Functor"]
         split = functors[-1] + 1 if functors else 0
         inner, outer = blocks[split:], blocks[:split]
         qualified = ".".join([name for kind, name, _ in inner if kind == "Module"] + [theorem.name])
-        parameters = frozenset(name for _, _, names in outer for name in names)
+        judge = AssumptionJudge(
+            theorem_path=".".join([CHECK_MODULE, *(name for kind, name, _ in blocks if kind != "Section"), theorem.name]),
+            file_axioms=frozenset(f"{CHECK_MODULE}.{path}" for path in declared_axiom_paths(header)),
+            parameters=frozenset(name for _, _, names in outer for name in names),
+            library_roots=frozenset({"Coq", "Hammer", CHECK_MODULE, *_library_roots(header)}),
+        )
 
-        def check_file(assumptions: Path, locate: Sequence[tuple[str, Path]] = ()) -> str:
+        opening = getattr(theorem, "proof_opening", _PROOF)  # the file's own `Proof using ...`, if any
+
+        def check_file(proof_text: str, assumptions: Path | None, locate: Sequence[tuple[str, Path]]) -> str:
             return (
                 "".join(f"{sentence}\n" for sentence in self.preamble_for(proof))
                 + f"{header.rstrip()}\n"
-                + f"{theorem.statement.strip()}\n{getattr(theorem, 'proof_opening', _PROOF)}\n{body}\nQed.\n"
+                + f"{theorem.statement.strip()}\n{proof_text}\n"
                 + "".join(f"End {name}.\n" for _, name, _ in reversed(inner))
-                + f'Redirect "{assumptions}" Print Assumptions {qualified}.\n'
+                + (f'Redirect "{assumptions}" Print Assumptions {qualified}.\n' if assumptions is not None else "")
                 + "".join(f'Redirect "{out}" Locate {name}.\n' for name, out in locate)
                 + "".join(f"End {name}.\n" for _, name, _ in reversed(outer))
             )
 
-        with tempfile.TemporaryDirectory(prefix="neuroprove-coq-") as workdir:
-            assumptions = Path(workdir) / "assumptions"
-            failed = self._run_coqc(Path(workdir), check_file(assumptions))
+        with tempfile.TemporaryDirectory(prefix="check-", dir=self._sandbox.root()) as workdir:
+            folder = Path(workdir)
+            assumptions = folder / "assumptions"
+            expected = [(name, folder / f"expected{index}") for index, name in enumerate(names_to_locate(header))]
+            failed = self._run_coqc(folder, check_file(f"{opening}\n{body}\nQed.", assumptions, expected), timeout=timeout)
             if failed is not None:
                 return failed
             report = assumptions.with_suffix(".out")
             if not report.exists():
                 return Verdict(False, "Print Assumptions produced no report")
-            verdict = self._judge_assumptions(report.read_text(), theorem)
-            if verdict.accepted or not parameters:
-                return verdict
-            # Which assumed names are fields of the functor's parameters (`Locate ax` says
-            # `Constant X.ax` for a field of parameter X)? A second run asks Coq.
-            names = [name for name in verdict.axioms if re.fullmatch(r"[\w'.]+", name)]
-            located = [(name, Path(workdir) / f"locate{index}") for index, name in enumerate(names)]
-            failed = self._run_coqc(Path(workdir), check_file(assumptions, located))
-            if failed is not None:
-                return failed
-            fields = set()
-            for name, out in located:
-                answer = out.with_suffix(".out").read_text() if out.with_suffix(".out").exists() else ""
-                match = re.match(r"\s*Constant\s+([\w'.]+)", answer)
-                if match and match.group(1).split(".", 1)[0] in parameters:
-                    fields.add(name)
-            return self._judge_assumptions(report.read_text(), theorem, parameter_fields=frozenset(fields))
+            printed, problems = parse_assumptions(report.read_text())
+            if problems:
+                shown = tuple(AssumptionJudge.display(name) for name in printed)
+                return Verdict(False, f"Print Assumptions reports: {_one_line('; '.join(problems), 300)}", shown)
+            resolved = {name: _kernel_name_in(out) for name, out in expected if name in printed}
+            unknown = [name for name in printed if name not in resolved]
+            if unknown:
+                # Names no acceptable assumption prints as (an admitted lemma, a parameter's field):
+                # ask Coq what they denote, at the same point, with the proof admitted (the names
+                # in scope do not depend on it, and the proof need not run twice).
+                asked = [(name, folder / f"unknown{index}") for index, name in enumerate(unknown)
+                         if _QUALID.fullmatch(name)]
+                failed = self._run_coqc(folder, check_file(f"{opening}\nAdmitted.", None, asked), timeout=timeout)
+                if failed is not None:
+                    return failed
+                resolved.update({name: _kernel_name_in(out) for name, out in asked})
+            return judge.judge(printed, resolved)
 
-    def _run_coqc(self, workdir: Path, text: str) -> Verdict | None:
-        """Compile `text` as the check module in `workdir`; a rejecting Verdict, or None when coqc accepts it."""
-        source = workdir / f"{_CHECK_MODULE}.v"
+    def _run_coqc(self, workdir: Path, text: str, *, timeout: float | None = None) -> Verdict | None:
+        """Compile `text` as the check module in `workdir` within `timeout` seconds (default
+        `coqc_timeout`); a rejecting Verdict, or None when coqc accepts it."""
+        timeout = self.coqc_timeout if timeout is None else timeout
+        source = workdir / f"{CHECK_MODULE}.v"
         source.write_text(text)
-        env = dict(os.environ)
+        env = self._sandbox.environment()
         env["PATH"] = HAMMER_LIBEXEC + os.pathsep + env.get("PATH", "")
         try:
-            run = subprocess.run(
-                ["coqc", "-q", *self.coq_args, source.name],
-                cwd=workdir,
-                capture_output=True,
-                text=True,
-                timeout=self.coqc_timeout,
-                env=env,
-            )
+            run = run_in_group(["coqc", "-q", *self.coq_args, source.name], cwd=workdir, env=env, timeout=timeout)
         except FileNotFoundError:
             raise ToolchainMissing("coqc not found: install Coq 8.16 (apt-get install coq)") from None
         except subprocess.TimeoutExpired:
-            return Verdict(False, f"coqc did not finish within {self.coqc_timeout:.0f} s")
+            return Verdict(False, f"coqc did not finish within {timeout:.0f} s")
         if run.returncode != 0:
             return Verdict(False, f"coqc rejects the proof: {_one_line(run.stderr or run.stdout)}")
         return None
 
-    def _judge_assumptions(self, report: str, theorem: Theorem, *, parameter_fields: frozenset[str] = frozenset()) -> Verdict:
-        """The verdict on a `Print Assumptions` report; `parameter_fields`: printed names that are
-        fields of an enclosing functor's parameters (hypotheses of the functor, not axioms)."""
-        axioms, problems = parse_assumptions(report)
-        header = normalise_for_coq816(theorem.header)
-        user_axioms = declared_axioms(header)
-        user_modules = declared_modules(header) | {_CHECK_MODULE}
-        # A lemma the header leaves unproved (Admitted) is printed like an axiom; one whose short name
-        # collides with an allowed axiom must not pass as that axiom.
-        header_lemmas = declared_lemmas(header) - user_axioms
-        if problems:
-            return Verdict(False, f"Print Assumptions reports: {_one_line('; '.join(problems), 300)}", axioms)
-        for axiom in axioms:
-            short = axiom.rsplit(".", 1)[-1]
-            if short == theorem.name and axiom in (short, f"{_CHECK_MODULE}.{short}"):
-                return Verdict(False, f"{theorem.name} itself is assumed (the proof was admitted)", axioms)
-            if axiom in parameter_fields:
-                continue
-            qualifiers = axiom.split(".")[:-1]
-            if short in user_axioms and all(q in user_modules for q in qualifiers):
-                continue
-            if short not in header_lemmas and _names_allowed_axiom(axiom):
-                continue
-            if short in header_lemmas:
-                return Verdict(False, f"the proof uses {axiom}, which the file leaves unproved", axioms)
-            return Verdict(False, f"the proof depends on {axiom}, which is not an allowed axiom", axioms)
-        return Verdict(True, "", axioms)
 
 
-def parse_assumptions(report: str) -> tuple[tuple[str, ...], list[str]]:
-    """Axiom names from `Print Assumptions` output, and any section other than `Axioms:` (e.g. a
-    disabled guard or positivity check, or type-in-type) as problems."""
-    text = report.strip()
-    if text.startswith("Closed under the global context"):
-        return (), []
-    axioms: list[str] = []
-    problems: list[str] = []
-    section = ""
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        if not line[0].isspace() and line.rstrip().endswith(":") and " : " not in line:
-            section = line.strip().rstrip(":")
-            if section != "Axioms":
-                problems.append(section)
-            continue
-        if line[0].isspace():
-            continue  # the type of the axiom named on an earlier line
-        entry = re.fullmatch(r"([\w'.]+)(?: : .*)?", line.rstrip())
-        if section == "Axioms" and entry is not None:
-            axioms.append(entry.group(1))
-        else:
-            problems.append(_one_line(line, 120))  # e.g. "f is assumed to be guarded."
-    if not section:
-        problems.append(_one_line(text, 200))
-    return tuple(axioms), problems
+_QUALID = re.compile(r"[^\W\d][\w']*(?:\.[^\W\d][\w']*)*")
+
+
+def _whole_file_judgement(report: str, theorem: Theorem, located: Mapping[str, str]) -> Verdict | None:
+    """The whole-file check's judgement of a `Print Assumptions` report, by full kernel names from
+    the `Locate` answers asked at the file's end; None (the per-theorem check decides) when a
+    printed name was not located there."""
+    header = normalise_for_coq816(theorem.header)
+    printed, problems = parse_assumptions(report)
+    if problems:
+        return Verdict(False, f"Print Assumptions reports: {_one_line('; '.join(problems), 300)}", printed)
+    resolved = {name: parse_locate(located[name]) for name in printed if located.get(name)}
+    if any(name not in resolved for name in printed):
+        return None
+    judge = AssumptionJudge(
+        theorem_path=f"{CHECK_MODULE}.{theorem.name}",
+        file_axioms=frozenset(f"{CHECK_MODULE}.{path}" for path in declared_axiom_paths(header)),
+    )
+    return judge.judge(printed, resolved)
+
+
+def _kernel_name_in(out: Path) -> str | None:
+    """The kernel name in a redirected `Locate` answer (None when there is none)."""
+    answer = out.with_suffix(".out")
+    return parse_locate(answer.read_text()) if answer.exists() else None
+
+
+def _library_roots(header: str) -> set[str]:
+    """First components of the libraries the header loads (`From X Require`, `Require X.Y`)."""
+    roots = set(re.findall(r"\bFrom\s+([^\W\d][\w']*)", header))
+    roots.update(re.findall(r"\bRequire\s+(?:Import\s+|Export\s+)?([^\W\d][\w']*)\.", header))
+    return roots
 
 
 def goal_texts(goals: CoqGoals) -> tuple[str, ...]:
@@ -1012,23 +1016,32 @@ class CoqBackend:
         `coq_file_check`); the theorems it leaves without a verdict need `CoqEnvironment.verify`."""
         from prover.backends.coq_file_check import check_completed_file
 
-        with CoqEnvironment(hammer=self.hammer, automation=self.automation, coq_args=self.coq_args) as judge:
+        # Judged by full kernel names (`Locate` at the file's end); a name not located there goes to
+        # the per-theorem check. coqc (and psatz's csdp) write into a sandbox of their own.
+        sandbox = ProcessSandbox(prefix="neuroprove-file-check-")
+        try:
             return check_completed_file(
                 parsed,
                 proofs,
                 complete=self.complete_file,
-                judge=lambda report, theorem, located: judge._judge_assumptions(report, theorem),
+                judge=_whole_file_judgement,
+                names_to_locate=lambda theorem: names_to_locate(normalise_for_coq816(theorem.header)),
                 accepted=accepted,
                 coq_args=self.coq_args,
+                environment=sandbox.environment(),
             )
+        finally:
+            sandbox.cleanup()
 
     def split_proof(self, script: str) -> list[str]:
         """Split a whole-proof script into steps (one sentence each), dropping `Proof.` and a final `Qed.`."""
-        cleaned = strip_comments(script)
         try:
+            cleaned = strip_comments(script)
             sentences = split_sentences(cleaned, allow_unterminated=True)
         except SentenceSyntaxError:
-            return [" ".join(cleaned.split())] if cleaned.strip() else []
+            # An unterminated comment or string (a model cut at max_tokens): one step, which the
+            # tactic filter refuses, so the candidate fails like any other bad one.
+            return [" ".join(script.split())] if script.strip() else []
         steps = [" ".join(s.text.split()) for s in sentences]
         if steps and re.fullmatch(r"Proof\b.*", steps[0]):
             steps = steps[1:]

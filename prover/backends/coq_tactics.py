@@ -38,6 +38,9 @@ _SELECTOR = r"(?:\d+(?:\s*-\s*\d+)?(?:\s*,\s*\d+(?:\s*-\s*\d+)?)*|all|par|!|\[\s
 _TACTIC_START = re.compile(rf"(?:{_SELECTOR}\s*)?[a-z_(\[]")
 _WORD = re.compile(r"[A-Za-z_][\w']*")
 _STRING = re.compile(r'"(?:[^"]|"")*"')
+# Characters XML 1.0 cannot carry (coqidetop's protocol is XML): C0 controls but tab/newline/return,
+# lone surrogates, U+FFFE/U+FFFF. No Coq tactic needs them.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 class TacticRefused(ValueError):
@@ -54,8 +57,11 @@ def tactic_sentences(tactic: str) -> tuple[str, ...]:
 
     A missing final `.` is added (`lia` means `lia.`). Raises `TacticRefused` with a one-line reason
     for anything that is not a tactic: a vernacular command, a denied tactic, an unterminated
-    comment or string, or an empty step.
+    comment or string, a character XML 1.0 cannot carry, or an empty step.
     """
+    bad = _NOT_XML.search(tactic)
+    if bad is not None:
+        raise TacticRefused(f"refused: the step contains the control character U+{ord(bad.group(0)):04X}")
     try:
         cleaned = strip_comments(tactic)
         parts = split_sentences(cleaned, allow_unterminated=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import select
 import signal
 import subprocess
@@ -48,9 +49,16 @@ COQIDETOP = "coqidetop.opt"
 HAMMER_LIBEXEC = "/usr/libexec/coq-hammer"
 
 
+# Control characters that XML 1.0 forbids (tab, newline and return are allowed), as UTF-8 bytes.
+_NOT_XML_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_NOT_XML_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 # ---------------------------------------------------------------- encoding
 def xml_string(text: str) -> str:
-    return f"<string>{escape(text)}</string>"
+    """A protocol string; characters XML 1.0 cannot carry become U+FFFD (coqidetop's parser would
+    stop at them; the tactic filter refuses such steps before they get here)."""
+    return f"<string>{escape(_NOT_XML_TEXT.sub(chr(0xFFFD), text))}</string>"
 
 
 def xml_int(value: int) -> str:
@@ -168,11 +176,13 @@ class CoqIdeTop:
         extra_args: Sequence[str] = (),
         cwd: str | None = None,
         command: Sequence[str] | None = None,
+        env: Mapping[str, str] | None = None,
         extra_env: Mapping[str, str] | None = None,
     ) -> None:
         """Start the process. `command` replaces the whole command line (tests use a fake server);
-        `extra_env` adds variables (TMPDIR: where CoqHammer's provers write their problem files)."""
-        env = dict(os.environ)
+        `env`: its environment (default: this process's); `extra_env` adds variables (TMPDIR: where
+        CoqHammer's provers write their problem files)."""
+        env = dict(os.environ if env is None else env)
         env["PATH"] = HAMMER_LIBEXEC + os.pathsep + env.get("PATH", "")
         env.update(extra_env or {})
         argv = (
@@ -253,7 +263,11 @@ class CoqIdeTop:
     def _drain(self) -> list[ET.Element]:
         """Top-level elements completed so far, detached from the root so memory stays flat."""
         done: list[ET.Element] = []
-        for event, element in self._parser.read_events():
+        try:
+            events = list(self._parser.read_events())
+        except ET.ParseError as garbled:  # the pull parser reports errors here, not in feed()
+            raise ProverCrashed(f"coqidetop sent malformed XML: {garbled}") from garbled
+        for event, element in events:
             if event == "start":
                 if self._root is None:
                     self._root = element
@@ -290,8 +304,10 @@ class CoqIdeTop:
             data, self._entity_tail = data[:cut], data[cut:]
         else:
             self._entity_tail = b""
+        # Coq echoes text as it got it: a control character XML 1.0 forbids would stop the parser.
+        data = _NOT_XML_BYTES.sub(b"?", data.replace(b"&nbsp;", b"&#160;"))
         try:
-            self._parser.feed(data.replace(b"&nbsp;", b"&#160;"))
+            self._parser.feed(data)
         except ET.ParseError as garbled:
             raise ProverCrashed(f"coqidetop sent malformed XML: {garbled}") from garbled
 

@@ -18,7 +18,9 @@ How a search talks to Lean (facts from REPL/Main.lean at v4.24.0 and its recorde
   * tactic mode has known false positives, so `verify` re-elaborates the whole theorem with its
     proof as one command and accepts only no errors, no sorry, `#print axioms` within
     {propext, Classical.choice, Quot.sound} (native_decide's `Lean.ofReduceBool` refused unless
-    allowed), the statement text unchanged and no command smuggled in by a proof step;
+    allowed), no command smuggled in by a proof step, no meta-code (`run_tac`) or option
+    (`set_option ... in`) in a step, and no kernel-weakening option (`set_option debug.skipKernelTC`)
+    in the header or statement, since options persist in every env built on the header's;
   * a finite `maxHeartbeats` (an unbounded `set_option maxHeartbeats 0` in a header is replaced),
     a wall-clock timeout per step and per command, a memory limit per process (a hard RLIMIT_AS
     through lean-interact, and a soft limit that restarts the process between steps); a step that
@@ -35,7 +37,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from search.types import Failed, Outcome, Progress, Proved, State, Theorem, Verdict
+from search.types import Failed, FailureKind, Outcome, Progress, Proved, State, Theorem, Verdict
 
 from prover.backends.base import OpenTheorem, ParsedFile, UnsupportedProof, proof_for
 from prover.backends.lean_source import (
@@ -48,6 +50,8 @@ from prover.backends.lean_source import (
     unsearched_sorries,
 )
 from prover.backends.lean_toolchain import LeanProjectLayout, find_lake, project_layout
+from prover import budget
+from prover.budget import MAX_CANDIDATE_CHARS
 from prover.errors import InputError, ProverCrashed, ProverError, ProverTimeout, ToolchainMissing
 
 __all__ = [
@@ -75,7 +79,13 @@ _SORRY_WARNINGS = ("declaration uses 'sorry'", "declaration uses `sorry`")  # <=
 _AXIOMS_MESSAGE = re.compile(r"depends on axioms:\s*\[(?P<axioms>[^\]]*)\]", re.DOTALL)
 _NO_AXIOMS_MESSAGE = "does not depend on any axioms"
 _NATIVE_DECIDE = re.compile(r"\bnative_decide\b|\bdecide\s*\+\s*native\b|\bdecide\s*\(\s*config\s*:=\s*\{[^}]*native")
-_SORRY_TOKEN = re.compile(r"(?<![\w.'])(?:sorry|admit)(?![\w'])")
+_SORRY_TOKEN = re.compile(r"(?<![\w.'])(?:sorry|sorryAx|admit)(?![\w'])")
+# Tactics that run arbitrary meta-code or change elaboration options for the rest of the step
+# (`run_tac`, `set_option debug.skipKernelTC true in tac`): a proof step may not use them.
+_META_TACTIC = re.compile(r"(?<![\w.'])(run_tac|run_cmd|run_elab|run_meta|by_elab|set_option|open\s+private)(?![\w'])")
+# Options that switch the kernel's check off or weaken it; a theorem whose header or statement sets
+# one is never accepted (options set by a command persist in every env built on it).
+_KERNEL_OPTION = re.compile(r"\bset_option\s+(debug\.[\w.]+|trust|compiler\.[\w.]+|Elab\.async)\b")
 
 
 @dataclass(frozen=True)
@@ -362,6 +372,7 @@ class LeanEnvironment:
             # Never start a process here: the request may carry ids of the process that died.
             self._kill()
             raise ProverCrashed("the Lean REPL is not running (it died between requests)")
+        timeout = budget.capped(timeout)  # nothing waits past the theorem's deadline
         try:
             return server.run(request, timeout=timeout)
         except TimeoutError as timeout_error:
@@ -447,16 +458,20 @@ class LeanEnvironment:
         tactic = tactic.strip("\n")
         refusal = self._refusal(tactic)
         if refusal is not None:
-            return Failed(refusal)
+            return Failed(refusal, FailureKind.REFUSED)
+        if budget.expired():
+            return Failed("the theorem's time budget is spent", FailureKind.INTERRUPTED)
         key = self._theorem_key(state)
         self._ensure_server()
         proof_state = self._resolve(state, key)
         try:
             response = self._proof_step(proof_state, tactic, self.settings.step_timeout)
         except ProverTimeout:
-            return Failed(f"timeout: the tactic ran longer than {self.settings.step_timeout:g}s")
+            # The REPL was killed at the wall-clock limit (Lean has no per-tactic timeout to tell
+            # a slow tactic from a busy machine): transient, tried once more.
+            return Failed(f"timeout: the tactic ran longer than {self.settings.step_timeout:g}s", FailureKind.INTERRUPTED)
         except ProverCrashed as crash:
-            return Failed(f"the tactic crashed the Lean REPL: {crash}")
+            return Failed(f"the tactic crashed the Lean REPL: {crash}", FailureKind.PROCESS_LOST)
         if _lean_error(response) == "Unknown proof state.":
             # The process lost the state (it should not): rebuild it in a new process, once.
             self._kill()
@@ -472,6 +487,11 @@ class LeanEnvironment:
     def _refusal(self, tactic: str) -> str | None:
         if not tactic.strip():
             return "empty tactic"
+        if len(tactic) > MAX_CANDIDATE_CHARS:
+            return f"refused: the step is {len(tactic)} characters long (limit {MAX_CANDIDATE_CHARS})"
+        meta = _META_TACTIC.search(tactic)
+        if meta is not None:
+            return f"`{meta.group(1)}` is refused in a proof step: it runs meta-code or changes options"
         if not self.settings.allow_native_decide and _NATIVE_DECIDE.search(tactic):
             return "native_decide is refused: it trusts the compiler (axiom Lean.ofReduceBool), not the kernel"
         if _SORRY_TOKEN.search(tactic):
@@ -534,13 +554,16 @@ class LeanEnvironment:
             refusal = self._refusal(tactic)
             if refusal is not None:
                 return Verdict(accepted=False, reason=refusal)
+        option = _KERNEL_OPTION.search(theorem.header) or _KERNEL_OPTION.search(theorem.statement)
+        if option is not None:
+            return Verdict(accepted=False, reason=f"the file sets `{option.group(1)}`, which weakens the kernel check")
+        # The statement cannot change: the command is the statement's own text followed by the
+        # rendered tactics, and no tactic may start a command (`_refusal`, `smuggled_command`).
         statement = theorem.statement.rstrip()
         if not statement.endswith(":="):
             statement += " :="
         statement = bounded_header(statement, self.settings.max_heartbeats)
         command = f"{statement} {render_tactics(proof)}"
-        if not command.startswith(bounded_header(theorem.statement.rstrip(), self.settings.max_heartbeats)):
-            return Verdict(accepted=False, reason="the statement changed")
         self._ensure_server()
         env = self._header_env(theorem.header)
         response = self._command(command, env, self.settings.command_timeout)
@@ -586,12 +609,12 @@ def step_outcome(response: Any, path: tuple[str, ...]) -> Outcome:
     if errors:
         return Failed(errors[0])
     if response.sorries or "sorry" in response.proof_status:
-        return Failed(f"the tactic leaves a sorry ({response.proof_status})")
+        return Failed(f"the tactic leaves a sorry ({response.proof_status})", FailureKind.REFUSED)
     if response.goals:
         return Progress(State(goals=tuple(response.goals), path=path))
     if response.proof_status == "Completed":
         return Proved(path)
-    return Failed(f"no goals left but the proof is not complete: {response.proof_status}")
+    return Failed(f"no goals left but the proof is not complete: {response.proof_status}", FailureKind.REFUSED)
 
 
 def command_rejection(response: Any) -> str | None:

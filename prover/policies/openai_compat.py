@@ -4,7 +4,9 @@ Both endpoints are spoken: `/completions` (raw prompt, e.g. BFS-Prover's `"{stat
 `/chat/completions` (chat messages, e.g. DeepSeek-Prover-V2). One request per prompt asks for `n`
 samples; requests run concurrently up to `max_concurrency`. Transport errors, timeouts, HTTP 429
 and 5xx are retried with exponential backoff; after the last retry, or at once on another 4xx,
-`ModelUnavailable` says which server failed and why. Token log-probabilities are requested and
+`ModelUnavailable` says which server failed and why. Within a theorem's deadline
+(`prover.budget`), no request or retry waits past it: a stalled server costs the theorem its
+remaining budget, not the client's full timeout times its retries. Token log-probabilities are requested and
 summed when the server returns them; otherwise the policy ranks candidates (`rank_prior`).
 """
 
@@ -19,6 +21,7 @@ from typing import Any, Literal, Sequence
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
+from prover import budget
 from prover.errors import ModelUnavailable
 from prover.policies.generation import Generation, Prompt
 
@@ -59,6 +62,7 @@ class _Choice(BaseModel):
 class _Response(BaseModel):
     model_config = ConfigDict(extra="ignore")
     choices: list[_Choice] = Field(default_factory=list)
+    error: Any = None  # some servers answer HTTP 200 with {"error": {...}} instead of choices
 
 
 class _RetryableError(Exception):
@@ -107,6 +111,7 @@ class OpenAIGenerator:
         self.max_concurrency = max(1, max_concurrency)
         self.logprobs = logprobs
         self.seed = seed
+        self.timeout = timeout
         key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._client = httpx.Client(base_url=self.base_url, headers=headers, timeout=httpx.Timeout(timeout))
@@ -125,10 +130,11 @@ class OpenAIGenerator:
         """n samples for each prompt, the requests running concurrently (at most `max_concurrency`)."""
         if not prompts or n <= 0:
             return [[] for _ in prompts]
+        deadline = budget.current_deadline()  # read here: worker threads do not see the caller's context
         if len(prompts) == 1:
-            return [self._generate_one(prompts[0], n)]
+            return [self._generate_one(prompts[0], n, deadline)]
         with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(prompts))) as pool:
-            return list(pool.map(lambda prompt: self._generate_one(prompt, n), prompts))
+            return list(pool.map(lambda prompt: self._generate_one(prompt, n, deadline), prompts))
 
     def _payload(self, prompt: Prompt, n: int) -> tuple[str, dict[str, Any]]:
         payload: dict[str, Any] = {
@@ -157,25 +163,36 @@ class OpenAIGenerator:
             payload["logprobs"] = 1
         return "/completions", payload
 
-    def _generate_one(self, prompt: Prompt, n: int) -> list[Generation]:
+    def _generate_one(self, prompt: Prompt, n: int, deadline: float | None = None) -> list[Generation]:
+        """One prompt's samples; each request (and retry) waits no longer than what is left of the
+        theorem's `deadline`, past which the prompt gets no samples (the search ends on its budget)."""
         path, payload = self._payload(prompt, n)
         last_error = ""
         for attempt in range(self.max_retries + 1):
             if attempt:
                 delay = self.backoff * (2 ** (attempt - 1))
+                left = budget.remaining(deadline)
+                if left is not None and left <= delay:
+                    break
                 log.info("%s: retry %d in %.2fs after %s", self.name, attempt, delay, last_error)
                 time.sleep(delay)
+            if budget.expired(deadline):
+                break
             try:
-                return self._request(path, payload)
+                return self._request(path, payload, timeout=budget.capped(self.timeout, deadline))
             except _RetryableError as error:
                 last_error = str(error)
+        left = budget.remaining(deadline)
+        if left is not None and left <= self.backoff:
+            log.warning("%s: no samples before the theorem's deadline (%s)", self.name, last_error or "no reply")
+            return []
         raise ModelUnavailable(
             f"{self.name} at {self.base_url} failed after {self.max_retries + 1} attempts: {last_error}"
         )
 
-    def _request(self, path: str, payload: dict[str, Any]) -> list[Generation]:
+    def _request(self, path: str, payload: dict[str, Any], *, timeout: float | None = None) -> list[Generation]:
         try:
-            response = self._client.post(path, json=payload)
+            response = self._client.post(path, json=payload, timeout=timeout if timeout is not None else self.timeout)
         except httpx.TimeoutException as error:
             raise _RetryableError(f"timed out ({type(error).__name__})") from error
         except httpx.TransportError as error:
@@ -191,6 +208,8 @@ class OpenAIGenerator:
             parsed = _Response.model_validate_json(response.content)
         except ValueError as error:
             raise _RetryableError(f"malformed reply ({str(error).splitlines()[0]})") from error
+        if parsed.error is not None and not parsed.choices:
+            raise _RetryableError(f"the server answered an error: {str(parsed.error)[:200]}")
         return [self._generation(choice) for choice in sorted(parsed.choices, key=lambda c: c.index)]
 
     def _generation(self, choice: _Choice) -> Generation:

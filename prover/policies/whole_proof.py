@@ -16,8 +16,10 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Sequence
 
-from search.types import Environment, Failed, Outcome, Policy, Progress, Proved, State, Theorem, Verdict
+from search.types import Environment, Failed, FailureKind, Outcome, Policy, Progress, Proved, State, Theorem, Verdict
 
+from prover import budget
+from prover.budget import MAX_CANDIDATE_CHARS, MAX_CANDIDATE_SENTENCES
 from prover.policies.generation import ModelPolicy, TextGenerator, TheoremSlot
 from prover.policies.prompts import Language, PromptTemplate
 
@@ -55,7 +57,8 @@ class TruncateAndResumeEnvironment:
     env: the wrapped environment (one step = one tactic sentence).
     split_proof: the backend's `split_proof` (script -> sentences).
     theorem_slot: told the theorem on `start`, for whole-proof prompts.
-    A one-sentence candidate goes straight to the wrapped environment, unchanged.
+    A one-sentence candidate goes straight to the wrapped environment, unchanged; one over the
+    size limits of `prover.budget` is refused unread.
     """
 
     def __init__(
@@ -77,11 +80,19 @@ class TruncateAndResumeEnvironment:
 
     def step(self, state: State, tactic: str) -> Outcome:
         """Apply `tactic`; a script is applied sentence by sentence, truncated at its first failing sentence."""
+        if len(tactic) > MAX_CANDIDATE_CHARS:
+            return Failed(f"refused: the candidate is {len(tactic)} characters long (limit {MAX_CANDIDATE_CHARS})",
+                          FailureKind.REFUSED)
         sentences = [sentence for sentence in self.split_proof(tactic) if sentence.strip()]
         if len(sentences) <= 1:
             return self.env.step(state, tactic)
+        if len(sentences) > MAX_CANDIDATE_SENTENCES:
+            return Failed(f"refused: the candidate has {len(sentences)} sentences (limit {MAX_CANDIDATE_SENTENCES})",
+                          FailureKind.REFUSED)
         current = state
         for index, sentence in enumerate(sentences):
+            if index and budget.expired():
+                return Progress(current)  # the theorem's time is up: keep the verified prefix
             outcome = self.env.step(current, sentence)
             if isinstance(outcome, Proved):
                 # The script closed the proof early; any remaining sentences are surplus.

@@ -41,9 +41,9 @@ def test_known_proofs_are_accepted_by_the_kernel(coq_env: CoqEnvironment, name: 
     verdict = coq_env.verify(theorem, tactics)
     assert verdict.accepted, verdict.reason
     assert set(verdict.axioms) <= {
-        "ClassicalDedekindReals.sig_forall_dec",
-        "ClassicalDedekindReals.sig_not_dec",
-        "FunctionalExtensionality.functional_extensionality_dep",
+        "Coq.Reals.ClassicalDedekindReals.sig_forall_dec",
+        "Coq.Reals.ClassicalDedekindReals.sig_not_dec",
+        "Coq.Logic.FunctionalExtensionality.functional_extensionality_dep",
     }
 
 
@@ -122,6 +122,63 @@ def test_theorem_inside_open_module_and_section_is_checked_after_closing_them(co
     assert verdict.axioms == ("M.positive",)
 
 
+# Issue 13: names are decided by their full kernel names, never by how Print Assumptions prints them.
+SHADOWING_FILES = {
+    "admitted_definition_named_like_an_allowed_axiom": (
+        "Require Import Classical.\nDefinition classic : 1 = 2.\nProof.\nAdmitted.\n"
+        "Theorem false_thm : 1 = 2.\nProof.\nAdmitted.\n",
+        "exact classic.",
+    ),
+    "admitted_lemma_named_like_a_section_variable": (
+        "Section S.\nVariable helper : nat.\nEnd S.\nLemma helper : 1 = 2.\nProof.\nAdmitted.\n"
+        "Theorem false_thm : 1 = 2.\nProof.\nAdmitted.\n",
+        "exact helper.",
+    ),
+    "admitted_module_lemma_named_like_a_top_level_axiom": (
+        "Axiom helper : True.\nModule M.\nLemma helper : 1 = 2.\nAdmitted.\nEnd M.\n"
+        "Theorem false_thm : 1 = 2.\nProof.\nAdmitted.\n",
+        "exact M.helper.",
+    ),
+    "admitted_instance_named_like_a_module_axiom": (
+        "Module M.\nAxiom helper : True.\nEnd M.\nModule N.\nModule M.\n"
+        "Fixpoint helper (n : nat) : 1 = 2.\nAdmitted.\nEnd M.\nEnd N.\nImport N.\n"
+        "Theorem false_thm : 1 = 2.\nProof.\nAdmitted.\n",
+        "exact (M.helper 0).",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SHADOWING_FILES))
+def test_an_admitted_constant_is_rejected_whatever_name_it_shadows(coq_env: CoqEnvironment, case: str) -> None:
+    text, tactic = SHADOWING_FILES[case]
+    verdict = coq_env.verify(open_theorem(text, "false_thm"), [tactic])
+    assert not verdict.accepted
+    assert "helper" in verdict.reason or "classic" in verdict.reason
+    assert "unproved" in verdict.reason
+
+
+def test_the_real_classic_is_accepted_by_its_full_name(coq_env: CoqEnvironment) -> None:
+    text = "Require Import Classical.\nTheorem em : forall P : Prop, P \\/ ~ P.\nProof.\n"
+    verdict = coq_env.verify(open_theorem(text, "em"), ["exact classic."])
+    assert verdict.accepted, verdict.reason
+    assert verdict.axioms == ("Coq.Logic.Classical_Prop.classic",)
+
+
+def test_a_module_axiom_of_the_file_is_accepted_by_its_full_name(coq_env: CoqEnvironment) -> None:
+    text = "Module M.\nAxiom ax : 1 = 2.\nEnd M.\nTheorem uses_ax : 1 = 2.\nProof.\n"
+    verdict = coq_env.verify(open_theorem(text, "uses_ax"), ["exact M.ax."])
+    assert verdict.accepted, verdict.reason
+    assert verdict.axioms == ("M.ax",)
+
+
+def test_a_section_variable_used_inside_its_section_is_a_hypothesis_not_an_axiom(coq_env: CoqEnvironment) -> None:
+    text = "Section S.\nHypothesis bad : 1 = 2.\nLemma uses_bad : 1 = 2.\nProof.\n"
+    verdict = coq_env.verify(open_theorem(text, "uses_bad"), ["exact bad."])
+    # Once the section closes, `bad` is an argument of the lemma: nothing is assumed.
+    assert verdict.accepted, verdict.reason
+    assert verdict.axioms == ()
+
+
 FUNCTOR_HEADER = (
     "Require Import ProofIrrelevance.\n"
     "Module Type S.\nParameter t : Type.\nParameter x : t.\nAxiom x_refl : x = x.\nEnd S.\n"
@@ -135,7 +192,7 @@ def test_theorem_inside_a_functor_rests_on_its_parameters_not_on_axioms(coq_env:
     theorem = open_theorem(FUNCTOR_HEADER + "Lemma uses_field : x = x.\nProof.\n", "uses_field")
     verdict = coq_env.verify(theorem, ["exact x_refl."])
     assert verdict.accepted, verdict.reason
-    assert "x_refl" in verdict.axioms
+    assert "X.x_refl" in verdict.axioms
 
 
 def test_a_global_axiom_used_inside_a_functor_is_still_rejected(coq_env: CoqEnvironment) -> None:

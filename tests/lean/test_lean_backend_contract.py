@@ -288,8 +288,8 @@ def test_an_unknown_proof_state_answer_triggers_a_rebuild(fake_lean: FakeLean) -
 
 
 def test_a_hanging_tactic_fails_and_the_search_goes_on_in_a_new_process(fake_lean: FakeLean) -> None:
-    """WRITTEN hang_and_crash: a tactic past the step timeout is Failed, the REPL is restarted, and older states still work."""
-    fake_lean.use(WRITTEN / "hang_and_crash.in")
+    """WRITTEN written_hang_and_crash: a tactic past the step timeout is Failed, the REPL is restarted, and older states still work."""
+    fake_lean.use(WRITTEN / "written_hang_and_crash.in")
     with fake_lean.backend().open_environment(step_timeout=5.0) as env:
         root = env.start(Theorem(name="add_zero'", statement="theorem add_zero' (n : Nat) : n + 0 = n :="))
         skipped = env.step(root, "skip")
@@ -323,7 +323,7 @@ def test_verify_accepts_a_clean_proof_and_reports_its_axioms(fake_lean: FakeLean
 
 
 def test_verify_refuses_sorry_reached_through_a_lemma(fake_lean: FakeLean) -> None:
-    """WRITTEN verify_axioms: no error and no sorry warning, but `#print axioms` lists sorryAx: rejected."""
+    """WRITTEN written_verify_axioms: no error and no sorry warning, but `#print axioms` lists sorryAx: rejected."""
     fake_lean.use(WRITTEN)
     theorem = Theorem(
         name="uses_helper", statement="theorem uses_helper : (2 : Nat) + 2 = 5 :=", header="theorem helper : (2 : Nat) + 2 = 5 := sorry"
@@ -335,10 +335,10 @@ def test_verify_refuses_sorry_reached_through_a_lemma(fake_lean: FakeLean) -> No
 
 @pytest.mark.parametrize("allow", [False, True])
 def test_verify_refuses_native_decide_axioms_unless_allowed(fake_lean: FakeLean, allow: bool) -> None:
-    """WRITTEN verify_axioms: `Lean.ofReduceBool` (native_decide) is refused by default and accepted only when allowed."""
+    """WRITTEN written_verify_axioms: `Lean.ofReduceBool` (native_decide) is refused by default and accepted only when allowed."""
     fake_lean.use(WRITTEN)
     theorem = Theorem(
-        name="big_mod", statement="theorem big_mod : 1000003 % 7 = 6 :=", header="theorem native_fact : 1000003 % 7 = 6 := by native_decide"
+        name="big_mod", statement="theorem big_mod : 1000003 % 7 = 4 :=", header="theorem native_fact : 1000003 % 7 = 4 := by native_decide"
     )
     with fake_lean.backend(allow_native_decide=allow).open_environment(step_timeout=60) as env:
         verdict = env.verify(theorem, ["exact native_fact"])
@@ -347,7 +347,7 @@ def test_verify_refuses_native_decide_axioms_unless_allowed(fake_lean: FakeLean,
 
 
 def test_verify_checks_an_example_under_a_fresh_name(fake_lean: FakeLean) -> None:
-    """WRITTEN verify_axioms: an `example` has no name for `#print axioms`; the same text is checked as a named theorem."""
+    """WRITTEN written_verify_axioms: an `example` has no name for `#print axioms`; the same text is checked as a named theorem."""
     fake_lean.use(WRITTEN)
     with fake_lean.backend().open_environment(step_timeout=60) as env:
         verdict = env.verify(Theorem(name="example_L1", statement="example : (3 : Nat) ∣ 12 :="), ["decide"])
@@ -397,8 +397,8 @@ def test_over_the_soft_memory_limit_the_repl_restarts_between_steps_and_the_sear
 
 
 def test_a_later_theorem_extends_the_earlier_header_env_instead_of_reimporting(fake_lean: FakeLean) -> None:
-    """WRITTEN two_theorems: theorem 2's header (header 1 + theorem 1) is elaborated as the extension only, on header 1's env."""
-    fake_lean.use(WRITTEN / "two_theorems.in")
+    """WRITTEN written_two_theorems: theorem 2's header (header 1 + theorem 1) is elaborated as the extension only, on header 1's env."""
+    fake_lean.use(WRITTEN / "written_two_theorems.in")
     text = "def double (n : Nat) : Nat := 2 * n\n\ntheorem first : double 1 = 2 := by sorry\n\ntheorem second : double 2 = 4 := by sorry\n"
     backend = fake_lean.backend()
     first, second = (t.theorem for t in backend.parse_file("two.lean", text).theorems)
