@@ -215,7 +215,10 @@ class Prover:
                     seed=self.config.seed,
                     settings=_search_settings(self.config),
                     on_step=on_step,
-                    verify=lambda proof: env.verify(theorem, proof),
+                    # Deferred (kernel_check=False): no coqc per proof found here; the file's
+                    # proofs are checked together (prover/files.py), and a theorem whose found
+                    # proof they refuse is searched again with this in-search check.
+                    verify=(lambda proof: env.verify(theorem, proof)) if kernel_check else None,
                     **extra,
                 )
         finally:
@@ -237,6 +240,15 @@ class Prover:
             else:
                 error = None
             return clock.result(theorem, "unproved", error=error, **common)
+        if not kernel_check:
+            # The caller has the kernel check the proof, with the whole file it is written into.
+            return clock.result(
+                theorem,
+                "found",
+                proof=self.backend.render_proof(result.proof),
+                tactics=tuple(result.proof),
+                **common,
+            )
         verdict = result.verdict
         if verdict is None:  # a search that did not check its proof (a resumed graph already proved)
             check_started = time.monotonic()
@@ -247,16 +259,6 @@ class Prover:
             log.warning("%s: kernel rejected a found proof: %s", theorem.name, verdict.reason)
             return clock.result(
                 theorem, "unproved", error=f"kernel rejected the proof found: {verdict.reason}", **common
-            )
-        if not kernel_check:
-            # The caller checks the proof with the kernel again, with the whole file it is written
-            # into (the search already had each proof it found checked, so a bogus one did not end it).
-            return clock.result(
-                theorem,
-                "found",
-                proof=self.backend.render_proof(result.proof),
-                tactics=tuple(result.proof),
-                **common,
             )
         return clock.result(
             theorem,
