@@ -101,15 +101,18 @@ def test_a_server_that_ignores_n_gets_a_warning(scripted_server, tmp_path: Path,
     assert json.loads(captured.out)["warnings"] == ["the model returned 1 of the 4 samples asked for"]
 
 
-@pytest.mark.parametrize("reply", [{"error": {"message": "model overloaded"}}, {"choices": []}])
-def test_an_error_or_no_choices_in_an_http_200_reply_is_a_one_line_failure(scripted_server, tmp_path: Path, capsys, reply) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(
+    ("reply", "message"),
+    [({"error": {"message": "model overloaded"}}, "model overloaded"), ({"choices": []}, "the model returned no sample")],
+)
+def test_an_error_or_no_choices_in_an_http_200_reply_is_a_one_line_failure(scripted_server, tmp_path: Path, capsys, reply, message) -> None:  # type: ignore[no-untyped-def]
     scripted_server.script.raw_reply = reply
     problem = tmp_path / "problem.txt"
     problem.write_text(TRUE_PROBLEM)
     code = main(["solve", str(problem), "--target", "coq", "--model", scripted_server.spec, "--samples", "2", "--repairs", "0"])
     assert code == 2
     error = [line for line in capsys.readouterr().err.splitlines() if line.startswith("prove: ")]
-    assert len(error) == 1 and "the model returned no sample" in error[0]
+    assert len(error) == 1 and message in error[0]
 
 
 def test_prove_file_with_disprove_reports_a_false_theorem_disproved(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
