@@ -147,7 +147,6 @@ def scan_open_proofs(text: str, *, source: str = "") -> OpenProofScan:
     unsupported: list[UnsupportedOpen] = []
     covered: set[int] = set()  # indices of Admitted sentences accounted for
     modules: list[tuple[str, str]] = []  # open Section/Module blocks, outermost first
-    program_pending: list[Sentence] = []  # `Program` declarations seen (their obligations follow)
     i = 0
     while i < len(sentences):
         sentence = sentences[i]
@@ -265,8 +264,12 @@ def _proof_end(sentences: list[Sentence], j: int) -> tuple[int, str]:
 
 
 def _track_block(sentence: Sentence, keyword: str, blocks: list[tuple[str, str]]) -> None:
-    """Follow `Section`/`Module` ... `End` so theorems get their module-qualified names."""
-    text = _plain(sentence)
+    track_block(_plain(sentence), keyword, blocks)
+
+
+def track_block(text: str, keyword: str, blocks: list[tuple[str, str]]) -> None:
+    """Follow `Section`/`Module` ... `End` in a sentence's plain `text`, so declarations get their
+    module-qualified names: `blocks` is the stack of open (kind, name) pairs, updated in place."""
     if keyword == "Section":
         match = re.match(rf"Section\s+({_IDENT})", text)
         if match:

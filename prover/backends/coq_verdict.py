@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from prover.backends.coq_parse import track_block
 from prover.backends.coq_sentences import SentenceSyntaxError, split_sentences, strip_comments
 from search.types import Verdict
 
@@ -145,18 +146,8 @@ def _declared_paths(header: str) -> list[tuple[str, bool]]:
         text = _ATTRIBUTES.sub("", " ".join(strip_comments(sentence.text).split()))
         keyword = _keyword(text)
         path = [name for kind, name in blocks if kind == "Module"]
-        if keyword == "Section":
-            match = re.match(rf"Section\s+({_IDENT})", text)
-            if match:
-                blocks.append(("Section", match.group(1)))
-        elif keyword == "Module" and ":=" not in text:
-            match = re.match(rf"Module\s+(?:Type\s+)?(?:Import\s+|Export\s+)?({_IDENT})", text)
-            if match:
-                blocks.append(("Module", match.group(1)))
-        elif keyword == "End":
-            match = re.match(rf"End\s+({_IDENT})", text)
-            if match and blocks and blocks[-1][1] == match.group(1):
-                blocks.pop()
+        if keyword in ("Section", "Module", "End"):
+            track_block(text, keyword, blocks)
         elif keyword in _AXIOM_KEYWORDS:
             for name in _declared_names(text[len(keyword):].strip()):
                 found.append((".".join([*path, name]), True))

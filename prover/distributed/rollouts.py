@@ -23,7 +23,7 @@ import ray
 from ray.exceptions import RayActorError, RayTaskError
 
 from search.executor import Job
-from search.types import Environment, Failed, Outcome, Progress, Proved, State, Theorem
+from search.types import Environment, Failed, Outcome, Progress, State, Theorem
 
 from prover.backends import get_backend
 from prover.errors import ProverCrashed, ProverError
