@@ -503,6 +503,7 @@ class _KernelChecker:
 
     def _check(self, batch: list[tuple[OpenTheorem, TheoremResult]]) -> None:
         proofs = {t.name: outcome.tactics or () for t, outcome in batch}
+        started = time.monotonic()
         try:
             verdicts = self.backend.check_completed_file(  # type: ignore[attr-defined]
                 self.parsed, proofs, accepted=dict(self._accepted)
@@ -510,10 +511,18 @@ class _KernelChecker:
         except (ProverError, OSError) as failure:
             log.warning("the whole-file kernel check failed (%s); checking theorem by theorem", failure)
             verdicts = {}
+        # Each theorem of the round is charged an equal share of the one compilation that checked them.
+        share = (time.monotonic() - started) / len(batch)
         for open_theorem, outcome in batch:
+            verify_seconds = outcome.verify_seconds + share
             verdict = verdicts.get(open_theorem.name)
             if verdict is None or not verdict.accepted:
+                alone = time.monotonic()
                 verdict = self._verify_alone(open_theorem, outcome)
+                verify_seconds += time.monotonic() - alone
+            outcome = dataclasses.replace(
+                outcome, verify_seconds=verify_seconds, seconds=outcome.seconds + verify_seconds - outcome.verify_seconds
+            )
             if verdict.accepted:
                 self._accepted[open_theorem.name] = tuple(outcome.tactics or ())
                 self.record(open_theorem, dataclasses.replace(outcome, status="proved", kernel_checked=True))

@@ -144,6 +144,9 @@ def test_found_proofs_are_recorded_only_with_a_kernel_verdict_and_rejected_ones_
     assert refused["M.in_module"].status == "unproved" and not refused["M.in_module"].kernel_checked
     assert refused["M.in_module"].error.startswith("kernel rejected the proof found")
     assert recorded["uses_first"].status == "proved" and recorded["uses_first"].kernel_checked
+    # The time of the compilation that checked a proof is reported as that theorem's verify time.
+    for result in (recorded["first_one"], recorded["uses_first"], refused["M.in_module"]):
+        assert result.verify_seconds > 0 and result.seconds >= result.verify_seconds
 
 
 @pytest.mark.coq
