@@ -62,7 +62,7 @@ class InvariantError(AssertionError):
     """The proof graph is inconsistent (a bug in a search, never a property of the theorem)."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Attempt:
     """One candidate tactic at a node and what became of it; mutable, filled in as the search runs.
 
@@ -215,8 +215,9 @@ class ProofGraph:
             attempt = Attempt(candidate.tactic, candidate.log_prob, candidate.source)
             attempts[candidate.tactic] = attempt
             added.append(attempt)
-        if added:
-            # Untried candidates reopen a failed node (and its ancestors): the rules decide.
+        if added and key not in self._open:
+            # Untried candidates reopen a failed node (and its ancestors): the rules decide. (An open
+            # node stays open: it has no proved child, and now an untried candidate.)
             self._refresh(key)
         return added
 
@@ -233,10 +234,14 @@ class ProofGraph:
         transient failure (`Failed.transient`) leaves the attempt untried the first time, so the
         search tries it again: this is the one place both searches and both backends retry.
         """
-        attempt = self.attempt(key, tactic)
+        attempt = self._data[key]["attempts"][tactic]
         if attempt.outcome is not AttemptOutcome.UNTRIED:
             raise ValueError(f"tactic {tactic!r} at this node was already recorded as {attempt.outcome.value}")
-        if isinstance(outcome, Failed) and outcome.transient and attempt.retries < TRANSIENT_RETRIES:
+        if isinstance(outcome, Progress):
+            # A "progress" with no goals left is a proof; file it where every proof goes.
+            self._link(key, attempt, outcome.state,
+                       AttemptOutcome.PROGRESS if outcome.state.goals else AttemptOutcome.PROVED)
+        elif isinstance(outcome, Failed) and outcome.transient and attempt.retries < TRANSIENT_RETRIES:
             # Not a dead end yet: the same step may succeed on a quieter machine or a fresh process.
             attempt.retries += 1
             attempt.message = outcome.message
@@ -245,20 +250,18 @@ class ProofGraph:
             attempt.failure_kind = outcome.kind.value
         elif isinstance(outcome, Proved):
             self._link(key, attempt, State(goals=(), path=tuple(outcome.path)), AttemptOutcome.PROVED)
-        elif isinstance(outcome, Progress) and not outcome.state.goals:
-            # A "progress" with no goals left is a proof; file it where every proof goes.
-            self._link(key, attempt, outcome.state, AttemptOutcome.PROVED)
-        elif isinstance(outcome, Progress):
-            self._link(key, attempt, outcome.state, AttemptOutcome.PROGRESS)
         else:
             raise TypeError(f"not an Outcome: {outcome!r}")
+        if attempt.outcome is AttemptOutcome.UNTRIED or (
+                attempt.outcome is AttemptOutcome.PROGRESS and attempt.child in self._open):
+            return attempt  # a step to retry, or a new edge to an open child: the node's status cannot change
         self._refresh(key)
         return attempt
 
     def _link(self, key: str, attempt: Attempt, child: State, outcome: AttemptOutcome) -> None:
         child_key = child.key
         attempt.child = child_key
-        if child_key not in self.graph:
+        if child_key not in self._data:
             self._add_node(child)
         elif child_key == key or nx.has_path(self.graph, child_key, key):
             attempt.outcome = AttemptOutcome.CYCLE
@@ -270,17 +273,13 @@ class ProofGraph:
         self.graph.add_edge(key, child_key, tactic=attempt.tactic, log_prob=attempt.log_prob, outcome=outcome.value)
 
     def _add_node(self, state: State) -> None:
-        proved = state.key == QED_KEY
-        self.graph.add_node(
-            state.key,
-            state=state,
-            status=NodeStatus.PROVED if proved else NodeStatus.OPEN,
-            attempts={},
-            exhausted=proved,
-            stats=NodeStats(),
-        )
-        self._data[state.key] = self.graph.nodes[state.key]
-        self._set_status(state.key, NodeStatus.PROVED if proved else NodeStatus.OPEN)
+        key = state.key
+        proved = key == QED_KEY
+        status = NodeStatus.PROVED if proved else NodeStatus.OPEN
+        self.graph.add_node(key, state=state, status=status, attempts={}, exhausted=proved, stats=NodeStats())
+        self._data[key] = self.graph.nodes[key]
+        if not proved:
+            self._open.add(key)
 
     def _set_status(self, key: str, status: NodeStatus) -> None:
         self._data[key]["status"] = status
@@ -296,12 +295,15 @@ class ProofGraph:
         if key == QED_KEY:
             return NodeStatus.PROVED
         nodes = self._data
-        child_statuses = [nodes[c]["status"] for c in self.graph.successors(key)]
-        if NodeStatus.PROVED in child_statuses:
-            return NodeStatus.PROVED
+        children_failed = True
+        for child in self.graph.successors(key):
+            status = nodes[child]["status"]
+            if status is NodeStatus.PROVED:
+                return NodeStatus.PROVED
+            children_failed = children_failed and status is NodeStatus.FAILED
         data = nodes[key]
-        all_resolved = all(a.outcome is not AttemptOutcome.UNTRIED for a in data["attempts"].values())
-        if data["exhausted"] and all_resolved and all(s is NodeStatus.FAILED for s in child_statuses):
+        if (data["exhausted"] and children_failed
+                and all(a.outcome is not AttemptOutcome.UNTRIED for a in data["attempts"].values())):
             return NodeStatus.FAILED
         return NodeStatus.OPEN
 

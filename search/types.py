@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import cached_property
 from typing import TYPE_CHECKING, Callable, Hashable, Protocol, Sequence, runtime_checkable
 
 if TYPE_CHECKING:  # search.tree imports this module: the graph's type is named for checkers only
@@ -67,9 +68,11 @@ class State:
     path: tuple[str, ...] = ()
     handle: Hashable | None = field(default=None, compare=False, hash=False)
 
-    @property
+    @cached_property
     def key(self) -> str:
-        """Canonical text of the goals: identical keys are the same proof state (transpositions)."""
+        """Canonical text of the goals: identical keys are the same proof state (transpositions).
+
+        Computed once per state (the searches read it on every step); not a field, so not compared."""
         return "\n\n".join(self.goals)
 
     @property
