@@ -57,6 +57,9 @@ from search.values import HeuristicValue
 
 __all__ = ["ActionStats", "SelectionRule", "Puct", "MctsSettings", "MctsRule", "mcts_search"]
 
+# Read on every pass of a walk: in Python 3.11 an Enum member read through its class costs ten global lookups.
+_UNTRIED, _PROGRESS, _PROVED_STEP = AttemptOutcome.UNTRIED, AttemptOutcome.PROGRESS, AttemptOutcome.PROVED
+
 
 class ActionStats(NamedTuple):
     """What a selection rule sees of one action (a NamedTuple: immutable and cheap to build).
@@ -276,7 +279,7 @@ class MctsRule:
 
     def select(self) -> Walk | None:
         """Walk from the root to an untried action; None when every open route ends at in-flight work."""
-        open_keys, root, nodes, untried = self.open_keys, self.graph.root, self.nodes, AttemptOutcome.UNTRIED
+        open_keys, root, nodes, untried = self.open_keys, self.graph.root, self.nodes, _UNTRIED
         while root in open_keys:
             walk: Walk = []
             node = nodes.get(root) or self.node(root)
@@ -314,15 +317,15 @@ class MctsRule:
         return [
             a
             for a in node.attempts.values()
-            if (a.outcome is AttemptOutcome.UNTRIED and a.tactic not in in_flight)
-            or (a.outcome is AttemptOutcome.PROGRESS and a.child in open_keys)
+            if (a.outcome is _UNTRIED and a.tactic not in in_flight)
+            or (a.outcome is _PROGRESS and a.child in open_keys)
         ]
 
     def has_live_action(self, node: _Node) -> bool:
         """True when some action at `node` is untried (perhaps in flight) or leads to an open state."""
         open_keys = self.open_keys
         return any(
-            a.outcome is AttemptOutcome.UNTRIED or (a.outcome is AttemptOutcome.PROGRESS and a.child in open_keys)
+            a.outcome is _UNTRIED or (a.outcome is _PROGRESS and a.child in open_keys)
             for a in node.attempts.values()
         )
 
@@ -371,7 +374,7 @@ class MctsRule:
                 best, best_score = first_fresh[0], first_play_value + c * first_fresh[1] * sqrt_parent / 1.0
         else:  # root noise, NaN priors or a negative constant: score every action
             candidates = node.pairs
-        untried, progress, open_nodes = AttemptOutcome.UNTRIED, AttemptOutcome.PROGRESS, self.open_keys
+        untried, progress, open_nodes = _UNTRIED, _PROGRESS, self.open_keys
         if not virtual:  # nothing in flight below this node: the loop below without virtual visits
             for action, prior in candidates:
                 outcome = action.outcome
@@ -406,15 +409,15 @@ class MctsRule:
         while start < len(fresh) and (fresh[start][0].visits > 0 or fresh[start][0].tactic in virtual):
             start += 1  # touched for good: a visit is never taken back
         node.fresh_from = start
-        if start < len(fresh) and fresh[start][0].outcome is AttemptOutcome.UNTRIED:
+        if start < len(fresh) and fresh[start][0].outcome is _UNTRIED:
             return fresh[start]  # the usual case
         open_keys = self.open_keys
         for index in range(start, len(fresh)):
             action = fresh[index][0]
             if action.visits > 0 or action.tactic in virtual:
                 continue
-            if action.outcome is AttemptOutcome.UNTRIED or (
-                    action.outcome is AttemptOutcome.PROGRESS and action.child in open_keys):
+            if action.outcome is _UNTRIED or (
+                    action.outcome is _PROGRESS and action.child in open_keys):
                 return fresh[index]
         return None
 
@@ -493,10 +496,11 @@ class MctsRule:
 
     def evaluate(self, attempt: Attempt) -> float:
         """The value to back up for a finished action: 1 proved, 0 dead or failed, else the child's value."""
-        if attempt.outcome is AttemptOutcome.PROVED:
+        if attempt.outcome is _PROVED_STEP:
             return 1.0
         child = attempt.child
-        if attempt.outcome is not AttemptOutcome.PROGRESS or self.graph.status(child) is NodeStatus.FAILED:  # type: ignore[arg-type]
+        if attempt.outcome is not _PROGRESS or (child not in self.open_keys
+                                                and self.graph.status(child) is NodeStatus.FAILED):  # type: ignore[arg-type]
             return 0.0
         stats = self.graph.stats(child)  # type: ignore[arg-type]
         if stats.evaluation is None:

@@ -57,6 +57,12 @@ class AttemptOutcome(str, Enum):
 
 LIVE_OUTCOMES = (AttemptOutcome.PROGRESS, AttemptOutcome.PROVED)
 
+# Module-level names for the members read on every search step: in Python 3.11 reading an Enum
+# member through its class costs about ten times a global lookup.
+_UNTRIED, _PROGRESS, _PROVED_STEP = AttemptOutcome.UNTRIED, AttemptOutcome.PROGRESS, AttemptOutcome.PROVED
+_OPEN, _PROVED, _FAILED = NodeStatus.OPEN, NodeStatus.PROVED, NodeStatus.FAILED
+_EDGE_OUTCOME = {_PROGRESS: _PROGRESS.value, _PROVED_STEP: _PROVED_STEP.value}  # the edges' "outcome" text
+
 
 class InvariantError(AssertionError):
     """The proof graph is inconsistent (a bug in a search, never a property of the theorem)."""
@@ -193,7 +199,7 @@ class ProofGraph:
 
     def untried(self, key: str) -> list[Attempt]:
         """Attempts not yet resolved, in the order they were added."""
-        return [a for a in self._data[key]["attempts"].values() if a.outcome is AttemptOutcome.UNTRIED]
+        return [a for a in self._data[key]["attempts"].values() if a.outcome is _UNTRIED]
 
     def children(self, key: str) -> list[str]:
         """Keys of the node's children, in edge insertion order."""
@@ -235,12 +241,12 @@ class ProofGraph:
         search tries it again: this is the one place both searches and both backends retry.
         """
         attempt = self._data[key]["attempts"][tactic]
-        if attempt.outcome is not AttemptOutcome.UNTRIED:
+        if attempt.outcome is not _UNTRIED:
             raise ValueError(f"tactic {tactic!r} at this node was already recorded as {attempt.outcome.value}")
         if isinstance(outcome, Progress):
             # A "progress" with no goals left is a proof; file it where every proof goes.
             self._link(key, attempt, outcome.state,
-                       AttemptOutcome.PROGRESS if outcome.state.goals else AttemptOutcome.PROVED)
+                       _PROGRESS if outcome.state.goals else _PROVED_STEP)
         elif isinstance(outcome, Failed) and outcome.transient and attempt.retries < TRANSIENT_RETRIES:
             # Not a dead end yet: the same step may succeed on a quieter machine or a fresh process.
             attempt.retries += 1
@@ -249,11 +255,11 @@ class ProofGraph:
             attempt.outcome, attempt.message = AttemptOutcome.FAILED, outcome.message
             attempt.failure_kind = outcome.kind.value
         elif isinstance(outcome, Proved):
-            self._link(key, attempt, State(goals=(), path=tuple(outcome.path)), AttemptOutcome.PROVED)
+            self._link(key, attempt, State(goals=(), path=tuple(outcome.path)), _PROVED_STEP)
         else:
             raise TypeError(f"not an Outcome: {outcome!r}")
-        if attempt.outcome is AttemptOutcome.UNTRIED or (
-                attempt.outcome is AttemptOutcome.PROGRESS and attempt.child in self._open):
+        if attempt.outcome is _UNTRIED or (
+                attempt.outcome is _PROGRESS and attempt.child in self._open):
             return attempt  # a step to retry, or a new edge to an open child: the node's status cannot change
         self._refresh(key)
         return attempt
@@ -270,12 +276,13 @@ class ProofGraph:
             attempt.outcome = AttemptOutcome.DUPLICATE
             return
         attempt.outcome = outcome
-        self.graph.add_edge(key, child_key, tactic=attempt.tactic, log_prob=attempt.log_prob, outcome=outcome.value)
+        self.graph.add_edge(key, child_key, tactic=attempt.tactic, log_prob=attempt.log_prob,
+                            outcome=_EDGE_OUTCOME[outcome])
 
     def _add_node(self, state: State) -> None:
         key = state.key
         proved = key == QED_KEY
-        status = NodeStatus.PROVED if proved else NodeStatus.OPEN
+        status = _PROVED if proved else _OPEN
         self.graph.add_node(key, state=state, status=status, attempts={}, exhausted=proved, stats=NodeStats())
         self._data[key] = self.graph.nodes[key]
         if not proved:
@@ -283,7 +290,7 @@ class ProofGraph:
 
     def _set_status(self, key: str, status: NodeStatus) -> None:
         self._data[key]["status"] = status
-        if status is NodeStatus.OPEN:
+        if status is _OPEN:
             self._open.add(key)
         else:
             self._open.discard(key)
@@ -293,19 +300,19 @@ class ProofGraph:
     def _computed_status(self, key: str) -> NodeStatus:
         """The status the rules give node `key` from its children (the single source of truth)."""
         if key == QED_KEY:
-            return NodeStatus.PROVED
+            return _PROVED
         nodes = self._data
         children_failed = True
         for child in self.graph.successors(key):
             status = nodes[child]["status"]
-            if status is NodeStatus.PROVED:
-                return NodeStatus.PROVED
-            children_failed = children_failed and status is NodeStatus.FAILED
+            if status is _PROVED:
+                return _PROVED
+            children_failed = children_failed and status is _FAILED
         data = nodes[key]
         if (data["exhausted"] and children_failed
-                and all(a.outcome is not AttemptOutcome.UNTRIED for a in data["attempts"].values())):
-            return NodeStatus.FAILED
-        return NodeStatus.OPEN
+                and all(a.outcome is not _UNTRIED for a in data["attempts"].values())):
+            return _FAILED
+        return _OPEN
 
     def _refresh(self, key: str) -> None:
         """Recompute `key`'s status and carry any change up to every ancestor that depends on it."""

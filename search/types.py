@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from functools import cached_property
-from typing import TYPE_CHECKING, Callable, Hashable, Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING, Any, Callable, Generic, Hashable, Protocol, Sequence, TypeVar, runtime_checkable
 
 if TYPE_CHECKING:  # search.tree imports this module: the graph's type is named for checkers only
     from search.tree import ProofGraph
@@ -33,6 +32,25 @@ __all__ = [
     "ValueFunction",
     "ProofVerifier",
 ]
+
+_T = TypeVar("_T")
+
+
+class _computed_once(Generic[_T]):
+    """Like `functools.cached_property` without its lock (Python 3.11 takes one per first read, a
+    noticeable cost on a step's hot path): the first read stores the value in the instance's
+    `__dict__`, which later reads find before this (non-data) descriptor."""
+
+    def __init__(self, compute: Callable[[Any], _T]) -> None:
+        self.compute = compute
+        self.name = compute.__name__
+        self.__doc__ = compute.__doc__
+
+    def __get__(self, instance: Any, owner: type | None = None) -> _T:
+        if instance is None:
+            return self  # type: ignore[return-value]  # read on the class: the descriptor itself
+        value = instance.__dict__[self.name] = self.compute(instance)
+        return value
 
 
 @dataclass(frozen=True)
@@ -68,11 +86,11 @@ class State:
     path: tuple[str, ...] = ()
     handle: Hashable | None = field(default=None, compare=False, hash=False)
 
-    @cached_property
+    @_computed_once
     def key(self) -> str:
         """Canonical text of the goals: identical keys are the same proof state (transpositions).
 
-        Computed once per state (the searches read it on every step); not a field, so not compared."""
+        Computed once per state (the searches read it several times per step); not a field."""
         return "\n\n".join(self.goals)
 
     @property
