@@ -213,6 +213,7 @@ class MctsRule:
         self.nodes: dict[str, _Node] = {}  # graph key -> MCTS record, made when a walk or a value first needs it
         self.root_noise: dict[str, float] = {}
         self.allowed: list[int] = []  # settings.allowed_candidates(v) at index v, filled as visits grow
+        self.exploration: dict[float, tuple[float, float]] = {}  # N -> PUCT's (c(N), sqrt(N)), as computed
         # the default rule is inlined (same arithmetic, no call per action); any other rule is called
         self.puct = settings.selection if type(settings.selection) is Puct else None
 
@@ -361,15 +362,23 @@ class MctsRule:
             self.priors(node)
         virtual_loss, virtual = self.settings.virtual_loss, node.virtual
         parent_visits = 1.0 + node.visits + virtual_loss * (node.virtual_total if virtual else 0)
-        c = rule.c_puct
-        if rule.c_base is not None:
-            c += math.log((parent_visits + rule.c_base + 1.0) / rule.c_base)
-        first_play_value, sqrt_parent = node.value(), math.sqrt(parent_visits)
+        explore = self.exploration.get(parent_visits)
+        if explore is None:
+            explore = self.exploration[parent_visits] = self._exploration(rule, parent_visits)
+        c, sqrt_parent = explore
+        if node.visits:  # `node.value()`, inlined
+            first_play_value = node.value_sum / node.visits
+        else:
+            first_play_value = 0.0 if node.stats.evaluation is None else node.stats.evaluation
         best: Attempt | None = None
         best_score = -math.inf
         if node.ordered and c >= 0.0:
             candidates = node.touched
-            first_fresh = self._first_fresh(node)
+            fresh, start = node.fresh, node.fresh_from
+            first_fresh = fresh[start] if start < len(fresh) else None
+            if first_fresh is not None and (first_fresh[0].visits > 0 or first_fresh[0].tactic in virtual
+                                            or first_fresh[0].outcome is not _UNTRIED):
+                first_fresh = self._first_fresh(node)  # the usual case above: the cursor's action, untried
             if first_fresh is not None:  # no visits, none in flight: the formula below with visits = 0
                 best, best_score = first_fresh[0], first_play_value + c * first_fresh[1] * sqrt_parent / 1.0
         else:  # root noise, NaN priors or a negative constant: score every action
@@ -403,14 +412,20 @@ class MctsRule:
                 best, best_score = action, score
         return best
 
+    @staticmethod
+    def _exploration(rule: Puct, parent_visits: float) -> tuple[float, float]:
+        """PUCT's exploration constant c(N) and sqrt(N) at N = `parent_visits` (kept per N in `exploration`)."""
+        c = rule.c_puct
+        if rule.c_base is not None:
+            c += math.log((parent_visits + rule.c_base + 1.0) / rule.c_base)
+        return c, math.sqrt(parent_visits)
+
     def _first_fresh(self, node: _Node) -> tuple[Attempt, float] | None:
         """The first untouched action in `fresh` order that a walk may take (untried, or to an open state)."""
         fresh, start, virtual = node.fresh, node.fresh_from, node.virtual
         while start < len(fresh) and (fresh[start][0].visits > 0 or fresh[start][0].tactic in virtual):
             start += 1  # touched for good: a visit is never taken back
         node.fresh_from = start
-        if start < len(fresh) and fresh[start][0].outcome is _UNTRIED:
-            return fresh[start]  # the usual case
         open_keys = self.open_keys
         for index in range(start, len(fresh)):
             action = fresh[index][0]

@@ -38,8 +38,8 @@ _T = TypeVar("_T")
 
 class _computed_once(Generic[_T]):
     """Like `functools.cached_property` without its lock (Python 3.11 takes one per first read, a
-    noticeable cost on a step's hot path): the first read stores the value in the instance's
-    `__dict__`, which later reads find before this (non-data) descriptor."""
+    noticeable cost on a step's hot path): the first read stores the value on the instance, where
+    later reads find it before this (non-data) descriptor."""
 
     def __init__(self, compute: Callable[[Any], _T]) -> None:
         self.compute = compute
@@ -49,7 +49,8 @@ class _computed_once(Generic[_T]):
     def __get__(self, instance: Any, owner: type | None = None) -> _T:
         if instance is None:
             return self  # type: ignore[return-value]  # read on the class: the descriptor itself
-        value = instance.__dict__[self.name] = self.compute(instance)
+        value = self.compute(instance)
+        object.__setattr__(instance, self.name, value)  # past a frozen dataclass's guard, into the instance
         return value
 
 
@@ -209,7 +210,7 @@ class SearchResult:
     proof: the tactic path that closed every goal, when status is PROVED.
     expansions: (state, tactic) steps sent to the environment.
     seconds: wall-clock seconds of the whole search (kernel checks of found proofs included).
-    policy_seconds: seconds spent in the policy (model time).
+    policy_seconds: seconds spent in the policy (model time; value-function calls included).
     env_seconds: seconds spent in the environment (prover time).
     verify_seconds: seconds spent in kernel checks of proofs found (the `verify` callback).
     verdict: the kernel's verdict on `proof` when the search checked it (a `verify` callback was given).
@@ -229,6 +230,17 @@ class SearchResult:
     rejected: int = 0
     last_rejection: str = ""
     graph: ProofGraph | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def overhead_seconds(self) -> float:
+        """The search's own seconds: `seconds` less the policy's, the environment's and the kernel
+        checks' (graph bookkeeping, selection, queues); at least 0."""
+        return max(0.0, self.seconds - self.policy_seconds - self.env_seconds - self.verify_seconds)
+
+    @property
+    def overhead_fraction(self) -> float:
+        """`overhead_seconds` as a fraction of `seconds` (0 for a search that took no time)."""
+        return self.overhead_seconds / self.seconds if self.seconds > 0 else 0.0
 
 
 @runtime_checkable
