@@ -308,9 +308,8 @@ class MctsRule:
         """Widen `node` if allowed, then the selection rule's choice among its selectable actions (None: none)."""
         if not node.exhausted:  # `widen(node, all_dead=False)` does nothing unless the visits allow more candidates
             allowed, visits = self.allowed, node.visits
-            while len(allowed) <= visits:
-                allowed.append(self.settings.allowed_candidates(len(allowed)))
-            if not allowed[visits] <= len(node.attempts) < self.settings.max_candidates:
+            wanted = allowed[visits] if visits < len(allowed) else self.allowed_candidates(visits)
+            if not wanted <= len(node.attempts) < self.settings.max_candidates:
                 self.widen(node, all_dead=False)
         if self.puct is not None:
             return self._pick_puct(node, self.puct)
@@ -393,7 +392,10 @@ class MctsRule:
         if not virtual:  # nothing in flight below this node: the loop below without virtual visits
             for action in candidates:
                 outcome = action.outcome
-                if outcome is not untried and (outcome is not progress or action.child not in open_nodes):
+                if outcome is progress:
+                    if action.child not in open_nodes:
+                        continue
+                elif outcome is not untried:
                     continue
                 visits = action.visits
                 mean = action.value_sum / visits if visits > 0 else first_play_value
@@ -479,6 +481,13 @@ class MctsRule:
 
     # ------------------------------------------------------------------------------------ expand
 
+    def allowed_candidates(self, visits: int) -> int:
+        """`settings.allowed_candidates(visits)`, tabulated (asked on every pass of a walk)."""
+        allowed = self.allowed
+        while len(allowed) <= visits:
+            allowed.append(self.settings.allowed_candidates(len(allowed)))
+        return allowed[visits]
+
     def widen(self, node: _Node, *, all_dead: bool) -> bool:
         """Ask the policy for more candidates at `node` when widening allows it; True if any were added.
 
@@ -490,7 +499,7 @@ class MctsRule:
             return False
         attempts = node.attempts
         known = len(attempts)
-        wanted = self.settings.allowed_candidates(node.visits)
+        wanted = self.allowed_candidates(node.visits)
         if all_dead:
             wanted = max(wanted, known + self.settings.initial_candidates)
         wanted = min(wanted, self.settings.max_candidates)
