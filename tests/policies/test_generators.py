@@ -191,6 +191,21 @@ def test_modular_splits_on_the_remainder_of_each_variable_of_a_dividend() -> Non
     assert not any("remember" in t for t in proposed(ModularGenerator(), "n : nat" + RULE + "n mod 97 < 97"))
 
 
+def test_divisibility_gets_the_polynomial_quotient_or_the_remainder_split() -> None:
+    assert parse_term("(a + b | a ^ 2 - b ^ 2)")[:2] == ("app", "divide")
+    assert to_coq(parse_term("(6 | n * (n + 1))")) == "(6 | (n * (n + 1)))"
+    quotient = proposed(ModularGenerator(), "a, b : Z" + RULE + "(a + b | a ^ 2 - b ^ 2)")
+    assert "exists ((a + ((- 1) * b))); ring" in quotient
+    # A literal divisor: to `e mod 6 = 0`, then the remainder split on n closes it.
+    product = proposed(ModularGenerator(), "n : Z" + RULE + "(6 | n * (n + 1) * (n + 2))")
+    assert any(t.startswith("apply Z.mod_divide; [lia | pose proof (Z.div_mod n 6") and t.endswith("nia)]") for t in product)
+    assert not any(t.startswith("exists") for t in product)  # n(n+1)(n+2)/6 is no integer polynomial
+    nat = proposed(ModularGenerator(), "n : nat" + RULE + "Nat.divide 2 (n * (n + 1))")
+    assert any(t.startswith("apply Nat.mod_divide; [lia | pose proof (Nat.div_mod n 2") for t in nat)
+    # In nat a quotient with a negative coefficient is no witness (truncated subtraction).
+    assert not any(t.startswith("exists") for t in proposed(ModularGenerator(), "a, b : nat" + RULE + "Nat.divide (a + b) (a * a - b * b)"))
+
+
 # --- 5. induction and structure -----------------------------------------------------------------
 
 
