@@ -167,7 +167,10 @@ Open Scope R_scope.
 Theorem root_of_a_definition (f : R -> R) (h0 : forall x, f x = 3 * sqrt (2 * x - 7) - 8) : 3 * sqrt (2 * 8 - 7) - 8 = 1.
 Proof.
 Admitted.
-""", ("sqrt_square",)),
+Theorem logarithm_system : forall x y : R, 0 < x -> 0 < y -> ln (x * y ^ 3) = 1 -> ln (x ^ 2 * y) = 1 -> ln (x * y) = 3 / 5.
+Proof.
+Admitted.
+""", ("sqrt_square", "ln_mult")),
 }
 
 

@@ -145,6 +145,18 @@ def test_cas_evaluates_square_roots_unfolds_definitions_and_computes_substitutio
     assert not any("field_simplify in *" in t for t in proposed(ComputerAlgebraGenerator(), "x, y : R\nh : x / y = 2\nh1 : y > 0" + RULE + "x = 2 * y"))
 
 
+def test_cas_splits_logarithms_and_computes_casts_of_literals() -> None:
+    from prover.policies.generators.cas import LOG_RULES
+
+    system = proposed(ComputerAlgebraGenerator(), "x, y : R\nH : 0 < x\nH0 : 0 < y\nH1 : ln (x * y ^ 3) = 1" + RULE + "ln (x * y) = 3 / 5")
+    assert f"{LOG_RULES}; lra" in system
+    # A closed quotient of logarithms: no variables, still read as real arithmetic through `ln`.
+    closed = proposed(ComputerAlgebraGenerator(), RULE + "ln (5 ^ 4) / ln (5 ^ 2) = 2")
+    assert any("ln_increasing 1 5 " in t and t.endswith("field; lra") for t in closed)
+    assert not any("ln" in t for t in proposed(ComputerAlgebraGenerator(), "x : R" + RULE + "x + 1 = 2"))
+    assert "simpl; lra" in proposed(ComputerAlgebraGenerator(), RULE + "INR (fact 3) * (2 ^ 3 + 3) / 2 = 33")
+
+
 # --- 3. witnesses and bounded cases -------------------------------------------------------------
 
 

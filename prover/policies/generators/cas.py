@@ -12,9 +12,14 @@
   value (`sqrt (2 * 8 - 7) = 3` by `sqrt_square`); a function defined by a hypothesis
   `forall x, f x = ...` is unfolded everywhere (`rewrite !h`); substituted values are computed
   (`subst; simpl`, so `INR (3 * 3)` and `2 ^ 3` become numbers) before `lra`/`nra`.
+- Logarithms: `ln` of products, quotients and powers rewritten into sums of `ln` of the factors
+  (`ln_mult`, `ln_div`, `ln_pow`, side conditions by `lra`), so that equations between logarithms
+  become linear in `ln x`, `ln y`; each `ln b` of a literal `b > 1` gets `0 < ln b` (for `field`).
 """
 
 from __future__ import annotations
+
+import re
 
 from prover.policies.generators.base import GoalView, Proposal, domain_of
 from fractions import Fraction
@@ -22,7 +27,13 @@ from math import isqrt
 
 from prover.policies.generators.terms import Domain, Term, Unreadable, evaluate, subterms, to_coq, to_sympy, variables
 
-__all__ = ["ComputerAlgebraGenerator", "sympy_to_coq"]
+__all__ = ["ComputerAlgebraGenerator", "sympy_to_coq", "LOG_RULES"]
+
+LOG_RULES = (
+    "rewrite ?ln_mult in * by (try apply pow_lt; lra); rewrite ?ln_div in * by (try apply pow_lt; lra); "
+    "rewrite ?ln_pow in * by lra; simpl in *"
+)
+"""`ln` of products, quotients and powers split into sums of `ln` of the factors, everywhere."""
 
 _MAX_EQUATIONS = 4
 _MAX_UNKNOWNS = 4
@@ -65,12 +76,16 @@ class ComputerAlgebraGenerator:
     name = "cas"
 
     def propose(self, goal: GoalView) -> list[Proposal]:
+        logarithms = self._logarithms(goal)
         domain = domain_of(goal)
         if domain is None:
-            return []
-        out: list[Proposal] = self._definitions(goal)
+            return logarithms
+        out: list[Proposal] = self._definitions(goal) + logarithms
         if domain == "R":
             out.extend(self._evaluate_roots(goal))
+            if re.search(r"\b(?:INR|IZR|fact)\b", goal.conclusion):
+                out.append(Proposal(-0.8, "simpl; lra"))  # casts of literals computed to numbers
+                out.append(Proposal(-1.1, "simpl; nra"))
         numbers = set(goal.variables_of(domain))
         if not numbers and domain != "R":
             return out
@@ -281,6 +296,28 @@ class ComputerAlgebraGenerator:
                 where = "" if in_goal else " in *"
                 out.append(Proposal(-0.4, f"replace (sqrt ({text})) with ({number}){where} by ({proof})"))
         return out[:4]
+
+    def _logarithms(self, goal: GoalView) -> list[Proposal]:
+        """`LOG_RULES`, then `lra`, or `field` with `0 < ln b` for each literal `b > 1` under an `ln`."""
+        text = " ".join([kind for _, kind in goal.hypotheses] + [goal.conclusion])
+        if not re.search(r"\bln\b", text):
+            return []
+        bases: list[str] = []
+        for term in (goal.term(t) for t in [goal.conclusion, *(kind for _, kind in goal.facts())]):
+            for sub in subterms(term) if term is not None else ():
+                if not (sub[0] == "app" and sub[1] == "ln" and len(sub[2]) == 1):
+                    continue
+                argument = sub[2][0]
+                base = argument[2] if argument[0] == "bin" and argument[1] == "^" else argument
+                if base[0] == "num" and Fraction(base[1]) > 1 and base[1] not in bases:
+                    bases.append(base[1])
+        positive = "".join(f"; pose proof (ln_increasing 1 {b} ltac:(lra) ltac:(lra))" for b in bases[:3])
+        positive += "; rewrite ln_1 in *" if bases else ""
+        out = [Proposal(-0.5, f"{LOG_RULES}; lra"), Proposal(-1.2, LOG_RULES)]
+        if bases:
+            out.append(Proposal(-0.6, f"{LOG_RULES}{positive}; field; lra"))
+            out.append(Proposal(-0.9, f"{LOG_RULES}{positive}; nra"))
+        return out
 
 
 def _rational_root(value: Fraction) -> Fraction | None:
