@@ -170,7 +170,16 @@ Admitted.
 Theorem logarithm_system : forall x y : R, 0 < x -> 0 < y -> ln (x * y ^ 3) = 1 -> ln (x ^ 2 * y) = 1 -> ln (x * y) = 3 / 5.
 Proof.
 Admitted.
-""", ("sqrt_square", "ln_mult")),
+Theorem shifted_definition : forall (a b c : R) (f : R -> R), (forall x, f (x - 2) = x ^ 2 + 1) ->
+  (forall x, f x = a * x ^ 2 + b * x + c) -> a + b + c = 10.
+Proof.
+Admitted.
+Theorem partial_fractions : forall A B : R,
+  (forall x : R, x - 1 <> 0 /\\ x + 1 <> 0 -> 1 / ((x - 1) * (x + 1)) = A / (x - 1) + B / (x + 1)) ->
+  A = 1 / 2 /\\ B = - (1 / 2).
+Proof.
+Admitted.
+""", ("sqrt_square", "ln_mult", "pose proof (H")),
 }
 
 

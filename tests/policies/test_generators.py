@@ -157,6 +157,20 @@ def test_cas_splits_logarithms_and_computes_casts_of_literals() -> None:
     assert "simpl; lra" in proposed(ComputerAlgebraGenerator(), RULE + "INR (fact 3) * (2 ^ 3 + 3) / 2 = 33")
 
 
+def test_cas_instantiates_universal_hypotheses_where_they_are_needed() -> None:
+    shifted = "a, b, c : R\nf : R -> R\nH : forall x : R, f (x - 2) = x ^ 2 + 1\nH0 : forall x : R, f x = a * x ^ 2 + b * x + c"
+    tactics = proposed(ComputerAlgebraGenerator(), shifted + RULE + "a + b + c = 10")
+    # x - 2 = 1 at x = 3: the instance's argument rewritten to 1, then f unfolded by its definition.
+    assert ("pose proof (H 3) as Hv; match type of Hv with context [f ?a] => replace a with (1) in Hv by lra end; "
+            "rewrite !H0 in *; nra") in tactics
+    assert "rewrite !H0 in *" not in tactics  # f is applied only under H's binder: nothing to rewrite
+    fractions = "A, B : R\nH : forall x : R, x - 1 <> 0 /\\ x + 1 <> 0 -> 1 / ((x - 1) * (x + 1)) = A / (x - 1) + B / (x + 1)"
+    instances = proposed(ComputerAlgebraGenerator(), fractions + RULE + "A = 1 / 2 /\\ B = - (1 / 2)")
+    # 1 and -1 break the premises: the points are 0 and 2, each premise discharged by lra.
+    assert ("pose proof (H 0 ltac:(repeat split; lra)) as Hi0; pose proof (H 2 ltac:(repeat split; lra)) as Hi1; "
+            "field_simplify in Hi0; field_simplify in Hi1; repeat split; lra") in instances
+
+
 # --- 3. witnesses and bounded cases -------------------------------------------------------------
 
 
