@@ -135,6 +135,18 @@ def test_the_portfolio_without_generators_does_not_prove_them(tmp_path: Path) ->
     assert [row["theorem"] for row in results if row["status"] != "unproved"] == []
 
 
+ONE_STEP_INDUCTION = """Require Import Reals Lra Psatz Arith.
+From Coq Require Import Lia.
+Theorem power_minus_one : forall n : nat, 0 < n -> Nat.divide 9 (10 ^ n - 1).
+Proof.
+Admitted.
+Open Scope R_scope.
+Theorem telescoping : forall n : nat, (1 <= n)%nat ->
+  sum_f_R0 (fun k => / (INR (k + 1) * INR (k + 2))) (n - 1) = INR n / (INR n + 1).
+Proof.
+Admitted.
+"""
+
 # Problems the generators' newer proposals close in one step (the remainder split, square-root facts,
 # absolute-value cases) or in one step and `lra` (an evaluated square root); plain Coq, re-checked by coqc.
 ONE_STEP: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -162,6 +174,7 @@ Theorem absolute_cases : forall x y : R, Rabs (x + y) + Rabs (x - y) = 2 -> x ^ 
 Proof.
 Admitted.
 """, ("sqrt_sqrt", "Rcase_abs")),
+    "induction": (ONE_STEP_INDUCTION, ("tech5", "Nat.pow_succ_r'")),
     "cas": ("""Require Import Reals Lra Psatz.
 Open Scope R_scope.
 Theorem root_of_a_definition (f : R -> R) (h0 : forall x, f x = 3 * sqrt (2 * x - 7) - 8) : 3 * sqrt (2 * 8 - 7) - 8 = 1.

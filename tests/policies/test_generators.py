@@ -246,6 +246,27 @@ def test_induction_on_user_types_and_forall_binders_with_follow_ups() -> None:
     assert not any(t.startswith("induction A") for t in listed)
 
 
+def test_induction_for_real_sums_absorbs_the_lower_bound() -> None:
+    goal = "n : nat\nH : (1 <= n)%nat" + RULE + "sum_f_R0 (fun k : nat => / (INR (k + 1) * INR (k + 2))) (n - 1) = INR n / (INR n + 1)"
+    tactics = proposed(InductionGenerator(), goal)
+    strengthened = [t for t in tactics if t.startswith("destruct n as [|n]; [lia |]; rewrite ?Nat.sub_succ, ?Nat.sub_0_r in *; clear H; induction n")]
+    assert strengthened and "rewrite tech5, IH" in strengthened[0] and "field" in strengthened[0]
+    assert not any("tech5" in t for t in proposed(InductionGenerator(), "n : nat" + RULE + "n + 0 = n"))
+
+
+def test_divisibility_induction_computes_the_witnesses() -> None:
+    from prover.policies.generators.induction import _power_form, divisibility_induction
+
+    assert _power_form(parse_term("10 ^ n - 1"), "n") == (1, 10, -1)
+    assert _power_form(parse_term("2 * 4 ^ n + 1"), "n") == (2, 4, 1)
+    assert _power_form(parse_term("n ^ 2 + 1"), "n") is None
+    tactics = proposed(InductionGenerator(), "n : nat\nH : 0 < n" + RULE + "Nat.divide 9 (10 ^ n - 1)")
+    # 10^n - 1 = 9c  =>  10^(n+1) - 1 = 9 (10c + 1); at n = 0 the witness is 0, so the bound is dropped.
+    assert any(t.startswith("clear H; induction n as [|n IH]; [exists 0; simpl; lia |") and "exists (10 * c + 1)" in t for t in tactics)
+    assert "exists (8 * c - 6)" in divisibility_induction("n", 7, (1, 8, 6))
+    assert divisibility_induction("n", 5, (1, 10, 1)) is None  # 5 does not divide 10^0 + 1
+
+
 def test_destruct_inversion_unfold_and_the_files_lemmas() -> None:
     header = (
         "Inductive ev : nat -> Prop := ev0 : ev 0 | evSS n : ev n -> ev (S (S n)).\n"
