@@ -126,8 +126,8 @@ def test_a_remote_model_call_ends_at_the_deadline_and_a_dead_actor_is_model_unav
     from prover.distributed.inference import RemoteGenerator
     from prover.errors import ModelUnavailable
 
-    actor = ray.remote(num_cpus=0, max_concurrency=2)(SlowModel).remote(30.0)
-    generator = RemoteGenerator([actor], "hf:slow", False)
+    actor = ray.remote(num_cpus=0, max_concurrency=2)(SlowModel).options(name="slow-model").remote(30.0)
+    generator = RemoteGenerator(["slow-model"], "hf:slow", False)
     with budget.deadline_scope(0.5):
         started = time.monotonic()
         assert generator.generate(["⊢ P"], 2) == [[]]  # no samples: the search ends on its budget
