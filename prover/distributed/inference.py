@@ -7,6 +7,9 @@ milliseconds go to the model as one batch); the prover actors build their polici
 `prover.policies.service.serving`, so their `hf:MODEL` atoms get a `RemoteGenerator` that calls the
 actor. Prompts are rendered in the provers (per-search context stays there); only prompts and
 generations cross the wire. Other atoms (portfolio, openai:, knn:) and value models are unchanged.
+Sampling is seeded once, in the actor, with the run's seed: attempts still differ (each call draws
+new samples), but which prover gets which samples depends on timing, so a run with shared
+inference is not reproducible sample by sample.
 """
 
 from __future__ import annotations

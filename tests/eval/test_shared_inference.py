@@ -101,3 +101,37 @@ def test_two_coq_provers_share_one_model_actor_on_ray(tiny_model: Path, tmp_path
     assert stats["requests"] >= len(statements)  # each search asked the model at least once
     assert sum(stats["batch_sizes"]) >= stats["requests"] and os.getpid() not in stats["clients"]
     assert set(stats["clients"]) == {int(pid) for pid, *_ in built}  # the provers that were built asked it
+
+
+class SlowModel:
+    """A stand-in inference actor whose answers take `seconds`."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def generate(self, prompts, n, client):  # type: ignore[no-untyped-def]
+        import time
+
+        time.sleep(self.seconds)
+        return [[Generation("lia.", -0.5)] * n for _ in prompts]
+
+
+@pytest.mark.ray
+def test_a_remote_model_call_ends_at_the_deadline_and_a_dead_actor_is_model_unavailable(ray_session: None) -> None:
+    import time
+
+    import ray
+
+    from prover import budget
+    from prover.distributed.inference import RemoteGenerator
+    from prover.errors import ModelUnavailable
+
+    actor = ray.remote(num_cpus=0, max_concurrency=2)(SlowModel).remote(30.0)
+    generator = RemoteGenerator([actor], "hf:slow", False)
+    with budget.deadline_scope(0.5):
+        started = time.monotonic()
+        assert generator.generate(["⊢ P"], 2) == [[]]  # no samples: the search ends on its budget
+        assert time.monotonic() - started < 0.5 + budget.DEADLINE_GRACE_SECONDS + 1.0
+    ray.kill(actor, no_restart=True)
+    with pytest.raises(ModelUnavailable, match="shared inference actor for hf:slow is gone"):
+        generator.generate(["⊢ P"], 2)
