@@ -289,6 +289,13 @@ def _hf_policy(text: str, *, language: Language, seed: int, whole: bool) -> Poli
     samples = options.integer("n", None)
     options.check_all_used()
 
+    from prover.policies.service import served_generator
+
+    served = served_generator(model)  # a model shared by the provers (`--shared-inference`): not loaded here
+    if served is not None:
+        fallback = "reprover" if getattr(served, "is_encoder_decoder", False) else "bfs"
+        template = _template(options, model, whole=whole, fallback=fallback)
+        return _model_policy(served, template, language=language, samples=samples)
     loaded = load_model(model, device=device, dtype=dtype, trust_remote_code=trust)
     fallback = "reprover" if loaded.is_encoder_decoder else "bfs"
     template = _template(options, model, whole=whole, fallback=fallback)
