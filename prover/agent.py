@@ -222,6 +222,12 @@ class Prover:
         finally:
             clock.searched += time.monotonic() - search_started
         clock.verified += result.verify_seconds
+        return self._result(theorem, env, clock, result, kernel_check)
+
+    def _result(
+        self, theorem: Theorem, env: Environment, clock: "_TheoremClock", result: SearchResult, kernel_check: bool
+    ) -> TheoremResult:
+        """The theorem's outcome from its search's: "proved" only with the kernel's acceptance."""
         common = dict(
             expansions=result.expansions,
             model_seconds=result.policy_seconds,

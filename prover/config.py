@@ -21,7 +21,7 @@ from prover.policies.specs import (
     parse_value_spec,
 )
 
-__all__ = ["ProverConfig", "make_config"]
+__all__ = ["PROVER_DEFAULTS", "ProverConfig", "make_config"]
 
 
 class ProverConfig(BaseModel):
@@ -80,6 +80,10 @@ class ProverConfig(BaseModel):
         if self.rollout_workers > 1 and self.search != "mcts":
             raise ValueError("rollout_workers > 1 needs search='mcts' (best-first expands one state at a time)")
         return self
+
+
+PROVER_DEFAULTS = ProverConfig()
+"""The defaults, for code that needs one outside a config (a formalizer's step timeout, a CLI default)."""
 
 
 def _parsed(parse: Any, spec: Any) -> Any:

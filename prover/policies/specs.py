@@ -12,7 +12,7 @@ line names the atom and the option at fault.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, ClassVar, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -26,8 +26,8 @@ __all__ = [
     "DEFAULT_CRITIC",
     "DEFAULT_HF_MODEL",
     "AtomSpec",
-    "CriticValueSpec",
     "ConstantValueSpec",
+    "CriticValueSpec",
     "HammerSpec",
     "HeuristicValueSpec",
     "HfSpec",
@@ -206,10 +206,10 @@ class WholeSpec(_Spec):
     which becomes a search node (truncate-and-resume)."""
 
     kind: Literal["whole"] = "whole"
-    model: Annotated[Union[HfSpec, OpenAISpec], Field(discriminator="kind")]
+    model: Annotated[HfSpec | OpenAISpec, Field(discriminator="kind")]
 
     @model_validator(mode="after")
-    def _whole_proof_template(self) -> "WholeSpec":
+    def _whole_proof_template(self) -> WholeSpec:
         name = self.model.template
         if name is not None and get_template(name).kind != "whole_proof":
             raise ValueError(f"template {name!r} is a tactic template, not a whole-proof one")
@@ -232,7 +232,7 @@ class KnnSpec(_Spec):
 
 
 AtomSpec = Annotated[
-    Union[PortfolioSpec, HammerSpec, RetrievalSpec, HfSpec, OpenAISpec, WholeSpec, KnnSpec],
+    PortfolioSpec | HammerSpec | RetrievalSpec | HfSpec | OpenAISpec | WholeSpec | KnnSpec,
     Field(discriminator="kind"),
 ]
 """A single policy (one term of a mixture)."""
@@ -254,7 +254,7 @@ class MixtureSpec(_Spec):
     terms: tuple[MixtureTerm, ...] = Field(min_length=2)
 
     @model_validator(mode="after")
-    def _some_weight(self) -> "MixtureSpec":
+    def _some_weight(self) -> MixtureSpec:
         if all(term.weight == 0 for term in self.terms):
             raise ValueError("every weight is zero")
         return self
@@ -264,7 +264,7 @@ class MixtureSpec(_Spec):
 
 
 PolicySpec = Annotated[
-    Union[PortfolioSpec, HammerSpec, RetrievalSpec, HfSpec, OpenAISpec, WholeSpec, KnnSpec, MixtureSpec],
+    PortfolioSpec | HammerSpec | RetrievalSpec | HfSpec | OpenAISpec | WholeSpec | KnnSpec | MixtureSpec,
     Field(discriminator="kind"),
 ]
 """Any policy: one atom or a mixture."""
@@ -310,7 +310,7 @@ class CriticValueSpec(_Spec):
 
 
 ValueSpec = Annotated[
-    Union[HeuristicValueSpec, PolicyValueSpec, ConstantValueSpec, CriticValueSpec],
+    HeuristicValueSpec | PolicyValueSpec | ConstantValueSpec | CriticValueSpec,
     Field(discriminator="kind"),
 ]
 """Any value function."""
