@@ -43,6 +43,7 @@ def eval_command(
     data_dir: Annotated[Optional[Path], typer.Option(help="A local copy of the dataset instead of fetching it.")] = None,
     cache_dir: Annotated[Optional[Path], typer.Option(help="Where fetched datasets are kept (default ~/.cache/neuroprove).")] = None,
     retry_errors: Annotated[bool, typer.Option("--retry-errors", help="On resume, run again the problems recorded as errors.")] = False,
+    shared_inference: Annotated[bool, typer.Option("--shared-inference", help="Load each hf: model once per GPU (one in all on CPUs) in a Ray actor that batches the workers' requests, not once per worker.")] = False,
     *,
     prover: ProverOptions,
 ) -> None:
@@ -65,6 +66,7 @@ def eval_command(
         ray_address=ray_address,
         progress=RichProgress(console, enabled=console.is_terminal),
         retry_errors=retry_errors,
+        shared_inference=shared_inference,
     )
     _print_summary(outcome)
     if outcome.interrupted:

@@ -239,6 +239,13 @@ def _model_policy(generator: Any, template: PromptTemplate, *, language: Languag
 def _hf_policy(spec: HfSpec, *, language: Language, seed: int, whole: bool) -> Policy:
     from prover.policies.hf import HFGenerator, load_model
 
+    from prover.policies.service import served_generator
+
+    served = served_generator(spec.model)  # a model shared by the provers (`--shared-inference`): not loaded here
+    if served is not None:
+        fallback = "reprover" if getattr(served, "is_encoder_decoder", False) else "bfs"
+        template = _template(spec.template, spec.model, whole=whole, fallback=fallback)
+        return _model_policy(served, template, language=language, samples=spec.n)
     # The spec's options were all checked when it was parsed, before this (possibly long) load.
     loaded = load_model(spec.model, device=spec.device, dtype=spec.dtype, trust_remote_code=spec.trust_remote_code)
     fallback = "reprover" if loaded.is_encoder_decoder else "bfs"

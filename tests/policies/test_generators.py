@@ -98,6 +98,14 @@ def test_nlarith_is_silent_on_linear_goals_and_uses_z_lemmas_in_z() -> None:
     assert "pose proof (Z.square_nonneg (x - y)); nia" in z_tactics
 
 
+def test_nlarith_gives_square_root_facts_and_splits_absolute_values() -> None:
+    roots = proposed(NonlinearHintGenerator(), "k, x : R\nH : x = (13 - sqrt 131) / 4" + RULE + "2 * x ^ 2 - 13 * x + k = 0")
+    assert "pose proof (sqrt_pos (131)); pose proof (sqrt_sqrt (131) ltac:(nra)); nra" in roots
+    absolute = proposed(NonlinearHintGenerator(), "x, y : R\nH : Rabs (x + y) + Rabs (x - y) = 2" + RULE + "x ^ 2 <= 8")
+    assert any(t.startswith("repeat match goal with H : context [Rabs _]") and "destruct (Rcase_abs e)" in t and t.endswith("; nra") for t in absolute)
+    assert not any("Rabs" in t for t in proposed(NonlinearHintGenerator(), "x : R" + RULE + "x ^ 2 >= 0"))
+
+
 # --- 2. computer algebra ------------------------------------------------------------------------
 
 
@@ -120,6 +128,21 @@ def test_cas_factors_completes_squares_and_asserts_denominators() -> None:
     assert "pose proof (pow2_ge_0 ((- 3) + x)); nra" in square
     field = proposed(ComputerAlgebraGenerator(), "x : R\nh : 0 < x" + RULE + "x / x = 1")
     assert "assert (x <> 0) by nra; field_simplify_eq; nra" in field
+
+
+def test_cas_evaluates_square_roots_unfolds_definitions_and_computes_substitutions() -> None:
+    definition = "f : R -> R\nh0 : forall x : R, f x = x ^ 2 - 4 * sqrt x + 1"
+    assert "rewrite !h0" in proposed(ComputerAlgebraGenerator(), definition + RULE + "f (f 4) = 70")
+    unfolded = proposed(ComputerAlgebraGenerator(), definition + RULE + "(4 ^ 2 - 4 * sqrt 4 + 1) ^ 2 - 4 * sqrt (4 ^ 2 - 4 * sqrt 4 + 1) + 1 = 70")
+    # The inner root first (4 = 2 * 2); the outer one is evaluated once it is closed arithmetic.
+    assert unfolded[0] == "replace (sqrt (4)) with (2) by (replace (4) with (2 * 2) by lra; symmetry; apply sqrt_square; lra)"
+    assert not any("sqrt (((4" in t for t in unfolded)
+    assert not any(t.startswith("replace (sqrt") for t in proposed(ComputerAlgebraGenerator(), "x : R" + RULE + "sqrt 7 < x"))
+    halves = proposed(ComputerAlgebraGenerator(), "x : R\nH : x = sqrt (9 / 4)" + RULE + "x = 3 / 2")
+    assert any(t.startswith("replace (sqrt ((9 / 4))) with ((3 / 2)) in * by") for t in halves)
+    computed = proposed(ComputerAlgebraGenerator(), "t, s : R\nn : nat\nH : t = 2 * s - s ^ 2\nH0 : s = INR (n * n) - 2 ^ n + 1\nH1 : n = 3%nat" + RULE + "t = 0")
+    assert "subst; simpl; lra" in computed
+    assert not any("field_simplify in *" in t for t in proposed(ComputerAlgebraGenerator(), "x, y : R\nh : x / y = 2\nh1 : y > 0" + RULE + "x = 2 * y"))
 
 
 # --- 3. witnesses and bounded cases -------------------------------------------------------------
@@ -145,12 +168,27 @@ def test_modular_gives_division_equations_rewrites_and_remainder_cases() -> None
     tactics = proposed(ModularGenerator(), "n : nat\nH : n mod 7 = 5" + RULE + "5 * n mod 7 = 4")
     assert any(t.startswith("pose proof (Nat.div_mod (5 * n) 7 ltac:(lia))") and t.endswith("nia") for t in tactics)
     assert "rewrite Nat.mul_mod by lia" in tactics
-    assert any(t.startswith("assert (Hr : n mod 7 = 0 \\/ n mod 7 = 1") for t in tactics)
     z = proposed(ModularGenerator(), "x : Z" + RULE + "(x * x) mod 4 <> 2")
-    assert "Z.to_euclidean_division_equations; nia" in z
+    # Parenthesised: a step that starts with `Z.` would be refused as a command.
+    assert "(Z.to_euclidean_division_equations; nia)" in z
     closed = proposed(ModularGenerator(), RULE + "1999 ^ 2000 mod 5 = 1")
     assert any(t.startswith("apply Nat2Z.inj;") for t in closed)
     assert proposed(ModularGenerator(), "x : R" + RULE + "x = x") == []
+
+
+def test_modular_splits_on_the_remainder_of_each_variable_of_a_dividend() -> None:
+    # x = 3q + r with r in 0..2, substituted, then the division equations: a^2 mod 3 is 0 or 1.
+    z = proposed(ModularGenerator(), "a : Z" + RULE + "a ^ 2 mod 3 = 0 \\/ a ^ 2 mod 3 = 1")
+    split = [t for t in z if t.startswith("pose proof (Z.div_mod a 3 ltac:(lia)) as Hx")]
+    assert split and "remember (Z.modulo a 3) as r" in split[0] and "r = 0%Z \\/ r = 1%Z \\/ r = 2%Z" in split[0]
+    assert split[0].endswith("subst r; (Z.to_euclidean_division_equations; nia)")
+    # In nat: every variable of the dividend, closed by the nat division equations (no zify import needed).
+    nat = proposed(ModularGenerator(), "n, m : nat" + RULE + "(n * n + m) mod 2 = 0")
+    assert sum(t.startswith(f"pose proof (Nat.div_mod {v} 2") for t in nat for v in "nm") >= 2
+    assert any("r = 0%nat \\/ r = 1%nat" in t and t.endswith("nia)") for t in nat)
+    assert not any("Nat.pow_mod" in t or "Zpower_mod" in t for t in nat + z)  # not in Coq 8.16's default scope
+    # A divisor too large for a case split gets none.
+    assert not any("remember" in t for t in proposed(ModularGenerator(), "n : nat" + RULE + "n mod 97 < 97"))
 
 
 # --- 5. induction and structure -----------------------------------------------------------------

@@ -7,13 +7,20 @@
 - Complete the square of an inequality's slack (after substituting the hypotheses' definitions
   `y = ...`): the hint `(2*a*x + b)^2 >= 0` then `nra`/`nia`.
 - Division by a non-constant: assert each denominator non-zero, then `field_simplify_eq`/
-  `field_simplify in *` and `nra`.
+  `field_simplify in H` (one hypothesis at a time: Coq 8.16 has no `field_simplify in *`) and `nra`.
+- Evaluation: a square root of a closed expression whose value is a rational square becomes that
+  value (`sqrt (2 * 8 - 7) = 3` by `sqrt_square`); a function defined by a hypothesis
+  `forall x, f x = ...` is unfolded everywhere (`rewrite !h`); substituted values are computed
+  (`subst; simpl`, so `INR (3 * 3)` and `2 ^ 3` become numbers) before `lra`/`nra`.
 """
 
 from __future__ import annotations
 
 from prover.policies.generators.base import GoalView, Proposal, domain_of
-from prover.policies.generators.terms import Domain, Term, Unreadable, subterms, to_coq, to_sympy
+from fractions import Fraction
+from math import isqrt
+
+from prover.policies.generators.terms import Domain, Term, Unreadable, evaluate, subterms, to_coq, to_sympy, variables
 
 __all__ = ["ComputerAlgebraGenerator", "sympy_to_coq"]
 
@@ -61,16 +68,21 @@ class ComputerAlgebraGenerator:
         domain = domain_of(goal)
         if domain is None:
             return []
+        out: list[Proposal] = self._definitions(goal)
+        if domain == "R":
+            out.extend(self._evaluate_roots(goal))
         numbers = set(goal.variables_of(domain))
         if not numbers and domain != "R":
-            return []
+            return out
         facts = []
         for name, kind in goal.facts():
             term = goal.term(kind)
             if term is not None and term[0] == "rel":
                 facts.append((name, term))
         conclusion = goal.term(goal.conclusion)
-        out: list[Proposal] = []
+        if domain == "R" and any(term[1] == "=" and term[2][0] == "var" for _, term in facts):
+            out.append(Proposal(-0.9, "subst; simpl; lra"))
+            out.append(Proposal(-1.1, "subst; simpl; nra"))
         for method in (self._solve, self._factor, self._complete_square, self._field):
             try:
                 out.extend(method(goal, facts, conclusion, domain, numbers))
@@ -133,7 +145,7 @@ class ComputerAlgebraGenerator:
             assertion = f"assert ({name} = {text}) by {closer}"
             out.append(Proposal(-0.7, f"{assertion}; subst {name}"))
             if domain == "R":
-                out.append(Proposal(-1.2, f"assert ({name} = {text}) by (field_simplify in *; nra); subst {name}"))
+                out.append(Proposal(-1.2, f"assert ({name} = {text}) by (subst; nra); subst {name}"))
             else:
                 out.append(Proposal(-1.2, f"assert ({name} = {text}) by lia; subst {name}"))
         return out
@@ -216,8 +228,66 @@ class ComputerAlgebraGenerator:
         if not denominators:
             return []
         asserts = "; ".join(f"assert ({d} <> 0) by nra" for d in denominators[:4])
-        out = [Proposal(-0.9, f"{asserts}; field_simplify in *; nra")]
+        out = [Proposal(-0.9, f"{asserts}; field_simplify; nra")]
+        for name, term in facts:
+            if any(sub[0] in ("bin", "inv") and (sub[0] == "inv" or sub[1] == "/") for sub in subterms(term)):
+                out.append(Proposal(-1.0, f"{asserts}; field_simplify in {name}; solve [nra | auto]"))
+                out.append(Proposal(-1.4, f"{asserts}; field_simplify in {name}"))
         if conclusion is not None and conclusion[0] == "rel" and conclusion[1] == "=":
             out.append(Proposal(-0.8, f"{asserts}; field_simplify_eq; nra"))
             out.append(Proposal(-1.3, f"{asserts}; field_simplify_eq; [nra | auto]"))
         return out
+
+    def _definitions(self, goal: GoalView) -> list[Proposal]:
+        """`rewrite !h` for each hypothesis `forall x .., f x .. = rhs` whose `f` the goal applies."""
+        out: list[Proposal] = []
+        for name, kind in goal.facts():
+            term = goal.term(kind)
+            if term is None or term[0] != "forall" or term[2][0] != "rel" or term[2][1] != "=":
+                continue
+            left = term[2][2]
+            bound = [binder for binder, _ in term[1]]
+            if left[0] != "app" or [arg for arg in left[2]] != [("var", b) for b in bound]:
+                continue  # only definitions by a pattern of bare variables: rewriting them terminates
+            if f"{left[1]} " in goal.conclusion or f"{left[1]} " in " ".join(k for n, k in goal.hypotheses if n != name):
+                out.append(Proposal(-0.5, f"rewrite !{name}"))
+                out.append(Proposal(-0.9, f"rewrite !{name} in *"))
+        return out
+
+    def _evaluate_roots(self, goal: GoalView) -> list[Proposal]:
+        """`sqrt c = r` for closed `c` whose value is the square of a rational `r`, rewritten everywhere."""
+        out: list[Proposal] = []
+        seen: set[str] = set()
+        terms = [goal.term(goal.conclusion), *(goal.term(kind) for _, kind in goal.facts())]
+        for term in (t for t in terms if t is not None):
+            for sub in subterms(term):
+                if not (sub[0] == "app" and sub[1] in ("sqrt", "Rsqrt") and len(sub[2]) == 1):
+                    continue
+                radicand = sub[2][0]
+                text = to_coq(radicand)
+                if text in seen or variables(radicand) or any(s[0] == "app" for s in subterms(radicand)):
+                    continue  # a nested root or function is evaluated once the inner one is
+                seen.add(text)
+                try:
+                    value = evaluate(radicand, {}, "R")
+                except Unreadable:
+                    continue
+                root = _rational_root(value) if isinstance(value, Fraction) else None
+                if root is None:
+                    continue
+                number = f"({root.numerator} / {root.denominator})" if root.denominator != 1 else str(root.numerator)
+                proof = f"replace ({text}) with ({number} * {number}) by lra; symmetry; apply sqrt_square; lra"
+                in_goal = any(s == sub for s in subterms(terms[0])) if terms[0] is not None else False
+                where = "" if in_goal else " in *"
+                out.append(Proposal(-0.4, f"replace (sqrt ({text})) with ({number}){where} by ({proof})"))
+        return out[:4]
+
+
+def _rational_root(value: Fraction) -> Fraction | None:
+    """The nonnegative rational whose square is `value`, or None."""
+    if value < 0:
+        return None
+    top, bottom = isqrt(value.numerator), isqrt(value.denominator)
+    if top * top == value.numerator and bottom * bottom == value.denominator:
+        return Fraction(top, bottom)
+    return None

@@ -1,0 +1,165 @@
+"""Shared inference for a Ray evaluation: one model actor per GPU (one in all on a CPU cluster), batching the provers' requests.
+
+Without it every prover actor loads its own copy of each `hf:` model of the policy spec. With
+`prove eval --shared-inference`, the driver starts, for each `hf:` model, `InferenceActor`s that
+load it once and run an `InferenceService` (requests from all provers arriving within a few
+milliseconds go to the model as one batch); the prover actors build their policies inside
+`prover.policies.service.serving`, so their `hf:MODEL` atoms get a `RemoteGenerator` that calls the
+actor. Prompts are rendered in the provers (per-search context stays there); only prompts and
+generations cross the wire. Other atoms (portfolio, openai:, knn:) and value models are unchanged.
+Sampling is seeded once, in the actor, with the run's seed: attempts still differ (each call draws
+new samples), but which prover gets which samples depends on timing, so a run with shared
+inference is not reproducible sample by sample.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import ray
+from ray.exceptions import GetTimeoutError, RayActorError
+
+from prover import budget
+from prover.config import ProverConfig
+from prover.errors import InputError, ModelUnavailable
+from prover.eval.jobs import ProverFactory, ProverLike
+from prover.policies.generation import Generation, Prompt
+
+__all__ = ["InferenceActor", "RemoteGenerator", "ServedModelsFactory", "hf_atoms", "start_inference"]
+
+log = logging.getLogger(__name__)
+
+# Seconds an inference actor waits for more requests before running a batch, and its largest batch.
+DEFAULT_MAX_WAIT = 0.005
+DEFAULT_MAX_BATCH = 64
+
+
+class InferenceActor:
+    """Holds one model (built from one `hf:` policy atom) behind an `InferenceService`.
+
+    Created through `ray.remote(...)` in `start_inference` with as many concurrent calls as there
+    are provers, so their requests meet in the service's queue and are batched.
+    """
+
+    def __init__(self, atom: str, backend: str, seed: int, *, max_batch: int, max_wait: float) -> None:
+        from prover.policies import build_policy
+        from prover.policies.service import GeneratorBatcher, InferenceService
+
+        generator = getattr(build_policy(atom, backend=backend, seed=seed), "generator", None)
+        if generator is None:
+            raise InputError(f"{atom}: not a model policy, nothing to share")
+        self.generator = generator
+        self.service = InferenceService(GeneratorBatcher(generator), max_batch=max_batch, max_wait=max_wait)
+        self.clients: set[int] = set()
+
+    def describe(self) -> dict[str, Any]:
+        """What clients need to build their policies: the generator's name and model kind."""
+        return {"name": self.generator.name, "is_encoder_decoder": bool(getattr(self.generator, "is_encoder_decoder", False))}
+
+    def generate(self, prompts: Sequence[Prompt], n: int, client: int) -> list[list[Generation]]:
+        """`n` generations per prompt, computed in a batch shared with other provers' requests."""
+        self.clients.add(client)
+        return self.service.propose_batch(list(prompts), n)
+
+    def stats(self) -> dict[str, Any]:
+        """Requests served, the batch sizes run (in prompts) and the process ids of the provers served."""
+        return {
+            "model": self.generator.name,
+            "requests": self.service.stats.requests,
+            "batch_sizes": list(self.service.stats.batch_sizes),
+            "clients": sorted(self.clients),
+        }
+
+
+class RemoteGenerator:
+    """A `TextGenerator` that asks an `InferenceActor`; picklable, so it travels to the prover actors.
+
+    Each prover process sticks to one of the model's actors (by process id). A call waits no
+    longer than the theorem's deadline (`prover.budget`): past it the prompts get no samples.
+    """
+
+    def __init__(self, actors: Sequence[Any], name: str, is_encoder_decoder: bool) -> None:
+        self.actors = list(actors)
+        self.name = name
+        self.is_encoder_decoder = is_encoder_decoder
+
+    def generate(self, prompts: Sequence[Prompt], n: int) -> list[list[Generation]]:
+        """n generations for each prompt, from the shared model."""
+        if not prompts or n <= 0:
+            return [[] for _ in prompts]
+        actor = self.actors[os.getpid() % len(self.actors)]
+        ref = actor.generate.remote(list(prompts), n, os.getpid())
+        left = budget.remaining()
+        try:
+            return ray.get(ref, timeout=None if left is None else left + budget.DEADLINE_GRACE_SECONDS)
+        except GetTimeoutError:
+            ray.cancel(ref)
+            log.warning("%s: no samples before the theorem's deadline (shared model busy)", self.name)
+            return [[] for _ in prompts]
+        except RayActorError as died:
+            first = str(died).strip().splitlines()[0] if str(died).strip() else type(died).__name__
+            raise ModelUnavailable(f"the shared inference actor for {self.name} is gone: {first}") from None
+
+
+@dataclass(frozen=True)
+class ServedModelsFactory:
+    """A `ProverFactory` that builds `inner`'s prover with the shared models in place of local copies."""
+
+    inner: ProverFactory
+    served: Mapping[str, RemoteGenerator]
+
+    def __call__(self, config: ProverConfig) -> ProverLike:
+        from prover.policies.service import serving
+
+        with serving(self.served):
+            return self.inner(config)
+
+
+def hf_atoms(spec: str) -> dict[str, str]:
+    """The `hf:` atoms of a policy spec (aliases and `whole:` expanded), by model; `InputError` when a
+    model appears twice with different options (one shared copy cannot serve both)."""
+    from prover.policies.factory import ALIASES, DEFAULT_HF_MODEL, parse_policy_spec
+    from prover.policies.spec_options import split_spec_options
+
+    atoms: dict[str, str] = {}
+    for term in parse_policy_spec(spec):
+        atom = term.atom.strip()
+        bare = atom[len("whole:"):] if atom.startswith("whole:") else atom
+        bare = ALIASES.get(bare, bare)
+        bare = bare[len("whole:"):] if bare.startswith("whole:") else bare
+        if not bare.startswith("hf:"):
+            continue
+        model = split_spec_options(bare[len("hf:"):])[0] or DEFAULT_HF_MODEL
+        if atoms.get(model, atom) != atom:
+            raise InputError(f"--shared-inference: {model} appears twice with different options ({atoms[model]}, {atom})")
+        atoms[model] = atom
+    return atoms
+
+
+def start_inference(config: ProverConfig, backend: str, *, provers: int) -> tuple[dict[str, RemoteGenerator], list[Any]]:
+    """Start the inference actors for `config.policy`'s `hf:` models: one per GPU of the cluster (one
+    in all without GPUs). Returns the generators to serve to the provers and the actors (to stop)."""
+    atoms = hf_atoms(config.policy)
+    if not atoms:
+        raise InputError(f"--shared-inference: the policy {config.policy!r} has no hf: model to share")
+    gpus = int(ray.cluster_resources().get("GPU", 0))
+    # No CPU reserved: on a CPU cluster the model shares the cores with the provers it serves.
+    remote_actor = ray.remote(num_cpus=0, num_gpus=1 if gpus else 0, max_concurrency=max(2, provers + 1))(InferenceActor)
+    served: dict[str, RemoteGenerator] = {}
+    actors: list[Any] = []
+    for model, atom in atoms.items():
+        copies = [
+            remote_actor.remote(atom, backend, config.seed, max_batch=DEFAULT_MAX_BATCH, max_wait=DEFAULT_MAX_WAIT)
+            for _ in range(max(1, gpus))
+        ]
+        actors.extend(copies)
+        try:
+            described = ray.get([actor.describe.remote() for actor in copies])[0]
+        except RayActorError as failed:  # the model could not be loaded: the constructor's own message
+            lines = [line for line in str(failed).strip().splitlines() if line.strip()]
+            raise ModelUnavailable(f"{model}: the shared inference actor did not start: {lines[-1] if lines else failed}") from None
+        served[model] = RemoteGenerator(copies, described["name"], described["is_encoder_decoder"])
+    return served, actors
