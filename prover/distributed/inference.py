@@ -150,9 +150,12 @@ def hf_atoms(spec: str) -> dict[str, str]:
     return atoms
 
 
-def start_inference(config: ProverConfig, backend: str, *, provers: int) -> tuple[dict[str, RemoteGenerator], list[Any]]:
+def start_inference(
+    config: ProverConfig, backend: str, *, provers: int, max_wait: float = DEFAULT_MAX_WAIT
+) -> tuple[dict[str, RemoteGenerator], list[Any]]:
     """Start the inference actors for `config.policy`'s `hf:` models: one per GPU of the cluster (one
-    in all without GPUs). Returns the generators to serve to the provers and the actors (to stop)."""
+    in all without GPUs). Returns the generators to serve to the provers and the actors (to stop).
+    max_wait: seconds an actor waits for more requests before running a batch."""
     atoms = hf_atoms(config.policy)
     if not atoms:
         raise InputError(f"--shared-inference: the policy {config.policy!r} has no hf: model to share")
@@ -165,7 +168,7 @@ def start_inference(config: ProverConfig, backend: str, *, provers: int) -> tupl
         names = [f"neuroprove-inference-{uuid.uuid4().hex}" for _ in range(max(1, gpus))]
         copies = [
             remote_actor.options(name=name).remote(
-                atom, backend, config.seed, max_batch=DEFAULT_MAX_BATCH, max_wait=DEFAULT_MAX_WAIT
+                atom, backend, config.seed, max_batch=DEFAULT_MAX_BATCH, max_wait=max_wait
             )
             for name in names
         ]
