@@ -184,7 +184,7 @@ def lean_environment(tmp_path: Path):
     from prover.backends.lean_toolchain import project_layout
 
     layout = project_layout(tmp_path / "project", tmp_path / "repl")
-    return LeanEnvironment(LeanSettings(layout=layout, lake_path=tmp_path / "no-lake"))
+    return LeanEnvironment(LeanSettings(layout=layout, lake_path=tmp_path / "no-lake", step_timeout=10.0))
 
 
 @pytest.mark.parametrize("search", ["best_first", "mcts"])

@@ -130,7 +130,7 @@ class LeanSettings:
 
     layout: LeanProjectLayout
     lake_path: Path
-    step_timeout: float = 10.0
+    step_timeout: float
     options: LeanOptions = field(default_factory=LeanOptions)
 
 

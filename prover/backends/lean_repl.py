@@ -12,8 +12,12 @@ What this module adds:
   * a generation token per process (`LeanRepl.generation`): proof-state ids are per-process
     counters, so a state id is meaningful only with the generation it came from;
   * a standby process: after the first step timeout kills the REPL, a second process is started
-    in a background thread with the current header already elaborated, and kept; the next
-    timeout swaps it in at once instead of re-importing Mathlib inside the search's budget;
+    in a background thread with the current header already elaborated (while the search asks
+    its policy for the next tactics), and one is kept from then on; each later timeout swaps it
+    in at once instead of re-importing Mathlib inside the search's budget. The wait for a
+    standby is capped (`command_timeout`, the deadline); a header lean-interact re-elaborates
+    itself (after a memory restart, inside a request) has no timeout of its own: it elaborated
+    once already;
   * infrastructure failures as `ProverTimeout`/`ProverCrashed`, and the theorem's deadline as a
     cap on every wait (`prover.budget`).
 Why proof states are not in the session cache (`LeanEnvironment` replays tactic paths instead):

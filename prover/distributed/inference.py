@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import uuid
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
@@ -78,31 +79,41 @@ class InferenceActor:
 class RemoteGenerator:
     """A `TextGenerator` that asks an `InferenceActor`; picklable, so it travels to the prover actors.
 
-    Each prover process sticks to one of the model's actors (by process id). A call waits no
-    longer than the theorem's deadline (`prover.budget`): past it the prompts get no samples.
+    It holds the actors' names, not their handles: a prover actor's constructor arguments then stay
+    plain values that Ray can resend when it restarts the actor. Each prover process sticks to one
+    of the model's actors (by process id). A call waits no longer than the theorem's deadline
+    (`prover.budget`): past it the prompts get no samples.
     """
 
-    def __init__(self, actors: Sequence[Any], name: str, is_encoder_decoder: bool) -> None:
-        self.actors = list(actors)
+    def __init__(self, actor_names: Sequence[str], name: str, is_encoder_decoder: bool) -> None:
+        self.actor_names = list(actor_names)
         self.name = name
         self.is_encoder_decoder = is_encoder_decoder
+        self._actor: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_actor": None}
 
     def generate(self, prompts: Sequence[Prompt], n: int) -> list[list[Generation]]:
         """n generations for each prompt, from the shared model."""
         if not prompts or n <= 0:
             return [[] for _ in prompts]
-        actor = self.actors[os.getpid() % len(self.actors)]
-        ref = actor.generate.remote(list(prompts), n, os.getpid())
         left = budget.remaining()
         try:
+            ref = self._the_actor().generate.remote(list(prompts), n, os.getpid())
             return ray.get(ref, timeout=None if left is None else left + budget.DEADLINE_GRACE_SECONDS)
         except GetTimeoutError:
             ray.cancel(ref)
             log.warning("%s: no samples before the theorem's deadline (shared model busy)", self.name)
             return [[] for _ in prompts]
-        except RayActorError as died:
+        except (RayActorError, ValueError) as died:  # ValueError: no actor of that name any more
             first = str(died).strip().splitlines()[0] if str(died).strip() else type(died).__name__
             raise ModelUnavailable(f"the shared inference actor for {self.name} is gone: {first}") from None
+
+    def _the_actor(self) -> Any:
+        if self._actor is None:
+            self._actor = ray.get_actor(self.actor_names[os.getpid() % len(self.actor_names)])
+        return self._actor
 
 
 @dataclass(frozen=True)
@@ -135,9 +146,12 @@ def hf_atoms(spec: PolicySpec | str) -> dict[str, str]:
     return atoms
 
 
-def start_inference(config: ProverConfig, backend: str, *, provers: int) -> tuple[dict[str, RemoteGenerator], list[Any]]:
+def start_inference(
+    config: ProverConfig, backend: str, *, provers: int, max_wait: float = DEFAULT_MAX_WAIT
+) -> tuple[dict[str, RemoteGenerator], list[Any]]:
     """Start the inference actors for `config.policy`'s `hf:` models: one per GPU of the cluster (one
-    in all without GPUs). Returns the generators to serve to the provers and the actors (to stop)."""
+    in all without GPUs). Returns the generators to serve to the provers and the actors (to stop).
+    max_wait: seconds an actor waits for more requests before running a batch."""
     atoms = hf_atoms(config.policy)
     if not atoms:
         raise InputError(f"--shared-inference: the policy '{config.policy}' has no hf: model to share")
@@ -147,9 +161,12 @@ def start_inference(config: ProverConfig, backend: str, *, provers: int) -> tupl
     served: dict[str, RemoteGenerator] = {}
     actors: list[Any] = []
     for model, atom in atoms.items():
+        names = [f"neuroprove-inference-{uuid.uuid4().hex}" for _ in range(max(1, gpus))]
         copies = [
-            remote_actor.remote(atom, backend, config.seed, max_batch=DEFAULT_MAX_BATCH, max_wait=DEFAULT_MAX_WAIT)
-            for _ in range(max(1, gpus))
+            remote_actor.options(name=name).remote(
+                atom, backend, config.seed, max_batch=DEFAULT_MAX_BATCH, max_wait=max_wait
+            )
+            for name in names
         ]
         actors.extend(copies)
         try:
@@ -157,5 +174,5 @@ def start_inference(config: ProverConfig, backend: str, *, provers: int) -> tupl
         except RayActorError as failed:  # the model could not be loaded: the constructor's own message
             lines = [line for line in str(failed).strip().splitlines() if line.strip()]
             raise ModelUnavailable(f"{model}: the shared inference actor did not start: {lines[-1] if lines else failed}") from None
-        served[model] = RemoteGenerator(copies, described["name"], described["is_encoder_decoder"])
+        served[model] = RemoteGenerator(names, described["name"], described["is_encoder_decoder"])
     return served, actors

@@ -459,6 +459,35 @@ def test_after_a_timeout_a_standby_repl_with_the_header_elaborated_replaces_the_
     assert to_answering[0][0] < asked  # the header was elaborated before the step was asked
 
 
+def _is_running_repl(process: "psutil.Process") -> bool:  # noqa: F821
+    import psutil
+
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE and "fake_repl.py" in " ".join(process.cmdline())
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_closing_the_environment_stops_the_standby_repl_too(fake_lean: FakeLean) -> None:
+    """WRITTEN written_timeout_under_a_header: closed right after a timeout, while its standby may still
+    be starting, the environment leaves no REPL process running."""
+    import psutil
+
+    fake_lean.use(WRITTEN / "written_timeout_under_a_header.in")
+    theorem = Theorem(name="double_two", statement="theorem double_two : double 2 = 4 :=", header="def double (n : Nat) : Nat := 2 * n\n\n")
+    with fake_lean.backend().open_environment(step_timeout=1.0) as env:
+        root = env.start(theorem)
+        assert isinstance(env.step(root, "nlinarith [sq_nonneg (double 2 - 4)]"), Failed)
+        standby = env._repl._standby  # held here: only an explicit stop ends its process, not garbage collection
+        assert standby is not None  # the timeout started one
+    for _ in range(200):  # a standby caught while starting is stopped as soon as it has started
+        running = [child for child in psutil.Process().children(recursive=True) if _is_running_repl(child)]
+        if not running:
+            break
+        time.sleep(0.05)
+    assert running == [] and standby is not None
+
+
 def test_verify_asks_the_axioms_of_a_protected_theorem_in_a_namespace_by_its_full_name(fake_lean: FakeLean) -> None:
     """WRITTEN written_verify_namespaced: inside `namespace Arith` the short name would find the root's
     sorried `two_add_two` (a protected `Arith.two_add_two` is not found by it); verify asks `_root_.Arith.two_add_two`."""
