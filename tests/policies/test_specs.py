@@ -139,3 +139,20 @@ def test_a_bad_spec_in_the_config_names_the_option() -> None:
         make_config(policy="hf:m?n=0")
     with pytest.raises(InputError, match="^invalid option --value: unknown value 'oracle'"):
         make_config(value="oracle")
+
+
+def test_a_run_saved_with_another_spelling_of_the_same_spec_resumes(tmp_path) -> None:
+    from prover.eval.results import ResultStore, RunIdentity
+
+    def identity(policy: str, value: str = "heuristic") -> RunIdentity:
+        prover = {**ProverConfig().model_dump(mode="json"), "policy": policy, "value": value}
+        return RunIdentity(dataset="d", split="valid", backend="coq", prover=prover)
+
+    saved = "0.3*portfolio + 0.7*hf:kaiyuy/leandojo-lean4-tacgen-byt5-small?temperature=1.0"
+    with ResultStore.open(tmp_path, identity(saved, "constant:1")):
+        pass
+    now = ProverConfig(policy="0.3*portfolio+0.7*reprover", value="constant:1.0").model_dump(mode="json")
+    with ResultStore.open(tmp_path, identity(now["policy"], now["value"])):
+        pass
+    with pytest.raises(InputError, match="different configuration"), ResultStore.open(tmp_path, identity("portfolio")):
+        pass
