@@ -23,6 +23,7 @@ CONFIG_MODULES = (
     "prover/config.py",
     "prover/eval/cli.py",
     "prover/formalizer/cli.py",
+    "prover/formalizer/models.py",
     "prover/policies/factory.py",
     "prover/policies/specs.py",
 )

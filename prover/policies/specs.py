@@ -12,6 +12,7 @@ line names the atom and the option at fault.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import quote
 
@@ -39,9 +40,13 @@ __all__ = [
     "PolicyValueSpec",
     "PortfolioSpec",
     "RetrievalSpec",
+    "SpecModel",
     "ValueSpec",
     "WholeSpec",
+    "describe_spec_error",
+    "http_url",
     "parse_policy_spec",
+    "parse_spec_atom",
     "parse_value_spec",
 ]
 
@@ -61,13 +66,16 @@ ALIASES: dict[str, str] = {
 _WEIGHTED = re.compile(r"^\s*(?P<weight>\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+)\s*\*\s*(?P<atom>.+?)\s*$")
 
 
-class _Spec(BaseModel):
-    """Common behaviour: frozen, no unknown option, written back as the shorthand by `str()`.
+class SpecModel(BaseModel):
+    """A spec atom `KIND[:TARGET][?KEY=VALUE&...]` as a model: frozen, no unknown option, written
+    back as its shorthand by `str()`.
 
-    `_target` names the field written after the colon (`hf:MODEL`), not as a `?key=value` option."""
+    `_target` names the field written after the colon (`hf:MODEL`), not as a `?key=value` option;
+    `_missing` gives the one-line message for a required field left out."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     _target: ClassVar[str | None] = None
+    _missing: ClassVar[dict[str, str]] = {}
 
     def __str__(self) -> str:
         return self.shorthand()
@@ -90,6 +98,16 @@ def _option_text(value: Any) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
+_URL_EXPECTED = "expected an http(s) URL such as http://localhost:8000/v1"
+
+
+def http_url(url: str) -> str:
+    """`url` when it is an http(s) URL (a server's base URL); ValueError otherwise."""
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(_URL_EXPECTED)
+    return url
+
+
 def _known_template(name: str | None) -> str | None:
     if name is not None:
         try:
@@ -102,7 +120,7 @@ def _known_template(name: str | None) -> str | None:
 # ----------------------------------------------------------------------------------- policies
 
 
-class PortfolioSpec(_Spec):
+class PortfolioSpec(SpecModel):
     """The backend's symbolic tactic portfolio (the default policy).
 
     generators: Coq only: the proposal generators to run (`prover.policies.generators`), named
@@ -124,13 +142,13 @@ class PortfolioSpec(_Spec):
             raise ValueError(str(unknown).removeprefix("portfolio: ")) from None
 
 
-class HammerSpec(_Spec):
+class HammerSpec(SpecModel):
     """Coq: CoqHammer's `hammer` (premise selection and the E/Z3/CVC4 provers)."""
 
     kind: Literal["hammer"] = "hammer"
 
 
-class RetrievalSpec(_Spec):
+class RetrievalSpec(SpecModel):
     """Coq: lemmas found by `Search` and in the file, BM25-ranked, proposed as apply/rewrite/... .
 
     premises: ranked lemmas that get apply/rewrite/eapply candidates; combined: how many of the
@@ -141,7 +159,7 @@ class RetrievalSpec(_Spec):
     combined: int = Field(3, ge=0)
 
 
-class HfSpec(_Spec):
+class HfSpec(SpecModel):
     """A local transformers model (Hub id or directory), seq2seq or causal.
 
     template: a `prover.policies.prompts.TEMPLATES` name (None: from the model's name); n: samples
@@ -165,7 +183,7 @@ class HfSpec(_Spec):
     check_template = field_validator("template")(_known_template)
 
 
-class OpenAISpec(_Spec):
+class OpenAISpec(SpecModel):
     """A model behind an OpenAI-compatible server (vLLM, SGLang, hosted APIs).
 
     url: the server's base URL (http or https); model: the served model's name; endpoint: None
@@ -175,6 +193,7 @@ class OpenAISpec(_Spec):
     api_key_env: the environment variable holding the API key."""
 
     _target: ClassVar[str | None] = "url"
+    _missing: ClassVar[dict[str, str]] = {"url": _URL_EXPECTED, "model": "say which served model with ?model=NAME"}
     kind: Literal["openai"] = "openai"
     url: str
     model: str = Field(min_length=1)
@@ -193,15 +212,10 @@ class OpenAISpec(_Spec):
 
     check_template = field_validator("template")(_known_template)
 
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, url: str) -> str:
-        if not url.startswith(("http://", "https://")):
-            raise ValueError("expected an http(s) URL such as http://localhost:8000/v1")
-        return url
+    check_url = field_validator("url")(http_url)
 
 
-class WholeSpec(_Spec):
+class WholeSpec(SpecModel):
     """A model used as a whole-proof writer: a failing proof is cut at its longest verified prefix,
     which becomes a search node (truncate-and-resume)."""
 
@@ -219,12 +233,13 @@ class WholeSpec(_Spec):
         return f"whole:{self.model.shorthand()}"
 
 
-class KnnSpec(_Spec):
+class KnnSpec(SpecModel):
     """Nearest neighbours over traced proof steps (`prove trace` rows, or a saved index).
 
     k: neighbours consulted; temperature: softmax temperature over their similarities."""
 
     _target: ClassVar[str | None] = "rows"
+    _missing: ClassVar[dict[str, str]] = {"rows": "needs a path to trace rows, e.g. knn:trace/ or knn:trace/splits/by_file/train.jsonl"}
     kind: Literal["knn"] = "knn"
     rows: str = Field(min_length=1)
     k: int = Field(64, gt=0)
@@ -247,7 +262,7 @@ class MixtureTerm(BaseModel):
     policy: AtomSpec
 
 
-class MixtureSpec(_Spec):
+class MixtureSpec(SpecModel):
     """Several policies: their priors merged by weight, duplicate tactics removed."""
 
     kind: Literal["mixture"] = "mixture"
@@ -273,19 +288,19 @@ PolicySpec = Annotated[
 # ----------------------------------------------------------------------------------- values
 
 
-class HeuristicValueSpec(_Spec):
+class HeuristicValueSpec(SpecModel):
     """`search.values.HeuristicValue`: fewer, smaller goals look closer to a proof (the default)."""
 
     kind: Literal["heuristic"] = "heuristic"
 
 
-class PolicyValueSpec(_Spec):
+class PolicyValueSpec(SpecModel):
     """`search.values.PolicyScoreValue`: the policy's own confidence."""
 
     kind: Literal["policy"] = "policy"
 
 
-class ConstantValueSpec(_Spec):
+class ConstantValueSpec(SpecModel):
     """`search.values.ConstantValue`: the same value in [0, 1] for every state."""
 
     _target: ClassVar[str | None] = "value"
@@ -293,7 +308,7 @@ class ConstantValueSpec(_Spec):
     value: float = Field(ge=0, le=1)
 
 
-class CriticValueSpec(_Spec):
+class CriticValueSpec(SpecModel):
     """A learned critic (`prover.policies.value.LearnedValue`).
 
     head: "classification" (a reward head) or "lm" (a causal LM's probability of answering Yes);
@@ -337,7 +352,7 @@ def parse_policy_spec(text: str) -> PolicySpec:
 
 
 _ATOM_HEAD = re.compile(r"^(?P<kind>[a-z]+)(?P<separator>[:?]|$)")
-_ATOM_KINDS: dict[str, type[_Spec]] = {
+_ATOM_KINDS: dict[str, type[SpecModel]] = {
     "portfolio": PortfolioSpec,
     "hammer": HammerSpec,
     "retrieval": RetrievalSpec,
@@ -355,18 +370,21 @@ def _parse_atom(atom: str) -> Any:
         if not isinstance(model, (HfSpec, OpenAISpec)):
             raise InputError(f"whole:{model.kind} makes no sense: the {model.kind} policy proposes single tactics")
         return _validated(WholeSpec, {"model": model}, text)
+    known = ", ".join(["portfolio", "hammer", "retrieval", "hf:MODEL", "openai:URL", "knn:ROWS", "whole:...", *ALIASES])
+    return parse_spec_atom(text, _ATOM_KINDS, unknown=f"unknown policy {atom.strip()!r}; expected one of: {known}")
+
+
+def parse_spec_atom(text: str, kinds: Mapping[str, type[SpecModel]], *, unknown: str) -> Any:
+    """`KIND[:TARGET][?KEY=VALUE&...]` read into the spec model of its kind; `InputError(unknown)`
+    for a kind not in `kinds` (or written with a target it does not take), and one line naming
+    the option at fault for a bad one."""
     head = _ATOM_HEAD.match(text)
-    spec_class = _ATOM_KINDS.get(head["kind"]) if head else None
+    spec_class = kinds.get(head["kind"]) if head else None
     has_target = head is not None and head["separator"] == ":"
-    if spec_class is None or (spec_class._target is not None) != has_target:
-        known = ", ".join(["portfolio", "hammer", "retrieval", "hf:MODEL", "openai:URL", "knn:ROWS", "whole:...", *ALIASES])
-        raise InputError(f"unknown policy {atom.strip()!r}; expected one of: {known}")
+    if head is None or spec_class is None or (spec_class._target is not None) != has_target:
+        raise InputError(unknown)
     target, options = split_spec_options(text[head.end("kind") + has_target:])
     fields: dict[str, Any] = dict(options)
-    if spec_class is OpenAISpec and not options.get("model"):
-        raise InputError(f"{text}: say which served model with ?model=NAME")
-    if spec_class is KnnSpec and not target:
-        raise InputError("knn: needs a path to trace rows, e.g. knn:trace/ or knn:trace/splits/by_file/train.jsonl")
     if spec_class._target is not None and target:
         fields[spec_class._target] = target
     return _validated(spec_class, fields, text)
@@ -393,12 +411,12 @@ def parse_value_spec(text: str) -> ValueSpec:
     raise InputError(f"unknown value {text!r}; expected heuristic, policy, hf-critic[:MODEL] or constant:X")
 
 
-def _validated(spec_class: type[_Spec], fields: dict[str, Any], text: str) -> Any:
+def _validated(spec_class: type[SpecModel], fields: dict[str, Any], text: str) -> Any:
     """`spec_class` built from an atom's fields; its first problem as a one-line `InputError`."""
     try:
         return spec_class.model_validate(fields)
     except ValidationError as invalid:
-        raise InputError(f"{text}: {describe_spec_error(invalid, target=spec_class._target)}") from None
+        raise InputError(f"{text}: {describe_spec_error(invalid, spec_class)}") from None
 
 
 _PHRASES = {
@@ -412,20 +430,22 @@ _PHRASES = {
 }
 
 
-def describe_spec_error(invalid: ValidationError, *, target: str | None = None) -> str:
+def describe_spec_error(invalid: ValidationError, spec_class: type[SpecModel]) -> str:
     """One line for a spec's validation errors: its unknown options, else its first bad option."""
     errors = invalid.errors()
     unknown = [str(error["loc"][0]) for error in errors if error["type"] == "extra_forbidden"]
     if unknown:
         return f"unknown option(s) {', '.join(unknown)}"
+    missing = [str(error["loc"][0]) for error in errors if error["type"] == "missing"]
+    if missing:
+        return spec_class._missing.get(missing[0], f"needs option {missing[0]}")
     first = errors[0]
+    target = spec_class._target
     message = str(first["msg"]).removeprefix("Value error, ")
     message = message[0].lower() + message[1:]
     if not first["loc"] or first["loc"][0] == target:
         return message
     key = str(first["loc"][0])
-    if first["type"] == "missing":
-        return f"needs option {key}"
     phrase = _PHRASES.get(first["type"])
     shown = f"option {key}={first['input']!r}"
     return f"{shown} {phrase}" if phrase else f"{shown}: {message}"

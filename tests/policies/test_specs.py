@@ -96,7 +96,8 @@ def test_the_shorthand_reads_into_typed_fields_with_their_defaults() -> None:
         ("openai:http://h/v1", "say which served model with ?model=NAME"),
         ("openai:http://h/v1?model=m&concurrency=0", "option concurrency='0': input should be greater than 0"),
         ("retrieval?premises=x", "option premises='x' is not an integer"),
-        ("knn:", "knn: needs a path"),
+        ("knn:", "knn:: needs a path to trace rows"),
+        ("openai:?model=m", "expected an http(s) URL"),
     ],
 )
 def test_bad_policy_specs_fail_with_one_line_naming_the_problem(text: str, problem: str) -> None:
@@ -156,3 +157,21 @@ def test_a_run_saved_with_another_spelling_of_the_same_spec_resumes(tmp_path) ->
         pass
     with pytest.raises(InputError, match="different configuration"), ResultStore.open(tmp_path, identity("portfolio")):
         pass
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "openai:http://127.0.0.1:8000/v1?model=AI-MO/Kimina-Autoformalizer-7B&template=kimina-autoformalizer",
+        "hf:/path/to/saved/model?max_new_tokens=512&judge_max_tokens=256&trust_remote_code=true",
+    ],
+)
+def test_formalizer_model_specs_are_typed_the_same_way(text: str) -> None:
+    from prover.formalizer.models import FormalizerModelSpec, parse_formalizer_model_spec
+
+    spec = parse_formalizer_model_spec(text)
+    assert parse_formalizer_model_spec(str(spec)) == spec
+    adapter = TypeAdapter(FormalizerModelSpec)
+    assert adapter.validate_json(adapter.dump_json(spec)) == spec
+    with pytest.raises(InputError, match=r"option judge_max_tokens='0': input should be greater than 0$"):
+        parse_formalizer_model_spec(f"{text}&judge_max_tokens=0")
