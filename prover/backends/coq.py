@@ -51,6 +51,7 @@ from prover.backends.coq_verdict import ALLOWED_AXIOMS, names_to_locate, parse_a
 from prover.backends.coq_xml import COQIDETOP, HAMMER_LIBEXEC, CoqGoals, CoqMessage
 from prover.backends.sandbox import ProcessSandbox
 from prover.budget import MAX_CANDIDATE_CHARS, MAX_CANDIDATE_SENTENCES
+from prover.config import PROVER_DEFAULTS
 from prover.errors import InputError, ProverCrashed, ProverError, ProverTimeout, ToolchainMissing
 from search.types import Failed, FailureKind, Outcome, Progress, Proved, State, Theorem, Verdict
 
@@ -152,7 +153,7 @@ class CoqEnvironment:
     def __init__(
         self,
         *,
-        step_timeout: float = 10.0,
+        step_timeout: float = PROVER_DEFAULTS.step_timeout,
         hammer: bool | None = None,
         automation: bool = True,
         atp_hammer: bool | None = None,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import uuid
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
@@ -27,6 +28,7 @@ from prover.config import ProverConfig
 from prover.errors import InputError, ModelUnavailable
 from prover.eval.jobs import ProverFactory, ProverLike
 from prover.policies.generation import Generation, Prompt
+from prover.policies.specs import HfSpec, MixtureSpec, PolicySpec, WholeSpec, parse_policy_spec
 
 __all__ = ["InferenceActor", "RemoteGenerator", "ServedModelsFactory", "hf_atoms", "start_inference"]
 
@@ -77,31 +79,41 @@ class InferenceActor:
 class RemoteGenerator:
     """A `TextGenerator` that asks an `InferenceActor`; picklable, so it travels to the prover actors.
 
-    Each prover process sticks to one of the model's actors (by process id). A call waits no
-    longer than the theorem's deadline (`prover.budget`): past it the prompts get no samples.
+    It holds the actors' names, not their handles: a prover actor's constructor arguments then stay
+    plain values that Ray can resend when it restarts the actor. Each prover process sticks to one
+    of the model's actors (by process id). A call waits no longer than the theorem's deadline
+    (`prover.budget`): past it the prompts get no samples.
     """
 
-    def __init__(self, actors: Sequence[Any], name: str, is_encoder_decoder: bool) -> None:
-        self.actors = list(actors)
+    def __init__(self, actor_names: Sequence[str], name: str, is_encoder_decoder: bool) -> None:
+        self.actor_names = list(actor_names)
         self.name = name
         self.is_encoder_decoder = is_encoder_decoder
+        self._actor: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_actor": None}
 
     def generate(self, prompts: Sequence[Prompt], n: int) -> list[list[Generation]]:
         """n generations for each prompt, from the shared model."""
         if not prompts or n <= 0:
             return [[] for _ in prompts]
-        actor = self.actors[os.getpid() % len(self.actors)]
-        ref = actor.generate.remote(list(prompts), n, os.getpid())
         left = budget.remaining()
         try:
+            ref = self._the_actor().generate.remote(list(prompts), n, os.getpid())
             return ray.get(ref, timeout=None if left is None else left + budget.DEADLINE_GRACE_SECONDS)
         except GetTimeoutError:
             ray.cancel(ref)
             log.warning("%s: no samples before the theorem's deadline (shared model busy)", self.name)
             return [[] for _ in prompts]
-        except RayActorError as died:
+        except (RayActorError, ValueError) as died:  # ValueError: no actor of that name any more
             first = str(died).strip().splitlines()[0] if str(died).strip() else type(died).__name__
             raise ModelUnavailable(f"the shared inference actor for {self.name} is gone: {first}") from None
+
+    def _the_actor(self) -> Any:
+        if self._actor is None:
+            self._actor = ray.get_actor(self.actor_names[os.getpid() % len(self.actor_names)])
+        return self._actor
 
 
 @dataclass(frozen=True)
@@ -118,42 +130,43 @@ class ServedModelsFactory:
             return self.inner(config)
 
 
-def hf_atoms(spec: str) -> dict[str, str]:
-    """The `hf:` atoms of a policy spec (aliases and `whole:` expanded), by model; `InputError` when a
-    model appears twice with different options (one shared copy cannot serve both)."""
-    from prover.policies.factory import ALIASES, DEFAULT_HF_MODEL, parse_policy_spec
-    from prover.policies.spec_options import split_spec_options
-
+def hf_atoms(spec: PolicySpec | str) -> dict[str, str]:
+    """The `hf:` atoms of a policy spec (aliases and `whole:` expanded) as shorthand, by model;
+    `InputError` when a model appears twice with different options (one shared copy cannot serve both)."""
+    typed = parse_policy_spec(spec) if isinstance(spec, str) else spec
     atoms: dict[str, str] = {}
-    for term in parse_policy_spec(spec):
-        atom = term.atom.strip()
-        bare = atom[len("whole:"):] if atom.startswith("whole:") else atom
-        bare = ALIASES.get(bare, bare)
-        bare = bare[len("whole:"):] if bare.startswith("whole:") else bare
-        if not bare.startswith("hf:"):
+    for atom in [term.policy for term in typed.terms] if isinstance(typed, MixtureSpec) else [typed]:
+        model = atom.model if isinstance(atom, WholeSpec) else atom
+        if not isinstance(model, HfSpec):
             continue
-        model = split_spec_options(bare[len("hf:"):])[0] or DEFAULT_HF_MODEL
-        if atoms.get(model, atom) != atom:
-            raise InputError(f"--shared-inference: {model} appears twice with different options ({atoms[model]}, {atom})")
-        atoms[model] = atom
+        text = str(atom)
+        if atoms.get(model.model, text) != text:
+            raise InputError(f"--shared-inference: {model.model} appears twice with different options ({atoms[model.model]}, {text})")
+        atoms[model.model] = text
     return atoms
 
 
-def start_inference(config: ProverConfig, backend: str, *, provers: int) -> tuple[dict[str, RemoteGenerator], list[Any]]:
+def start_inference(
+    config: ProverConfig, backend: str, *, provers: int, max_wait: float = DEFAULT_MAX_WAIT
+) -> tuple[dict[str, RemoteGenerator], list[Any]]:
     """Start the inference actors for `config.policy`'s `hf:` models: one per GPU of the cluster (one
-    in all without GPUs). Returns the generators to serve to the provers and the actors (to stop)."""
+    in all without GPUs). Returns the generators to serve to the provers and the actors (to stop).
+    max_wait: seconds an actor waits for more requests before running a batch."""
     atoms = hf_atoms(config.policy)
     if not atoms:
-        raise InputError(f"--shared-inference: the policy {config.policy!r} has no hf: model to share")
+        raise InputError(f"--shared-inference: the policy '{config.policy}' has no hf: model to share")
     gpus = int(ray.cluster_resources().get("GPU", 0))
     # No CPU reserved: on a CPU cluster the model shares the cores with the provers it serves.
     remote_actor = ray.remote(num_cpus=0, num_gpus=1 if gpus else 0, max_concurrency=max(2, provers + 1))(InferenceActor)
     served: dict[str, RemoteGenerator] = {}
     actors: list[Any] = []
     for model, atom in atoms.items():
+        names = [f"neuroprove-inference-{uuid.uuid4().hex}" for _ in range(max(1, gpus))]
         copies = [
-            remote_actor.remote(atom, backend, config.seed, max_batch=DEFAULT_MAX_BATCH, max_wait=DEFAULT_MAX_WAIT)
-            for _ in range(max(1, gpus))
+            remote_actor.options(name=name).remote(
+                atom, backend, config.seed, max_batch=DEFAULT_MAX_BATCH, max_wait=max_wait
+            )
+            for name in names
         ]
         actors.extend(copies)
         try:
@@ -161,5 +174,5 @@ def start_inference(config: ProverConfig, backend: str, *, provers: int) -> tupl
         except RayActorError as failed:  # the model could not be loaded: the constructor's own message
             lines = [line for line in str(failed).strip().splitlines() if line.strip()]
             raise ModelUnavailable(f"{model}: the shared inference actor did not start: {lines[-1] if lines else failed}") from None
-        served[model] = RemoteGenerator(copies, described["name"], described["is_encoder_decoder"])
+        served[model] = RemoteGenerator(names, described["name"], described["is_encoder_decoder"])
     return served, actors

@@ -1,7 +1,7 @@
-"""Options of a policy/value spec atom (`hf:MODEL?temperature=0.7&samples=8`): parsing and typed access.
+"""The `?key=value` options of a spec atom (`hf:MODEL?temperature=0.7&n=8`): splitting, and typed access.
 
-Kept apart from `factory` so the modules that build one kind of atom (kNN, the formalizer's models)
-can read their options without importing the factory that imports them.
+`split_spec_options` serves the policy and value specs (`prover.policies.specs`, whose pydantic
+models type the options); `SpecOptions` reads the formalizer's model specs (`prover.formalizer.models`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl
 
 from prover.errors import InputError
 
-__all__ = ["SpecOptions", "choice", "split_spec_options"]
+__all__ = ["SpecOptions", "split_spec_options"]
 
 
 def split_spec_options(text: str) -> tuple[str, dict[str, str]]:
@@ -61,9 +61,3 @@ class SpecOptions:
         if unknown:
             raise InputError(f"{self.atom}: unknown option(s) {', '.join(unknown)}")
 
-
-def choice(options: SpecOptions, key: str, allowed: tuple[str, ...], default: str) -> str:
-    value = options.text(key, default) or default
-    if value not in allowed:
-        raise InputError(f"{options.atom}: {key} must be one of {', '.join(allowed)}, not {value!r}")
-    return value

@@ -145,6 +145,32 @@ def test_cas_evaluates_square_roots_unfolds_definitions_and_computes_substitutio
     assert not any("field_simplify in *" in t for t in proposed(ComputerAlgebraGenerator(), "x, y : R\nh : x / y = 2\nh1 : y > 0" + RULE + "x = 2 * y"))
 
 
+def test_cas_splits_logarithms_and_computes_casts_of_literals() -> None:
+    from prover.policies.generators.cas import LOG_RULES
+
+    system = proposed(ComputerAlgebraGenerator(), "x, y : R\nH : 0 < x\nH0 : 0 < y\nH1 : ln (x * y ^ 3) = 1" + RULE + "ln (x * y) = 3 / 5")
+    assert f"{LOG_RULES}; lra" in system
+    # A closed quotient of logarithms: no variables, still read as real arithmetic through `ln`.
+    closed = proposed(ComputerAlgebraGenerator(), RULE + "ln (5 ^ 4) / ln (5 ^ 2) = 2")
+    assert any("ln_increasing 1 5 " in t and t.endswith("field; lra") for t in closed)
+    assert not any("ln" in t for t in proposed(ComputerAlgebraGenerator(), "x : R" + RULE + "x + 1 = 2"))
+    assert "simpl; lra" in proposed(ComputerAlgebraGenerator(), RULE + "INR (fact 3) * (2 ^ 3 + 3) / 2 = 33")
+
+
+def test_cas_instantiates_universal_hypotheses_where_they_are_needed() -> None:
+    shifted = "a, b, c : R\nf : R -> R\nH : forall x : R, f (x - 2) = x ^ 2 + 1\nH0 : forall x : R, f x = a * x ^ 2 + b * x + c"
+    tactics = proposed(ComputerAlgebraGenerator(), shifted + RULE + "a + b + c = 10")
+    # x - 2 = 1 at x = 3: the instance's argument rewritten to 1, then f unfolded by its definition.
+    assert ("pose proof (H 3) as Hv; match type of Hv with context [f ?a] => replace a with (1) in Hv by lra end; "
+            "rewrite !H0 in *; nra") in tactics
+    assert "rewrite !H0 in *" not in tactics  # f is applied only under H's binder: nothing to rewrite
+    fractions = "A, B : R\nH : forall x : R, x - 1 <> 0 /\\ x + 1 <> 0 -> 1 / ((x - 1) * (x + 1)) = A / (x - 1) + B / (x + 1)"
+    instances = proposed(ComputerAlgebraGenerator(), fractions + RULE + "A = 1 / 2 /\\ B = - (1 / 2)")
+    # 1 and -1 break the premises: the points are 0 and 2, each premise discharged by lra.
+    assert ("pose proof (H 0 ltac:(repeat split; lra)) as Hi0; pose proof (H 2 ltac:(repeat split; lra)) as Hi1; "
+            "field_simplify in Hi0; field_simplify in Hi1; repeat split; lra") in instances
+
+
 # --- 3. witnesses and bounded cases -------------------------------------------------------------
 
 
@@ -191,6 +217,21 @@ def test_modular_splits_on_the_remainder_of_each_variable_of_a_dividend() -> Non
     assert not any("remember" in t for t in proposed(ModularGenerator(), "n : nat" + RULE + "n mod 97 < 97"))
 
 
+def test_divisibility_gets_the_polynomial_quotient_or_the_remainder_split() -> None:
+    assert parse_term("(a + b | a ^ 2 - b ^ 2)")[:2] == ("app", "divide")
+    assert to_coq(parse_term("(6 | n * (n + 1))")) == "(6 | (n * (n + 1)))"
+    quotient = proposed(ModularGenerator(), "a, b : Z" + RULE + "(a + b | a ^ 2 - b ^ 2)")
+    assert "exists ((a + ((- 1) * b))); ring" in quotient
+    # A literal divisor: to `e mod 6 = 0`, then the remainder split on n closes it.
+    product = proposed(ModularGenerator(), "n : Z" + RULE + "(6 | n * (n + 1) * (n + 2))")
+    assert any(t.startswith("apply Z.mod_divide; [lia | pose proof (Z.div_mod n 6") and t.endswith("nia)]") for t in product)
+    assert not any(t.startswith("exists") for t in product)  # n(n+1)(n+2)/6 is no integer polynomial
+    nat = proposed(ModularGenerator(), "n : nat" + RULE + "Nat.divide 2 (n * (n + 1))")
+    assert any(t.startswith("apply Nat.mod_divide; [lia | pose proof (Nat.div_mod n 2") for t in nat)
+    # In nat a quotient with a negative coefficient is no witness (truncated subtraction).
+    assert not any(t.startswith("exists") for t in proposed(ModularGenerator(), "a, b : nat" + RULE + "Nat.divide (a + b) (a * a - b * b)"))
+
+
 # --- 5. induction and structure -----------------------------------------------------------------
 
 
@@ -203,6 +244,27 @@ def test_induction_on_user_types_and_forall_binders_with_follow_ups() -> None:
     listed = proposed(InductionGenerator(), RULE + conclusion)
     assert "induction l1; intros; simpl; congruence" in listed
     assert not any(t.startswith("induction A") for t in listed)
+
+
+def test_induction_for_real_sums_absorbs_the_lower_bound() -> None:
+    goal = "n : nat\nH : (1 <= n)%nat" + RULE + "sum_f_R0 (fun k : nat => / (INR (k + 1) * INR (k + 2))) (n - 1) = INR n / (INR n + 1)"
+    tactics = proposed(InductionGenerator(), goal)
+    strengthened = [t for t in tactics if t.startswith("destruct n as [|n]; [lia |]; rewrite ?Nat.sub_succ, ?Nat.sub_0_r in *; clear H; induction n")]
+    assert strengthened and "rewrite tech5, IH" in strengthened[0] and "field" in strengthened[0]
+    assert not any("tech5" in t for t in proposed(InductionGenerator(), "n : nat" + RULE + "n + 0 = n"))
+
+
+def test_divisibility_induction_computes_the_witnesses() -> None:
+    from prover.policies.generators.induction import _power_form, divisibility_induction
+
+    assert _power_form(parse_term("10 ^ n - 1"), "n") == (1, 10, -1)
+    assert _power_form(parse_term("2 * 4 ^ n + 1"), "n") == (2, 4, 1)
+    assert _power_form(parse_term("n ^ 2 + 1"), "n") is None
+    tactics = proposed(InductionGenerator(), "n : nat\nH : 0 < n" + RULE + "Nat.divide 9 (10 ^ n - 1)")
+    # 10^n - 1 = 9c  =>  10^(n+1) - 1 = 9 (10c + 1); at n = 0 the witness is 0, so the bound is dropped.
+    assert any(t.startswith("clear H; induction n as [|n IH]; [exists 0; simpl; lia |") and "exists (10 * c + 1)" in t for t in tactics)
+    assert "exists (8 * c - 6)" in divisibility_induction("n", 7, (1, 8, 6))
+    assert divisibility_induction("n", 5, (1, 10, 1)) is None  # 5 does not divide 10^0 + 1
 
 
 def test_destruct_inversion_unfold_and_the_files_lemmas() -> None:

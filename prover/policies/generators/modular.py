@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 
 from prover.policies.generators.base import GoalView, Proposal, domain_of
-from prover.policies.generators.terms import Term, subterms, to_coq, variables
+from prover.policies.generators.terms import Term, Unreadable, subterms, to_coq, to_sympy, variables
 
 __all__ = ["ModularGenerator"]
 
@@ -72,7 +72,7 @@ class ModularGenerator:
 
     def propose(self, goal: GoalView) -> list[Proposal]:
         text = " ".join([kind for _, kind in goal.hypotheses] + [goal.conclusion])
-        if not re.search(r"\bmod\b|modulo|divide|\(\s*\d+\s*\|", text):
+        if not re.search(r"\bmod\b|modulo|divide|\|", text):
             return []
         domain = domain_of(goal) or "nat"
         if domain == "R":
@@ -112,10 +112,19 @@ class ModularGenerator:
             out.append(Proposal(-0.8, "(Z.to_euclidean_division_equations; lia)"))
             for lemma in ("Z.mul_mod", "Z.add_mod"):  # Zpower_mod needs Zpow_facts, which files rarely import
                 out.append(Proposal(-1.5, f"rewrite {lemma} by lia"))
-        # Divisibility goals become remainder goals.
-        if conclusion is not None and conclusion[0] == "app" and conclusion[1] in ("Z.divide", "Nat.divide"):
-            lemma = "Z.mod_divide" if domain == "Z" else "Nat.mod_divide"
-            out.append(Proposal(-0.7, f"apply {lemma}; [lia |]"))
+        # Divisibility goals: the polynomial quotient as the witness, or the remainder goal.
+        divisibility = conclusion is not None and conclusion[0] == "app" and conclusion[1] in ("Z.divide", "Nat.divide", "divide")
+        to_remainder = ""
+        if divisibility and len(conclusion[2]) == 2:
+            divisor, multiple = conclusion[2]
+            to_remainder = f"apply {'Z' if domain == 'Z' else 'Nat'}.mod_divide; [lia |]"
+            out.append(Proposal(-0.7, to_remainder))
+            quotient = _polynomial_quotient(multiple, divisor, domain)
+            if quotient is not None:
+                out.append(Proposal(-0.3, f"exists ({quotient}); ring"))
+                out.append(Proposal(-0.9, f"exists ({quotient}); nia"))
+            if divisor[0] == "num":
+                terms = [*terms, ("bin", "mod", multiple, divisor)]
         # Case split on the remainder of each variable of a dividend: x = k*q + r, r in 0..k-1.
         variables_in_goal = set(goal.variables_of(domain))
         closer = Z_EUCLID if domain == "Z" else f"(cbn [Nat.pow] in *; {NAT_EUCLID}; nia)"
@@ -129,6 +138,36 @@ class ModularGenerator:
                         split_on.append((name, int(divisor[1])))
         for rank, (name, k) in enumerate(split_on[:3]):
             split = remainder_split(name, k, domain)
+            if to_remainder:  # the remainder goal `e mod k = 0` first, then the split closes it
+                out.append(Proposal(-0.6 - 0.2 * rank, f"{to_remainder[:-1]} {split}; {closer}]"))
+                continue
             out.append(Proposal(-0.6 - 0.2 * rank, f"{split}; {closer}"))
             out.append(Proposal(-1.6 - 0.2 * rank, split))
         return out
+
+
+def _polynomial_quotient(multiple: Term, divisor: Term, domain: str) -> str | None:
+    """Coq text of `multiple / divisor` when it is a polynomial with integer coefficients (nonnegative in nat)."""
+    import sympy
+
+    from prover.policies.generators.cas import sympy_to_coq
+
+    try:
+        numerator, denominator = to_sympy(multiple, domain), to_sympy(divisor, domain)
+        if numerator.has(sympy.Max, sympy.floor, sympy.Mod, sympy.Function) or denominator.has(sympy.Max, sympy.floor, sympy.Mod, sympy.Function):
+            return None
+        symbols = sorted(numerator.free_symbols | denominator.free_symbols, key=str)
+        if not symbols:
+            return None
+        quotient, remainder = sympy.div(sympy.Poly(numerator, *symbols), sympy.Poly(denominator, *symbols))
+    except Exception:  # noqa: BLE001 - not polynomials (powers with variable exponents, ...)
+        return None
+    coefficients = quotient.coeffs()
+    if not remainder.is_zero or quotient.is_zero or not all(c.is_Integer for c in coefficients):
+        return None
+    if domain == "nat" and any(c < 0 for c in coefficients):
+        return None
+    try:
+        return sympy_to_coq(quotient.as_expr(), domain)
+    except Unreadable:
+        return None
