@@ -2,16 +2,16 @@
 
 `CoqEnvironment` composes the parts: a `CoqDocument` (`coq_document.py`: one long-lived
 `coqidetop.opt` speaking the typed XML protocol of `coq_xml.py`, its linear document reached by
-replaying the longest common prefix, so a header shared by many theorems runs once), a
-`StepCache` of step outcomes, and the kernel check (`coq_kernel_check.py`: `coqc` from scratch
-and `Print Assumptions` judged by kernel names). What stays here is what a search state means:
-which sentences rebuild it (the started theorem's header and statement, then each tactic inside
-Coq's `Timeout`), and what to do when a step fails, hangs or crashes the process.
+replaying past the longest common prefix, so a header shared by many theorems runs once), the
+sentences of each search state (`coq_states.py`), a `StepCache` of step outcomes, and the kernel
+check (`coq_kernel_check.py`: `coqc` from scratch, `Print Assumptions` judged by kernel names).
+What stays here is what a step means for the search: a tactic that fails is data; a state that
+does not rebuild, a hang or a crash is recovered from (more time, rebuild, restart) or reported
+as a transient failure; a `hammer` step becomes the tactic CoqHammer reconstructs.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import os
@@ -19,8 +19,6 @@ import re
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, Sequence
 
@@ -42,16 +40,18 @@ from prover.backends.coq_hammer import (
     replace_hammer_call,
     uses_hammer_tactics,
 )
-from prover.backends.coq_kernel_check import PROOF_OPENING, kernel_check, whole_file_judgement
+from prover.backends.coq_kernel_check import kernel_check, whole_file_judgement
 from prover.backends.coq_output import complete_coq_file
 from prover.backends.coq_output import render_coq_proof as _render_checked_proof
 from prover.backends.coq_parse import declared_lemmas, normalise_for_coq816, scan_open_proofs
 from prover.backends.coq_sentences import SentenceSyntaxError, split_sentences, strip_comments
-from prover.backends.coq_tactics import TacticRefused, tactic_sentences
+from prover.backends.coq_states import CoqHandle, StartedTheorem, StateSentences, checked_sentences
+from prover.backends.coq_tactics import TacticRefused
 from prover.backends.coq_verdict import ALLOWED_AXIOMS, names_to_locate, parse_assumptions
 from prover.backends.coq_xml import COQIDETOP, HAMMER_LIBEXEC, CoqGoals, CoqMessage
 from prover.backends.sandbox import ProcessSandbox
 from prover.budget import MAX_CANDIDATE_CHARS, MAX_CANDIDATE_SENTENCES
+from prover.config import PROVER_DEFAULTS
 from prover.errors import InputError, ProverCrashed, ProverError, ProverTimeout, ToolchainMissing
 from search.types import Failed, FailureKind, Outcome, Progress, Proved, State, Theorem, Verdict
 
@@ -94,9 +94,7 @@ def coq_preamble(*, automation: bool = True, hammer: bool = False) -> tuple[str,
 
 
 _REBUILD_FAILED = "cannot rebuild the state this step starts from"
-_REPLAY_TIMEOUT_FACTOR = 4  # a known step that times out on replay gets this many times its Timeout
 _MAX_MESSAGE = 600
-_REMEMBERED_THEOREMS = 64  # started theorems whose states step() still accepts
 _CACHED_STEPS = 200_000  # step outcomes remembered (cleared when full)
 
 
@@ -122,31 +120,6 @@ def render_coq_proof(proof: Sequence[str]) -> str:
     return _render_checked_proof(proof)
 
 
-@lru_cache(maxsize=4096)
-def _checked_sentences(tactic: str) -> tuple[str, ...]:
-    return tactic_sentences(tactic)
-
-
-@lru_cache(maxsize=64)
-def _header_sentences(header: str) -> tuple[str, ...]:
-    # A file's theorems come in order and each header extends the previous one (which ends where
-    # a statement begins, a sentence boundary): split only the new text, not the whole header again.
-    known, sentences = _last_header[0]
-    try:
-        if known and header.startswith(known):
-            split = sentences + tuple(s.text for s in split_sentences(header[len(known):], allow_unterminated=False))
-        else:
-            split = tuple(s.text for s in split_sentences(header, allow_unterminated=False))
-    except SentenceSyntaxError as bad:
-        raise InputError(f"cannot read the file's header: {bad}") from bad
-    _last_header[0] = (header, split)  # one store: threads (-j) see the old pair or the new one
-    return split
-
-
-# The header split last and its sentences (see `_header_sentences`).
-_last_header: list[tuple[str, tuple[str, ...]]] = [("", ())]
-
-
 def goal_texts(goals: CoqGoals) -> tuple[str, ...]:
     """The goals as the search sees them: the focused ones, else the unfocused, shelved or given-up
     ones marked as such (a proof is complete only when none of any kind is left)."""
@@ -157,26 +130,6 @@ def goal_texts(goals: CoqGoals) -> tuple[str, ...]:
     if goals.shelved:
         return tuple("(shelved) " + g.render() for g in goals.shelved)
     return tuple("(given up) " + g.render() for g in goals.given_up)
-
-
-@dataclass(frozen=True)
-class _Started:
-    """A started theorem and the sentences that reach its root state."""
-
-    theorem: Theorem
-    prefix: tuple[str, ...]
-    key: str
-
-
-@dataclass(frozen=True)
-class CoqHandle:
-    """`State.handle` of a Coq state: which started theorem it belongs to (a stable digest of its
-    header and statement), and the process generation and state id it had (informational: the
-    environment always re-derives the state from its path)."""
-
-    theorem_key: str
-    generation: int
-    state_id: int
 
 
 class CoqEnvironment:
@@ -200,7 +153,7 @@ class CoqEnvironment:
     def __init__(
         self,
         *,
-        step_timeout: float = 10.0,
+        step_timeout: float = PROVER_DEFAULTS.step_timeout,
         hammer: bool | None = None,
         automation: bool = True,
         atp_hammer: bool | None = None,
@@ -230,10 +183,7 @@ class CoqEnvironment:
         # (param.csdp, sos*.dat-s) to TMPDIR; users' folders and the shared temp folder stay clean.
         self._sandbox = ProcessSandbox()
         self.document = CoqDocument(sandbox=self._sandbox, coq_args=self.coq_args)
-        self._current: _Started | None = None
-        self._started: dict[str, _Started] = {}
-        # Tactics that needed a longer Timeout to replay: (theorem key, path) -> sentences used.
-        self._slow_steps: dict[tuple[str, tuple[str, ...]], tuple[str, ...]] = {}
+        self.states = StateSentences(preamble=self.preamble, coq_timeout=self.coq_timeout)
         self._step_cache: StepCache[tuple[str, tuple[str, ...], str]] = StepCache(_CACHED_STEPS)
 
     # ------------------------------------------------------------ lifecycle
@@ -263,52 +213,16 @@ class CoqEnvironment:
         """Add calls sent (header reuse keeps this low; tests count it)."""
         return self.document.sentences_added
 
-    # ------------------------------------------------------------ sentences of a state
+    # ------------------------------------------------------------ sentences and limits
     def preamble_for(self, proof: Sequence[str]) -> tuple[str, ...]:
         """The preamble of the kernel check and of the completed file: the Hammer import only when
         the proof uses a Hammer tactic (steps always run with the full preamble)."""
         return coq_preamble(automation=self.automation, hammer=self.hammer and uses_hammer_tactics(proof))
 
-    def _prefix_for(self, theorem: Theorem) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        header = self.preamble + _header_sentences(normalise_for_coq816(theorem.header))
-        # The user's `Proof using ...` when there is one: Qed rejects a proof using an unlisted
-        # section variable, so steps and the check must run under the same opening as the file.
-        return header, (theorem.statement.strip(), getattr(theorem, "proof_opening", PROOF_OPENING))
-
-    def _wrap(self, sentence: str, *, seconds: int | None = None) -> str:
-        """`Timeout N` around a tactic sentence; bullets, braces, and a `hammer.` step (CoqHammer
-        keeps its own ATP and reconstruction limits) as they are."""
-        if re.fullmatch(r"[-+*]+|[{}]|.*:\s*\{", sentence) or sentence == "Unshelve.":
-            return sentence
-        if is_hammer_step(sentence):
-            return sentence
-        return f"Timeout {seconds or self.coq_timeout} {sentence}"
-
     def _step_timeout_wall(self, sentences: Sequence[str]) -> float:
         hammer = any(is_hammer_step(s) for s in sentences)
         per = self._hammer_wall() if hammer else self.coq_timeout
         return per * max(1, len(sentences)) * 1.25 + 2.0
-
-    def _base_for(self, started: _Started, path: Sequence[str]) -> tuple[list[str], list[int]]:
-        """The sentences that rebuild the state after `path`, and for each the index of the path's
-        tactic it comes from (-1 for the header and statement)."""
-        sentences = list(started.prefix)
-        owners = [-1] * len(sentences)
-        for position, tactic in enumerate(path):
-            override = self._slow_steps.get((started.key, tuple(path[: position + 1])))
-            wrapped = override if override is not None else tuple(self._wrap(s) for s in _checked_sentences(tactic))
-            sentences.extend(wrapped)
-            owners.extend([position] * len(wrapped))
-        return sentences, owners
-
-    def _allow_more_time(self, started: _Started, path: tuple[str, ...]) -> bool:
-        """Record a longer Timeout for the last tactic of `path` (False when it already has one)."""
-        key = (started.key, path)
-        if key in self._slow_steps:
-            return False
-        longer = _REPLAY_TIMEOUT_FACTOR * self.coq_timeout
-        self._slow_steps[key] = tuple(self._wrap(s, seconds=longer) for s in _checked_sentences(path[-1]))
-        return True
 
     # ------------------------------------------------------------ Environment protocol
     def start(self, theorem: Theorem) -> State:
@@ -317,7 +231,7 @@ class CoqEnvironment:
         Raises `InputError` when the header or the statement does not elaborate (Coq's message in
         one line), `ProverCrashed`/`ProverTimeout` when the process cannot get there.
         """
-        header, opening = self._prefix_for(theorem)
+        header, opening = self.states.root(theorem)
         try:
             statement_sentences = split_sentences(theorem.statement)
         except SentenceSyntaxError as bad:
@@ -334,13 +248,8 @@ class CoqEnvironment:
                 self.document.restart()
         if goals is None or goals.none_left:
             raise InputError(f"{theorem.name}: the statement did not open a proof")
-        prefix = header + opening
-        key = hashlib.sha256("\n".join(prefix).encode()).hexdigest()[:16]
-        self._current = _Started(theorem, prefix, key)
-        self._started[key] = self._current
-        while len(self._started) > _REMEMBERED_THEOREMS:
-            self._started.pop(next(iter(self._started)))
-        return State(goals=goal_texts(goals), path=(), handle=self._handle())
+        started = self.states.register(theorem, header + opening)
+        return State(goals=goal_texts(goals), path=(), handle=self._handle(started))
 
     def _open_statement(
         self, theorem: Theorem, header: tuple[str, ...], opening: tuple[str, ...]
@@ -358,22 +267,18 @@ class CoqEnvironment:
         except ReplayFailed as failed:
             raise InputError(f"{theorem.name}: the statement does not elaborate: {_one_line(failed.message)}") from None
 
-    def _handle(self) -> CoqHandle:
-        assert self._current is not None
-        return CoqHandle(self._current.key, self.document.generation, self.document.tip)
+    def _handle(self, started: StartedTheorem) -> CoqHandle:
+        return CoqHandle(started.key, self.document.generation, self.document.tip)
 
     def step(self, state: State, tactic: str) -> Outcome:
         """Apply `tactic` to `state`: Progress, Proved (no goal of any kind left) or Failed (data)."""
-        started = self._current
-        if isinstance(state.handle, CoqHandle):
-            # A state of another theorem started earlier on this environment (interleaved searches).
-            started = self._started.get(state.handle.theorem_key, started)
+        started = self.states.owner(state)  # possibly a theorem started earlier (interleaved searches)
         if started is None:
             raise ProverError("step() before start(): no theorem is open")
         if len(tactic) > MAX_CANDIDATE_CHARS:
             return Failed(f"refused: the step is {len(tactic)} characters long (limit {MAX_CANDIDATE_CHARS})", FailureKind.REFUSED)
         try:
-            new_sentences = [self._wrap(s) for s in _checked_sentences(tactic)]
+            new_sentences = self.states.of_tactic(tactic)
         except TacticRefused as refused:
             return Failed(str(refused), FailureKind.REFUSED)
         if len(new_sentences) > MAX_CANDIDATE_SENTENCES:
@@ -386,22 +291,20 @@ class CoqEnvironment:
             return cached
         if budget.expired():
             return Failed("the theorem's time budget is spent", FailureKind.INTERRUPTED)
-        self._current = started
-        outcome = self._step_uncached(state, tactic, new_sentences)
+        self.states.current = started
+        outcome = self._step_uncached(started, state, tactic, new_sentences)
         outcome = self._reconstructed_hammer(state, tactic, outcome)
         self._step_cache.remember(key, outcome)
         return outcome
 
-    def _step_uncached(self, state: State, tactic: str, new_sentences: list[str]) -> Outcome:
+    def _step_uncached(self, started: StartedTheorem, state: State, tactic: str, new_sentences: list[str]) -> Outcome:
         """Run the step from `state`'s sentences: a tactic that fails is data; a state that does not
         rebuild gets its slow tactic more time once; a hang interrupts (the state is rebuilt); a
         crash restarts the process and retries once."""
-        assert self._current is not None
-        started = self._current
         path = (*state.path, tactic)
         crashes = 0
         while True:
-            base, owners = self._base_for(started, state.path)
+            base, owners = self.states.of_path(started, state.path)
             replaying = not self.document.starts_with(base)
             wall = self._step_timeout_wall(new_sentences) + (self.header_timeout if replaying else 0.0)
             try:
@@ -412,7 +315,7 @@ class CoqEnvironment:
                 # A state reached before does not rebuild: a tactic on its path that ran close to its
                 # Timeout ran out on the replay (a busier machine). Give that tactic more time, once.
                 position = owners[failed.index]
-                if position >= 0 and self._allow_more_time(started, state.path[: position + 1]):
+                if position >= 0 and self.states.allow_more_time(started, state.path[: position + 1]):
                     log.info("replay of %r timed out; retrying with a longer Timeout", state.path[position])
                     continue
                 log.warning("cannot rebuild a known state: %s", failed.message)
@@ -432,9 +335,9 @@ class CoqEnvironment:
                         self.document.rebuild(base, timeout=self.header_timeout)
                     return Failed(f"coqidetop crashed on this tactic: {_one_line(str(crash), 200)}", FailureKind.PROCESS_LOST)
                 continue
-            return self._outcome(state, path, goals)
+            return self._outcome(started, state, path, goals)
 
-    def _outcome(self, state: State, path: tuple[str, ...], goals: CoqGoals | None) -> Outcome:
+    def _outcome(self, started: StartedTheorem, state: State, path: tuple[str, ...], goals: CoqGoals | None) -> Outcome:
         """What the goals after a step mean for the search."""
         if goals is None:
             return Failed("the step closed the proof block", FailureKind.REFUSED)
@@ -444,7 +347,7 @@ class CoqEnvironment:
         if texts == tuple(state.goals):
             # `auto`, `simpl`, `try ...` succeed without doing anything: no new state for the search.
             return Failed("no progress: the goals are unchanged", FailureKind.NO_PROGRESS)
-        return Progress(State(goals=texts, path=path, handle=self._handle()))
+        return Progress(State(goals=texts, path=path, handle=self._handle(started)))
 
     def _hammer_wall(self) -> float:
         """Wall seconds for a `hammer` step: `hammer_wall_seconds`, and on a process's first call
@@ -479,7 +382,7 @@ class CoqEnvironment:
         """
         try:
             for step in proof:
-                _checked_sentences(step)
+                checked_sentences(step)
         except TacticRefused as refused:
             return Verdict(False, str(refused))
         # A proof found just before the deadline is still checked: the replay runs on the step
@@ -554,15 +457,13 @@ class CoqEnvironment:
             self._premise_cache[key] = found
         return list(self._premise_cache[key])
 
-    def _started_for(self, state: State) -> _Started:
-        started = self._current
-        if isinstance(state.handle, CoqHandle):
-            started = self._started.get(state.handle.theorem_key, started)
+    def _started_for(self, state: State) -> StartedTheorem:
+        started = self.states.owner(state)
         if started is None:
             raise ProverError("premises asked before start(): no theorem is open")
         return started
 
-    def _query_at_root(self, started: _Started, command: str) -> tuple[CoqMessage, ...]:
+    def _query_at_root(self, started: StartedTheorem, command: str) -> tuple[CoqMessage, ...]:
         """Run a query command (`Search`, `Check`) where the theorem's proof starts; its messages."""
         return self.document.query(command, prefix=started.prefix, timeout=self.header_timeout)
 

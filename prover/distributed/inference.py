@@ -28,6 +28,7 @@ from prover.config import ProverConfig
 from prover.errors import InputError, ModelUnavailable
 from prover.eval.jobs import ProverFactory, ProverLike
 from prover.policies.generation import Generation, Prompt
+from prover.policies.specs import HfSpec, MixtureSpec, PolicySpec, WholeSpec, parse_policy_spec
 
 __all__ = ["InferenceActor", "RemoteGenerator", "ServedModelsFactory", "hf_atoms", "start_inference"]
 
@@ -129,33 +130,31 @@ class ServedModelsFactory:
             return self.inner(config)
 
 
-def hf_atoms(spec: str) -> dict[str, str]:
-    """The `hf:` atoms of a policy spec (aliases and `whole:` expanded), by model; `InputError` when a
-    model appears twice with different options (one shared copy cannot serve both)."""
-    from prover.policies.factory import ALIASES, DEFAULT_HF_MODEL, parse_policy_spec
-    from prover.policies.spec_options import split_spec_options
-
+def hf_atoms(spec: PolicySpec | str) -> dict[str, str]:
+    """The `hf:` atoms of a policy spec (aliases and `whole:` expanded) as shorthand, by model;
+    `InputError` when a model appears twice with different options (one shared copy cannot serve both)."""
+    typed = parse_policy_spec(spec) if isinstance(spec, str) else spec
     atoms: dict[str, str] = {}
-    for term in parse_policy_spec(spec):
-        atom = term.atom.strip()
-        bare = atom[len("whole:"):] if atom.startswith("whole:") else atom
-        bare = ALIASES.get(bare, bare)
-        bare = bare[len("whole:"):] if bare.startswith("whole:") else bare
-        if not bare.startswith("hf:"):
+    for atom in [term.policy for term in typed.terms] if isinstance(typed, MixtureSpec) else [typed]:
+        model = atom.model if isinstance(atom, WholeSpec) else atom
+        if not isinstance(model, HfSpec):
             continue
-        model = split_spec_options(bare[len("hf:"):])[0] or DEFAULT_HF_MODEL
-        if atoms.get(model, atom) != atom:
-            raise InputError(f"--shared-inference: {model} appears twice with different options ({atoms[model]}, {atom})")
-        atoms[model] = atom
+        text = str(atom)
+        if atoms.get(model.model, text) != text:
+            raise InputError(f"--shared-inference: {model.model} appears twice with different options ({atoms[model.model]}, {text})")
+        atoms[model.model] = text
     return atoms
 
 
-def start_inference(config: ProverConfig, backend: str, *, provers: int) -> tuple[dict[str, RemoteGenerator], list[Any]]:
+def start_inference(
+    config: ProverConfig, backend: str, *, provers: int, max_wait: float = DEFAULT_MAX_WAIT
+) -> tuple[dict[str, RemoteGenerator], list[Any]]:
     """Start the inference actors for `config.policy`'s `hf:` models: one per GPU of the cluster (one
-    in all without GPUs). Returns the generators to serve to the provers and the actors (to stop)."""
+    in all without GPUs). Returns the generators to serve to the provers and the actors (to stop).
+    max_wait: seconds an actor waits for more requests before running a batch."""
     atoms = hf_atoms(config.policy)
     if not atoms:
-        raise InputError(f"--shared-inference: the policy {config.policy!r} has no hf: model to share")
+        raise InputError(f"--shared-inference: the policy '{config.policy}' has no hf: model to share")
     gpus = int(ray.cluster_resources().get("GPU", 0))
     # No CPU reserved: on a CPU cluster the model shares the cores with the provers it serves.
     remote_actor = ray.remote(num_cpus=0, num_gpus=1 if gpus else 0, max_concurrency=max(2, provers + 1))(InferenceActor)
@@ -165,7 +164,7 @@ def start_inference(config: ProverConfig, backend: str, *, provers: int) -> tupl
         names = [f"neuroprove-inference-{uuid.uuid4().hex}" for _ in range(max(1, gpus))]
         copies = [
             remote_actor.options(name=name).remote(
-                atom, backend, config.seed, max_batch=DEFAULT_MAX_BATCH, max_wait=DEFAULT_MAX_WAIT
+                atom, backend, config.seed, max_batch=DEFAULT_MAX_BATCH, max_wait=max_wait
             )
             for name in names
         ]

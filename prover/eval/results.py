@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 import prover
 from prover.errors import InputError
 from prover.jsonl import read_jsonl, repair_tail
+from prover.policies.specs import parse_policy_spec, parse_value_spec
 
 __all__ = [
     "RESULTS_FILE",
@@ -97,6 +98,21 @@ class RunIdentity(BaseModel):
     split: str
     backend: str
     prover: dict[str, Any]
+
+    @field_validator("prover")
+    @classmethod
+    def _same_spelling(cls, prover: dict[str, Any]) -> dict[str, Any]:
+        """Policy and value specs in their canonical shorthand, so a run saved with another
+        spelling of the same spec (`reprover`, spaces around `+`, a default option written out)
+        is still the same run."""
+        canonical = dict(prover)
+        for key, parse in (("policy", parse_policy_spec), ("value", parse_value_spec)):
+            if isinstance(canonical.get(key), str):
+                try:
+                    canonical[key] = str(parse(canonical[key]))
+                except InputError:  # a spec this version no longer reads: compared as written
+                    pass
+        return canonical
 
     def differences(self, other: "RunIdentity") -> list[str]:
         """Human-readable `field: saved != requested` lines, empty when the two are the same."""

@@ -135,3 +135,27 @@ def test_a_remote_model_call_ends_at_the_deadline_and_a_dead_actor_is_model_unav
     ray.kill(actor, no_restart=True)
     with pytest.raises(ModelUnavailable, match="shared inference actor for hf:slow is gone"):
         generator.generate(["⊢ P"], 2)
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_concurrent_requests_to_the_inference_actor_run_as_shared_batches(tiny_model: Path, ray_session: None) -> None:
+    import ray
+
+    from prover.distributed.inference import start_inference
+
+    config = ProverConfig(backend="coq", policy=f"hf:{tiny_model}?template=bfs&decoding=sample&max_new_tokens=4")
+    served, actors = start_inference(config, "coq", provers=8, max_wait=0.5)
+    try:
+        (actor,) = actors
+        prompts = [[f"⊢ goal{k} :::"] for k in range(8)]
+        answers = ray.get([actor.generate.remote(prompt, 2, 1000 + k) for k, prompt in enumerate(prompts)])
+        stats = ray.get(actor.stats.remote())
+    finally:
+        for actor in actors:
+            ray.kill(actor, no_restart=True)
+    assert [len(answer) for answer in answers] == [1] * 8 and all(len(answer[0]) == 2 for answer in answers)
+    assert stats["requests"] == 8 and sum(stats["batch_sizes"]) == 8
+    assert max(stats["batch_sizes"]) > 1  # eight callers, fewer model calls
+    assert stats["clients"] == [1000 + k for k in range(8)]
+    assert served[str(tiny_model)].name == f"hf:{tiny_model}"

@@ -179,3 +179,20 @@ def test_factory_whole_proof_spec_uses_chat_with_the_deepseek_prompt(openai_serv
     assert path == "/v1/chat/completions"
     assert payload["messages"][0]["content"].startswith("Complete the following Lean 4 code:")
     assert [c.tactic for c in candidates] == ["intro x\nsimp"]
+
+
+def test_retry_after_is_read_in_seconds_milliseconds_or_as_an_http_date() -> None:
+    import email.utils
+
+    import httpx
+
+    from prover.policies.openai_compat import _retry_after_seconds
+
+    def wait(**headers: str) -> float | None:
+        return _retry_after_seconds(httpx.Response(429, headers=headers))
+
+    assert wait() is None and wait(**{"retry-after": "soon"}) is None
+    assert wait(**{"retry-after": "2"}) == 2.0 and wait(**{"retry-after": "-5"}) == 0.0
+    assert wait(**{"retry-after-ms": "250", "retry-after": "9"}) == 0.25  # the finer header wins
+    in_ten = email.utils.formatdate(time.time() + 10, usegmt=True)
+    assert 8.0 <= wait(**{"retry-after": in_ten}) <= 10.0  # type: ignore[operator]
