@@ -41,6 +41,7 @@ from prover.config import make_config
 from prover.formalizer.drafting import Formalizer, FormalizerSettings
 from prover.formalizer.equivalence import _split_binders, _top_level, shape_of
 from prover.formalizer.evaluation import evaluate_formalizer, load_informal_problems
+from prover.jsonl import read_jsonl
 from prover.policies.generation import Generation
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -199,10 +200,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # A later file's row replaces an earlier one of the same problem (a rerun after a fix).
         by_name = {}
         for path in args.summarize:
-            for line in path.read_text().splitlines():
-                if line.strip():
-                    row = json.loads(line)
-                    by_name[row["name"]] = row
+            for row in read_jsonl(path):
+                by_name[row["name"]] = row
         rows = list(by_name.values())
         summarize(rows)
         return 0

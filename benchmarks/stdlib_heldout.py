@@ -54,6 +54,7 @@ from prover.data.leakfree import (  # noqa: E402
 )
 from prover.data.rows import TraceRow, read_rows  # noqa: E402
 from prover.data.trace import trace_coq  # noqa: E402
+from prover.jsonl import read_jsonl  # noqa: E402
 from prover.policies import build_policy  # noqa: E402
 from prover.policies.knn import KNNPolicy  # noqa: E402
 from prover.policies.mixture import MixturePolicy  # noqa: E402
@@ -155,8 +156,7 @@ def main() -> None:
     trace_seconds = time.monotonic() - started
     problems: list[Theorem] = []
     texts: dict[str, str] = {}
-    for line in (args.work / "theorems.jsonl").read_text().splitlines():
-        entry = json.loads(line)
+    for entry in read_jsonl(args.work / "theorems.jsonl"):
         if entry["status"] != "traced":
             continue
         module = entry["source"]

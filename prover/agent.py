@@ -8,21 +8,22 @@ proof assistant cannot be (re)started at all.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import time
 from dataclasses import dataclass, field, fields
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Literal, Protocol
 
-import search
+from search import BestFirstSettings, Executor, MctsSettings, best_first_search, mcts_search
 from search.tree import ProofGraph
-from search.types import Budget, Environment, Policy, SearchStatus, Theorem, ValueFunction
+from search.types import Budget, Environment, Policy, ProofVerifier, SearchResult, SearchStatus, State, Theorem, ValueFunction
 
 from prover.backends.base import Backend
 from prover.budget import deadline_scope
 from prover.config import ProverConfig
 from prover.errors import InputError, ProverCrashed, ProverError, ProverTimeout
 
-__all__ = ["TheoremResult", "Prover"]
+__all__ = ["TheoremResult", "Prover", "ConfiguredSearch", "configured_search"]
 
 log = logging.getLogger(__name__)
 
@@ -198,12 +199,10 @@ class Prover:
             observe(theorem)
         remaining = clock.budget_left(self.config.budget_seconds)
         budget = Budget(max_expansions=self.config.max_expansions, max_seconds=remaining)
-        run_search = search.ALGORITHMS[self.config.search]
-        extra: dict[str, Any] = {}
         rollouts = self._rollout_executor()
         if rollouts is not None:
             rollouts.start(theorem)  # each worker elaborates the statement in its own process
-            extra["executor"] = rollouts
+        run_search = configured_search(self.config, executor=rollouts)
         search_started = time.monotonic()
         try:
             with deadline_scope(remaining):
@@ -214,17 +213,21 @@ class Prover:
                     budget=budget,
                     value=self.value,
                     seed=self.config.seed,
-                    settings=_search_settings(self.config),
                     on_step=on_step,
                     # Deferred (kernel_check=False): no coqc per proof found here; the file's
                     # proofs are checked together (prover/files.py), and a theorem whose found
                     # proof they refuse is searched again with this in-search check.
                     verify=(lambda proof: env.verify(theorem, proof)) if kernel_check else None,
-                    **extra,
                 )
         finally:
             clock.searched += time.monotonic() - search_started
         clock.verified += result.verify_seconds
+        return self._result(theorem, env, clock, result, kernel_check)
+
+    def _result(
+        self, theorem: Theorem, env: Environment, clock: "_TheoremClock", result: SearchResult, kernel_check: bool
+    ) -> TheoremResult:
+        """The theorem's outcome from its search's: "proved" only with the kernel's acceptance."""
         common = dict(
             expansions=result.expansions,
             model_seconds=result.policy_seconds,
@@ -299,21 +302,40 @@ class _TheoremClock:
         )
 
 
-def _search_settings(config: ProverConfig) -> object:
-    """The configured search's settings: its own defaults, with the config's overrides."""
-    settings = search.SETTINGS[config.search]()
-    if config.rollout_workers > 1:
-        # One expansion in flight per worker keeps every worker busy.
-        settings = dataclasses.replace(
-            settings, expansions_in_flight=max(settings.expansions_in_flight, config.rollout_workers)
+class ConfiguredSearch(Protocol):
+    """A search with its settings (and executor) bound: what `configured_search` returns."""
+
+    def __call__(
+        self,
+        env: Environment,
+        policy: Policy,
+        root: State,
+        *,
+        budget: Budget,
+        value: ValueFunction | None = None,
+        seed: int = 0,
+        on_step: Callable[[int], None] | None = None,
+        verify: ProofVerifier | None = None,
+    ) -> SearchResult: ...
+
+
+def configured_search(config: ProverConfig, *, executor: Executor | None = None) -> ConfiguredSearch:
+    """The config's search with its settings bound: the search's own defaults (`search.SETTINGS`)
+    with the config's candidates; MCTS also gets `executor` (Ray rollout workers; None steps in
+    this process) and one expansion in flight per rollout worker."""
+    if config.search == "best_first":
+        best_first = BestFirstSettings()
+        if config.candidates is not None:
+            best_first = dataclasses.replace(best_first, candidates_per_state=config.candidates)
+        return functools.partial(best_first_search, settings=best_first)
+    mcts = MctsSettings()
+    if config.rollout_workers > 1:  # one expansion in flight per worker keeps every worker busy
+        mcts = dataclasses.replace(mcts, expansions_in_flight=max(mcts.expansions_in_flight, config.rollout_workers))
+    if config.candidates is not None:
+        mcts = dataclasses.replace(
+            mcts, initial_candidates=config.candidates, max_candidates=max(config.candidates, mcts.max_candidates)
         )
-    if config.candidates is None:
-        return settings
-    field_name = "candidates_per_state" if config.search == "best_first" else "initial_candidates"
-    overrides: dict[str, int] = {field_name: config.candidates}
-    if config.search == "mcts":
-        overrides["max_candidates"] = max(config.candidates, settings.max_candidates)
-    return dataclasses.replace(settings, **overrides)
+    return functools.partial(mcts_search, settings=mcts, executor=executor)
 
 
 def _build_policy(config: ProverConfig, backend_name: str) -> Policy:

@@ -20,7 +20,7 @@ import threading
 import time
 from importlib import import_module
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.console import Console
@@ -28,7 +28,8 @@ from rich.console import Console
 import prover
 from prover.agent import TheoremResult
 from prover.backends.coq_project import LoadPath, ProjectOptions
-from prover.config import ProverConfig, make_config
+from prover.cli_options import ProverOptions, prover_options
+from prover.config import ProverConfig
 from prover.errors import InputError, ProverError
 from prover.files import FileResult, prove_file, write_atomically, write_completed
 
@@ -139,10 +140,10 @@ def _echo(text: str) -> None:
 
 
 @app.command(_FILE_COMMAND, hidden=True)
+@prover_options()
 def prove_file_command(
     file: Annotated[Path, typer.Argument(help="A .v (Coq) or .lean (Lean 4) file with open proofs.")],
     # What to prove and for how long.
-    budget_seconds: Annotated[float, typer.Option(help="Search seconds per theorem.")] = ProverConfig().budget_seconds,
     total_seconds: Annotated[
         Optional[float],
         typer.Option(help="Cap on the whole run's seconds; theorems not started in time are reported skipped."),
@@ -162,22 +163,11 @@ def prove_file_command(
         Optional[Path],
         typer.Option(help="Save the search graphs: .json (one file, all theorems by name; reloadable), .graphml or .dot."),
     ] = None,
-    # Search.
-    search: Annotated[str, typer.Option(help="Search algorithm: best_first or mcts.")] = ProverConfig().search,
-    policy: Annotated[str, typer.Option(help="Policy spec, e.g. portfolio or portfolio+hf:MODEL.")] = ProverConfig().policy,
-    value: Annotated[str, typer.Option(help="Value function spec for MCTS, e.g. heuristic.")] = ProverConfig().value,
-    max_expansions: Annotated[Optional[int], typer.Option(help="Tactic steps per theorem.")] = None,
-    step_timeout: Annotated[float, typer.Option(help="Seconds one tactic may run.")] = ProverConfig().step_timeout,
-    seed: Annotated[int, typer.Option(help="Seed of the search's randomness.")] = 0,
-    rollout_workers: Annotated[
-        int, typer.Option(help="MCTS: run in-flight expansions on this many Ray workers (1: no Ray).")
-    ] = ProverConfig().rollout_workers,
     jobs: Annotated[
         int,
         typer.Option("--jobs", "-j", min=1, help="Prove this many theorems of the file at once (a prover process and policy each)."),
     ] = 1,
     # Proof assistant.
-    backend: Annotated[str, typer.Option(help="coq, lean, or auto (from the extension).")] = "auto",
     no_hammer: Annotated[
         bool, typer.Option("--no-hammer", help="Coq: never use CoqHammer (no sauto/hauto proposed, no Hammer import written).")
     ] = False,
@@ -194,6 +184,8 @@ def prove_file_command(
     no_coqproject: Annotated[
         bool, typer.Option("--no-coqproject", help="Coq: ignore _CoqProject and dune files above FILE.")
     ] = False,
+    *,
+    prover: ProverOptions,
 ) -> None:
     """Search for proofs of FILE's open theorems and report the kernel's verdicts.
 
@@ -201,68 +193,20 @@ def prove_file_command(
     (-Q/-R/-I and -arg), or a dune project's coq.theory stanzas; -Q DIR LIB, -R DIR LIB and
     --coq-arg ARG add to them, --no-coqproject ignores the project file.
     """
-    if out is not None and write:
-        raise InputError("--out and --write exclude each other: pick one")
-    if total_seconds is not None and total_seconds <= 0:
-        raise InputError("--total-seconds must be positive")
-    if no_hammer:
-        from prover.backends.coq import NO_HAMMER_ENV
-
-        os.environ[NO_HAMMER_ENV] = "1"  # read by the backend and the portfolio, inherited by workers
+    _check_run_options(out=out, write=write, total_seconds=total_seconds, no_hammer=no_hammer)
     project = _project_options(load_path or [], coq_arg or [], use_project_file=not no_coqproject)
-    config = make_config(
-        backend=backend,
-        policy=policy,
-        value=value,
-        search=search,
-        budget_seconds=budget_seconds,
-        max_expansions=max_expansions,
-        step_timeout=step_timeout,
-        seed=seed,
-        rollout_workers=rollout_workers,
-    )
-
+    config = prover.config()
     result = FileResult(file=str(file), backend=config.backend, parsed=None)  # type: ignore[arg-type]
     display = _Display(live=stderr.is_terminal and not json_output, lines=not json_output, result=result)
-    stopped: _Stopped | None = None
-    write_failure: str | None = None
     previous_sigterm = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        try:
-            prove_file(
-                file,
-                config,
-                only=tuple(only or ()),
-                project=project,
-                jobs=jobs,
-                total_seconds=total_seconds,
-                disprove=disprove,
-                on_theorem_start=display.start,
-                on_step=display.step,
-                on_theorem_done=display.done,
-                result=result,
-            )
-        except KeyboardInterrupt as interrupt:
-            stopped = interrupt if isinstance(interrupt, _Stopped) else _Stopped()
-        finally:
-            display.stop()
-        if stopped is None and display.stdout_closed:  # closed while the last results came in
-            stopped = _StdoutClosed()
+        stopped = _search_file(
+            file, config, result, display,
+            only=tuple(only or ()), project=project, jobs=jobs, total_seconds=total_seconds, disprove=disprove,
+        )
         # Reporting and writing finish even if a second SIGTERM comes: the user's work comes first.
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        if stopped is not None:
-            result.interrupted, result.stop_reason = True, stopped.reason
-        if save_tree is not None and result.results:
-            _save_trees(save_tree, result.results)
-        if result.parsed is not None:
-            try:
-                write_failure = _report(
-                    result, json_output=json_output, out=out, write=write, file=file,
-                    stdout_closed=isinstance(stopped, _StdoutClosed),
-                )
-            except _StdoutClosed as closed:
-                stopped = stopped or closed
-                result.interrupted, result.stop_reason = True, closed.reason
+        stopped, write_failure = _finish(result, stopped, file, json_output=json_output, out=out, write=write, save_tree=save_tree)
     finally:
         signal.signal(signal.SIGTERM, previous_sigterm)
     if write_failure is not None:
@@ -272,6 +216,61 @@ def prove_file_command(
         stderr.print(f"prove: {stopped.message}", soft_wrap=True, markup=False)
         raise typer.Exit(stopped.exit_code)
     _exit_for(result, file)
+
+
+def _check_run_options(*, out: Path | None, write: bool, total_seconds: float | None, no_hammer: bool) -> None:
+    """Refuse contradictory file options; --no-hammer is set for the backend and the workers."""
+    if out is not None and write:
+        raise InputError("--out and --write exclude each other: pick one")
+    if total_seconds is not None and total_seconds <= 0:
+        raise InputError("--total-seconds must be positive")
+    if no_hammer:
+        from prover.backends.coq import NO_HAMMER_ENV
+
+        os.environ[NO_HAMMER_ENV] = "1"  # read by the backend and the portfolio, inherited by workers
+
+
+def _search_file(
+    file: Path, config: ProverConfig, result: FileResult, display: "_Display", **settings: Any
+) -> "_Stopped | None":
+    """Prove the file's theorems into `result` (`settings`: `prove_file`'s keyword options);
+    how the run was stopped from outside (Ctrl-C, SIGTERM, a closed stdout), or None."""
+    stopped: _Stopped | None = None
+    try:
+        prove_file(
+            file, config, on_theorem_start=display.start, on_step=display.step, on_theorem_done=display.done,
+            result=result, **settings,
+        )
+    except KeyboardInterrupt as interrupt:
+        stopped = interrupt if isinstance(interrupt, _Stopped) else _Stopped()
+    finally:
+        display.stop()
+    if stopped is None and display.stdout_closed:  # closed while the last results came in
+        stopped = _StdoutClosed()
+    return stopped
+
+
+def _finish(
+    result: FileResult, stopped: "_Stopped | None", file: Path, *,
+    json_output: bool, out: Path | None, write: bool, save_tree: Path | None,
+) -> "tuple[_Stopped | None, str | None]":
+    """Save the trees, write the completed file and print the verdicts (also after an interrupt):
+    how the run was stopped (a stdout closed while printing counts) and why writing failed, if so."""
+    if stopped is not None:
+        result.interrupted, result.stop_reason = True, stopped.reason
+    if save_tree is not None and result.results:
+        _save_trees(save_tree, result.results)
+    write_failure: str | None = None
+    if result.parsed is not None:
+        try:
+            write_failure = _report(
+                result, json_output=json_output, out=out, write=write, file=file,
+                stdout_closed=isinstance(stopped, _StdoutClosed),
+            )
+        except _StdoutClosed as closed:
+            stopped = stopped or closed
+            result.interrupted, result.stop_reason = True, closed.reason
+    return stopped, write_failure
 
 
 def _exit_for(result: FileResult, file: Path) -> None:

@@ -6,21 +6,33 @@ start from `ProverConfig()` and override fields, so no default is written twice.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from prover.errors import InputError
+from prover.policies.specs import (
+    HeuristicValueSpec,
+    PolicySpec,
+    PortfolioSpec,
+    ValueSpec,
+    parse_policy_spec,
+    parse_value_spec,
+)
 
-__all__ = ["ProverConfig", "make_config"]
+__all__ = ["PROVER_DEFAULTS", "ProverConfig", "make_config"]
 
 
 class ProverConfig(BaseModel):
     """Everything that decides how one theorem is searched and checked.
 
     backend: "coq", "lean", or "auto" (chosen from the file extension).
-    policy: a policy spec (see `prover.policies.factory`), e.g. "portfolio" or "portfolio+hf:MODEL".
-    value: a value-function spec, e.g. "heuristic" (used by MCTS; best-first ignores it).
+    policy: the policy's typed spec (`prover.policies.specs.PolicySpec`); its shorthand string
+        ("portfolio", "0.3*portfolio+0.7*hf:MODEL", grammar in `prover.policies.factory`) or its
+        JSON form is accepted too, and the config writes it back as the shorthand.
+    value: the value function's typed spec (`ValueSpec`), likewise: "heuristic" (the default),
+        "constant:0.5", ... (used by MCTS; best-first ignores it).
     search: the search algorithm, a key of `search.ALGORITHMS`.
     budget_seconds: wall-clock seconds of search per theorem, one deadline (`prover.budget`) for
         model calls, steps, replays and kernel checks of rejected proofs; elaborating the file
@@ -37,8 +49,8 @@ class ProverConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     backend: Literal["auto", "coq", "lean"] = "auto"
-    policy: str = "portfolio"
-    value: str = "heuristic"
+    policy: PolicySpec = PortfolioSpec()
+    value: ValueSpec = HeuristicValueSpec()
     search: Literal["best_first", "mcts"] = "mcts"
     budget_seconds: float = Field(default=60.0, gt=0)
     max_expansions: int | None = Field(default=None, gt=0)
@@ -47,11 +59,41 @@ class ProverConfig(BaseModel):
     seed: int = 0
     rollout_workers: int = Field(default=1, ge=1)
 
+    @field_validator("policy", mode="before")
+    @classmethod
+    def _parse_policy(cls, spec: Any) -> Any:
+        return _parsed(parse_policy_spec, spec)
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _parse_value(cls, spec: Any) -> Any:
+        return _parsed(parse_value_spec, spec)
+
+    @field_serializer("policy", "value")
+    def _shorthand(self, spec: Any) -> str:
+        # The shorthand keeps saved configs and run identities (`prover.eval.results`) readable
+        # and comparable across versions; it parses back to the same spec.
+        return str(spec)
+
     @model_validator(mode="after")
     def _rollouts_need_mcts(self) -> "ProverConfig":
         if self.rollout_workers > 1 and self.search != "mcts":
             raise ValueError("rollout_workers > 1 needs search='mcts' (best-first expands one state at a time)")
         return self
+
+
+PROVER_DEFAULTS = ProverConfig()
+"""The defaults, for code that needs one outside a config (a formalizer's step timeout, a CLI default)."""
+
+
+def _parsed(parse: Any, spec: Any) -> Any:
+    """A shorthand string parsed by `parse`; a spec or its JSON form passed on to pydantic."""
+    if not isinstance(spec, str):
+        return spec
+    try:
+        return parse(spec)
+    except InputError as invalid:  # reported by pydantic with the field's name, like any bad value
+        raise PydanticCustomError("spec", "{problem}", {"problem": str(invalid)}) from None
 
 
 def make_config(**fields: object) -> ProverConfig:

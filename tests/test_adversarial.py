@@ -184,7 +184,7 @@ def lean_environment(tmp_path: Path):
     from prover.backends.lean_toolchain import project_layout
 
     layout = project_layout(tmp_path / "project", tmp_path / "repl")
-    return LeanEnvironment(LeanSettings(layout=layout, lake_path=tmp_path / "no-lake"))
+    return LeanEnvironment(LeanSettings(layout=layout, lake_path=tmp_path / "no-lake", step_timeout=10.0))
 
 
 @pytest.mark.parametrize("search", ["best_first", "mcts"])
@@ -200,7 +200,7 @@ def test_a_hostile_lean_step_is_refused_before_any_request(tmp_path: Path, searc
     # A step that got past the filter would need a REPL, and there is none: it would raise.
     result = searches.ALGORITHMS[search](env, policy, root, budget=Budget(max_expansions=5, max_seconds=5))
     assert result.status is SearchStatus.EXHAUSTED and result.proof is None
-    assert env._server is None, "no REPL was started"
+    assert env.process_id is None, "no REPL was started"
     if tactic:
         attempt = result.graph.attempt(result.graph.root, tactic)
         assert attempt.failure_kind == "refused"
@@ -215,7 +215,7 @@ def test_lean_verify_refuses_a_file_that_turns_the_kernel_check_off(tmp_path: Pa
     assert not verdict.accepted and "debug.skipKernelTC" in verdict.reason
     inline = Theorem(name="t", statement="set_option debug.skipKernelTC true in theorem t : 1 = 2 :=")
     assert not env.verify(inline, ["decide"]).accepted
-    assert env._server is None
+    assert env.process_id is None
 
 
 # ----------------------------------------------------------------------------- end to end, on loopback

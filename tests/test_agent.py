@@ -211,3 +211,31 @@ def test_the_time_of_a_problem_is_split_into_header_search_and_verification() ->
     assert result.header_seconds + result.search_seconds + result.verify_seconds <= result.seconds + 1e-3
     row = result.to_json()
     assert {"header_seconds", "search_seconds", "verify_seconds"} <= set(row)
+
+
+class CountingPolicy(ABPolicy):
+    """ABPolicy that records how many candidates each call asked for."""
+
+    def __init__(self) -> None:
+        self.asked: list[int] = []
+
+    def propose(self, state: State, n: int) -> list[Candidate]:
+        self.asked.append(n)
+        return super().propose(state, n)
+
+    def propose_batch(self, states: Sequence[State], n: int) -> list[list[Candidate]]:
+        self.asked.append(n)
+        return [super(CountingPolicy, self).propose(state, n) for state in states]
+
+
+@pytest.mark.parametrize("search", ["best_first", "mcts"])
+def test_config_candidates_reach_the_policy_of_either_search(search: str) -> None:
+    from search import BestFirstSettings, MctsSettings
+
+    default = BestFirstSettings().candidates_per_state if search == "best_first" else MctsSettings().initial_candidates
+    for candidates, expected in ((3, 3), (None, default)):
+        policy = CountingPolicy()
+        config = ProverConfig(search=search, budget_seconds=30, candidates=candidates)
+        with Prover(config, FakeBackend([TwoStepEnvironment()]), policy=policy) as prover:
+            assert prover.prove_theorem(THEOREM).status == "proved"
+        assert policy.asked and policy.asked[0] == expected

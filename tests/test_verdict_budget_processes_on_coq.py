@@ -66,10 +66,10 @@ def test_a_hostile_policy_mixed_in_proves_what_the_portfolio_alone_proves(search
 def test_only_a_real_hammer_step_runs_without_coqs_timeout() -> None:
     require_coq()
     with CoqEnvironment(step_timeout=5, hammer=False) as env:
-        assert env._wrap("hammer.") == "hammer."
-        assert env._wrap("2: hammer.") == "2: hammer."
+        assert env.states.wrap("hammer.") == "hammer."
+        assert env.states.wrap("2: hammer.") == "2: hammer."
         for disguised in ('idtac "hammer"; lia.', "try hammer; lia.", "sauto.", "hammer; admit."):
-            assert env._wrap(disguised).startswith("Timeout 5 "), disguised
+            assert env.states.wrap(disguised).startswith("Timeout 5 "), disguised
 
 
 def test_a_step_that_runs_past_the_deadline_is_cut_there() -> None:

@@ -1,67 +1,57 @@
 """The Coq backend: files (`CoqBackend`), proof search steps and the kernel's verdict (`CoqEnvironment`).
 
-Steps run in one long-lived `coqidetop.opt` (XML protocol, `coq_xml.py`). Its document is
-linear: `Edit_at(s)` drops every state after `s`. The environment therefore keeps the document as
-a chain of sentences and moves to any state by cutting the chain at the longest common prefix
-with that state's sentences and replaying the rest; the header (imports) is such a prefix, so it
-runs once for all theorems that share it. A crashed or hung process is killed, restarted and the
-state rebuilt by replaying its path. `verify` re-checks a finished proof from scratch with `coqc`.
+`CoqEnvironment` composes the parts: a `CoqDocument` (`coq_document.py`: one long-lived
+`coqidetop.opt` speaking the typed XML protocol of `coq_xml.py`, its linear document reached by
+replaying past the longest common prefix, so a header shared by many theorems runs once), the
+sentences of each search state (`coq_states.py`), a `StepCache` of step outcomes, and the kernel
+check (`coq_kernel_check.py`: `coqc` from scratch, `Print Assumptions` judged by kernel names).
+What stays here is what a step means for the search: a tactic that fails is data; a state that
+does not rebuild, a hang or a crash is recovered from (more time, rebuild, restart) or reported
+as a transient failure; a `hammer` step becomes the tactic CoqHammer reconstructs.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import os
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
-from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, Sequence
 
+from prover import budget
 from prover.backends.base import OpenTheorem, ParsedFile, UnsupportedProof
+from prover.backends.coq_document import CoqDocument, ReplayFailed, StepCache
+from prover.backends.coq_hammer import (
+    HAMMER_FIRST_CALL_SECONDS,
+    HAMMER_IMPORT,
+    HAMMER_PLUGIN_IMPORT,
+    NO_HAMMER_ENV,
+    calls_hammer,
+    hammer_atps_available,
+    hammer_available,
+    hammer_reconstruction,
+    hammer_settings,
+    hammer_wall_seconds,
+    is_hammer_step,
+    replace_hammer_call,
+    uses_hammer_tactics,
+)
+from prover.backends.coq_kernel_check import kernel_check, whole_file_judgement
 from prover.backends.coq_output import complete_coq_file
 from prover.backends.coq_output import render_coq_proof as _render_checked_proof
-from prover.backends.coq_parse import (
-    declared_lemmas,
-    scan_open_proofs,
-    normalise_for_coq816,
-    open_blocks_with_parameters,
-)
+from prover.backends.coq_parse import declared_lemmas, normalise_for_coq816, scan_open_proofs
 from prover.backends.coq_sentences import SentenceSyntaxError, split_sentences, strip_comments
-from prover.backends.coq_tactics import TacticRefused, tactic_sentences
-from prover.backends.coq_verdict import (
-    ALLOWED_AXIOMS,
-    CHECK_MODULE,
-    AssumptionJudge,
-    declared_axiom_paths,
-    names_to_locate,
-    parse_assumptions,
-    parse_locate,
-)
-from prover.backends.sandbox import ProcessSandbox, run_in_group
-from prover.backends.coq_xml import (
-    COQIDETOP,
-    HAMMER_LIBEXEC,
-    CallResult,
-    CoqGoals,
-    CoqIdeTop,
-    CoqMessage,
-    parse_goals,
-    xml_bool,
-    xml_int,
-    xml_pair,
-    xml_state_id,
-    xml_string,
-    xml_unit,
-)
-from prover import budget
+from prover.backends.coq_states import CoqHandle, StartedTheorem, StateSentences, checked_sentences
+from prover.backends.coq_tactics import TacticRefused
+from prover.backends.coq_verdict import ALLOWED_AXIOMS, names_to_locate, parse_assumptions
+from prover.backends.coq_xml import COQIDETOP, HAMMER_LIBEXEC, CoqGoals, CoqMessage
+from prover.backends.sandbox import ProcessSandbox
 from prover.budget import MAX_CANDIDATE_CHARS, MAX_CANDIDATE_SENTENCES
+from prover.config import PROVER_DEFAULTS
 from prover.errors import InputError, ProverCrashed, ProverError, ProverTimeout, ToolchainMissing
 from search.types import Failed, FailureKind, Outcome, Progress, Proved, State, Theorem, Verdict
 
@@ -72,6 +62,7 @@ __all__ = [
     "ALLOWED_AXIOMS",
     "AUTOMATION_IMPORT",
     "HAMMER_IMPORT",
+    "NO_HAMMER_ENV",
     "coq_preamble",
     "hammer_available",
     "hammer_atps_available",
@@ -81,6 +72,7 @@ __all__ = [
     "CoqBackend",
     "CoqEnvironment",
     "CoqHandle",
+    "goal_texts",
     "render_coq_proof",
     "parse_assumptions",
 ]
@@ -94,7 +86,6 @@ log = logging.getLogger(__name__)
 # lines when it completes a proof). At the top rather than before the statement because
 # `Require` inside a section is fragile, and because the file's own definitions then shadow ours.
 AUTOMATION_IMPORT = "From Coq Require Import Lia Lra Psatz."
-HAMMER_IMPORT = "From Hammer Require Import Tactics."
 
 
 def coq_preamble(*, automation: bool = True, hammer: bool = False) -> tuple[str, ...]:
@@ -102,28 +93,8 @@ def coq_preamble(*, automation: bool = True, hammer: bool = False) -> tuple[str,
     return ((AUTOMATION_IMPORT,) if automation else ()) + ((HAMMER_IMPORT,) if hammer else ())
 
 
-# Tactics of CoqHammer's `Tactics` library; a proof that names none of them is checked and written
-# without the Hammer import, so completed files depend on CoqHammer only when they use it.
-_HAMMER_TACTIC = re.compile(
-    r"\b(?:[shql]auto|sfirstorder|[hfe]?crush|[hf]?fcrush|scrush|[sq]simpl|sintuition|strivial|sdone|srun"
-    r"|[sqh]blast|sdestruct|sinvert|sinduction|depelim|snorm|sforward|qforwarding|hprover"
-    r"|scongruence|qe?crush|hecrush|qfcrush|[sh]best)\b"
-)
-
-
-def uses_hammer_tactics(proof: Sequence[str]) -> bool:
-    """Whether any step names a CoqHammer reconstruction tactic (sauto, hauto, qauto, ...)."""
-    return any(_HAMMER_TACTIC.search(strip_comments(step)) for step in proof)
-
-
-_PROOF = "Proof."
 _REBUILD_FAILED = "cannot rebuild the state this step starts from"
-# Only a sentence that *is* CoqHammer's `hammer` (optionally after a goal selector) runs without
-# Coq's `Timeout` (its ATPs have their own limits); the word inside a string or a larger tactic does not.
-_HAMMER_STEP = re.compile(r"(?:(?:\d+|all|\[\s*[A-Za-z_][\w']*\s*\])\s*:\s*)?hammer\s*\.")
-_REPLAY_TIMEOUT_FACTOR = 4  # a known step that times out on replay gets this many times its Timeout
 _MAX_MESSAGE = 600
-_REMEMBERED_THEOREMS = 64  # started theorems whose states step() still accepts
 _CACHED_STEPS = 200_000  # step outcomes remembered (cleared when full)
 
 
@@ -149,161 +120,16 @@ def render_coq_proof(proof: Sequence[str]) -> str:
     return _render_checked_proof(proof)
 
 
-@lru_cache(maxsize=4096)
-def _checked_sentences(tactic: str) -> tuple[str, ...]:
-    return tactic_sentences(tactic)
-
-
-@lru_cache(maxsize=64)
-def _header_sentences(header: str) -> tuple[str, ...]:
-    # A file's theorems come in order and each header extends the previous one (which ends where
-    # a statement begins, a sentence boundary): split only the new text, not the whole header again.
-    known, sentences = _last_header[0]
-    try:
-        if known and header.startswith(known):
-            split = sentences + tuple(s.text for s in split_sentences(header[len(known):], allow_unterminated=False))
-        else:
-            split = tuple(s.text for s in split_sentences(header, allow_unterminated=False))
-    except SentenceSyntaxError as bad:
-        raise InputError(f"cannot read the file's header: {bad}") from bad
-    _last_header[0] = (header, split)  # one store: threads (-j) see the old pair or the new one
-    return split
-
-
-# The header split last and its sentences (see `_header_sentences`).
-_last_header: list[tuple[str, tuple[str, ...]]] = [("", ())]
-
-
-# `prove --no-hammer` sets this (inherited by worker processes): no Hammer tactic is proposed,
-# no Hammer import is run or written, for users whose build has no CoqHammer.
-NO_HAMMER_ENV = "NEUROPROVE_NO_HAMMER"
-
-
-def hammer_available() -> bool:
-    """Whether CoqHammer's tactics library is installed for this Coq and not switched off
-    (`--no-hammer`, i.e. $NEUROPROVE_NO_HAMMER set)."""
-    if os.environ.get(NO_HAMMER_ENV):
-        return False
-    return _hammer_installed()
-
-
-@lru_cache(maxsize=1)
-def _hammer_installed() -> bool:
-    """Whether CoqHammer's tactics library (Debian: libcoq-hammer) is installed for this Coq."""
-    coqc = shutil.which("coqc")
-    if coqc is None:
-        return False
-    try:
-        where = subprocess.run([coqc, "-where"], capture_output=True, text=True, timeout=30).stdout.strip()
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return (Path(where) / "user-contrib" / "Hammer" / "Tactics").is_dir()
-
-
-# `hammer` itself: CoqHammer's plugin (premise selection, then the external provers E, Vampire,
-# Z3's TPTP front end, CVC4) on top of the Tactics library, with its own time limits. Only the
-# search loads it: a successful `hammer` step is replaced by the tactic CoqHammer reconstructs
-# (`_reconstructed_hammer`), so kernel checks and completed files need only the Tactics import.
-HAMMER_PLUGIN_IMPORT = "From Hammer Require Import Hammer."
-_HAMMER_PROVERS = ("eprover", "vampire", "z3_tptp", "cvc4")
-_HAMMER_RECONSTRUCTION_LIMIT = 5  # seconds for each reconstruction tactic (CoqHammer's default)
-_HAMMER_FIRST_CALL_SECONDS = 120.0
-_HAMMER_CALL = re.compile(r"\bhammer\b")
-_HAMMER_REPLACE = re.compile(r"Replace the hammer tactic with:\s*(.+?)\s*$", re.DOTALL)
-
-
-@lru_cache(maxsize=1)
-def hammer_atps_available() -> bool:
-    """Whether the `hammer` tactic can run: CoqHammer's plugin and at least one external prover."""
-    if not hammer_available():
-        return False
-    where = subprocess.run(["coqc", "-where"], capture_output=True, text=True, timeout=30).stdout.strip()
-    plugin = Path(where) / "user-contrib" / "Hammer" / "Plugin"
-    searched = HAMMER_LIBEXEC + os.pathsep + os.environ.get("PATH", "")
-    return plugin.is_dir() and any(shutil.which(tool, path=searched) for tool in _HAMMER_PROVERS)
-
-
-def hammer_settings(step_timeout: int) -> tuple[str, ...]:
-    """The sentences that load `hammer` and bound it by its own limits: each external prover gets
-    the step's timeout (`ATPLimit`), each reconstruction tactic at most CoqHammer's default 5 s,
-    and it runs as many strategies in parallel as there are cores (`GSMode`; its default of 8
-    processes, each with premise selection and provers, swamps a small machine)."""
-    return (
-        HAMMER_PLUGIN_IMPORT,
-        f"Set Hammer ATPLimit {step_timeout}.",
-        f"Set Hammer ReconstrLimit {hammer_reconstruction_limit(step_timeout)}.",
-        f"Set Hammer GSMode {max(1, min(8, os.cpu_count() or 1))}.",
-    )
-
-
-def hammer_reconstruction_limit(step_timeout: int) -> int:
-    """Seconds each of CoqHammer's reconstruction tactics may run."""
-    return min(_HAMMER_RECONSTRUCTION_LIMIT, step_timeout)
-
-
-def hammer_wall_seconds(step_timeout: int) -> float:
-    """A wall-clock bound on one `hammer` call under `hammer_settings`: premise selection, one round
-    of provers, a few reconstruction attempts and minimisation, with a margin for a busy machine."""
-    return 2.0 * step_timeout + 4 * hammer_reconstruction_limit(step_timeout) + 20.0
-
-
-def _kill_process_group_members(leader: int) -> int:
-    """SIGKILL every process in `leader`'s process group except the leader (the helpers CoqHammer
-    forks, premise selection and provers, which outlive an interrupted `hammer`); how many."""
-    killed = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == leader:
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            group = int(stat.rsplit(")", 1)[1].split()[2])
-        except (OSError, ValueError, IndexError):
-            continue
-        if group == leader:
-            try:
-                os.kill(int(entry.name), signal.SIGKILL)
-                killed += 1
-            except ProcessLookupError:
-                pass
-    return killed
-
-
-def hammer_reconstruction(message: str) -> str | None:
-    """The tactic in CoqHammer's "Replace the hammer tactic with: hauto use: foo, bar." message."""
-    match = _HAMMER_REPLACE.search(message)
-    if match is None:
-        return None
-    tactic = " ".join(match.group(1).split()).rstrip(".").strip()
-    return tactic or None
-
-
-@dataclass(frozen=True)
-class _Started:
-    """A started theorem and the sentences that reach its root state."""
-
-    theorem: Theorem
-    prefix: tuple[str, ...]
-    key: str
-
-
-@dataclass(frozen=True)
-class CoqHandle:
-    """`State.handle` of a Coq state: which started theorem it belongs to (a stable digest of its
-    header and statement), and the process generation and state id it had (informational: the
-    environment always re-derives the state from its path)."""
-
-    theorem_key: str
-    generation: int
-    state_id: int
-
-
-class _ReplayFailed(Exception):
-    """A sentence of the prefix being replayed failed: (index of the sentence, Coq's message)."""
-
-    def __init__(self, index: int, message: str) -> None:
-        super().__init__(message)
-        self.index = index
-        self.message = message
+def goal_texts(goals: CoqGoals) -> tuple[str, ...]:
+    """The goals as the search sees them: the focused ones, else the unfocused, shelved or given-up
+    ones marked as such (a proof is complete only when none of any kind is left)."""
+    if goals.focused:
+        return tuple(g.render() for g in goals.focused)
+    if goals.unfocused:
+        return tuple("(unfocused) " + g.render() for g in goals.unfocused)
+    if goals.shelved:
+        return tuple("(shelved) " + g.render() for g in goals.shelved)
+    return tuple("(given up) " + g.render() for g in goals.given_up)
 
 
 class CoqEnvironment:
@@ -327,7 +153,7 @@ class CoqEnvironment:
     def __init__(
         self,
         *,
-        step_timeout: float = 10.0,
+        step_timeout: float = PROVER_DEFAULTS.step_timeout,
         hammer: bool | None = None,
         automation: bool = True,
         atp_hammer: bool | None = None,
@@ -345,7 +171,6 @@ class CoqEnvironment:
         self.atp_hammer = self.hammer and (hammer_atps_available() if atp_hammer is None else atp_hammer)
         if self.atp_hammer:
             self.preamble += hammer_settings(self.coq_timeout)
-        self._feedback: tuple[CoqMessage, ...] = ()  # Coq's messages while the last Goal ran
         self._premise_cache: dict[tuple[str, str, str], list[tuple[str, str]]] = {}
         self._hammer_warm = -1  # the process generation in which a `hammer` call last ran to its end
         self.header_timeout = header_timeout
@@ -353,22 +178,13 @@ class CoqEnvironment:
         # Seconds past the theorem's deadline a kernel check of a proof found may take.
         self._kernel_check_grace = max(10.0, 2.0 * self.step_timeout)
         self.coq_args = tuple(coq_args)
-        self._top: CoqIdeTop | None = None
         # Everything Coq and its helpers write stays in one folder per environment, removed on
         # close: micromega's caches (.lia.cache) go to the working directory, psatz's csdp files
         # (param.csdp, sos*.dat-s) to TMPDIR; users' folders and the shared temp folder stay clean.
         self._sandbox = ProcessSandbox()
-        self._generation = 0
-        self._init_state = 1
-        # The document: sentences sent and the state id after each, from the initial state.
-        self._doc: list[tuple[str, int]] = []
-        self._current: _Started | None = None
-        self._started: dict[str, _Started] = {}
-        # Tactics that needed a longer Timeout to replay: (theorem key, path) -> sentences used.
-        self._slow_steps: dict[tuple[str, tuple[str, ...]], tuple[str, ...]] = {}
-        self._step_cache: dict[tuple[str, tuple[str, ...], str], Outcome] = {}
-        self.restarts = 0  # processes killed and restarted after a crash or hang
-        self.sentences_added = 0  # Add calls sent (header reuse keeps this low; tests count it)
+        self.document = CoqDocument(sandbox=self._sandbox, coq_args=self.coq_args)
+        self.states = StateSentences(preamble=self.preamble, coq_timeout=self.coq_timeout)
+        self._step_cache: StepCache[tuple[str, tuple[str, ...], str]] = StepCache(_CACHED_STEPS)
 
     # ------------------------------------------------------------ lifecycle
     def __enter__(self) -> "CoqEnvironment":
@@ -378,169 +194,33 @@ class CoqEnvironment:
         self.close()
 
     def close(self) -> None:
-        """Stop the coqidetop process."""
-        if self._top is not None:
-            top, self._top = self._top, None
-            top.close()
-        self._doc = []
+        """Stop the coqidetop process and remove the sandbox."""
+        self.document.close()
         self._sandbox.cleanup()
 
     @property
     def process_id(self) -> int | None:
         """The running coqidetop's pid, or None (tests kill or stop it to exercise recovery)."""
-        return self._top.pid if self._top is not None else None
+        return self.document.process_id
 
-    def _process(self) -> CoqIdeTop:
-        if self._top is None or not self._top.alive:
-            if self._top is not None:
-                self._top.close()
-            # The sandbox's TMPDIR also takes CoqHammer's provers' problem files.
-            self._top = CoqIdeTop(
-                cwd=str(self._sandbox.workdir()), env=self._sandbox.environment(), extra_args=self.coq_args
-            )
-            self._generation += 1
-            self._doc = []
-            init = self._top.call("Init", '<option val="none"/>', timeout=60)
-            if not init.good:
-                raise ProverCrashed(f"coqidetop refused Init: {init.error}")
-            state = init.value.find("state_id")
-            self._init_state = int(state.get("val", "1")) if state is not None else 1
-        return self._top
+    @property
+    def restarts(self) -> int:
+        """Processes killed and restarted after a crash or hang."""
+        return self.document.restarts
 
-    def _restart(self) -> None:
-        if self._top is not None:
-            self._top.close()
-            self._top = None
-        self.restarts += 1
-        self._process()
+    @property
+    def sentences_added(self) -> int:
+        """Add calls sent (header reuse keeps this low; tests count it)."""
+        return self.document.sentences_added
 
-    # ------------------------------------------------------------ calls
-    def _call(self, name: str, payload: str, *, timeout: float) -> CallResult:
-        """One protocol call. A process that overruns `timeout` is interrupted (SIGINT, as CoqIDE's
-        Interrupt button); if it still does not answer it is killed and restarted, and
-        `ProverTimeout` is raised. A dead process raises `ProverCrashed` (the caller restarts)."""
-        top = self._process()
-        timeout = budget.capped(timeout)  # nothing waits past the theorem's deadline
-        try:
-            return top.call(name, payload, timeout=timeout)
-        except ProverTimeout:
-            top.interrupt()
-            try:
-                return top.await_value(3.0, what="the interrupted command")
-            except (ProverTimeout, ProverCrashed):
-                log.warning("coqidetop %d ignored SIGINT; killing and restarting it", top.pid)
-                self._restart()
-                raise ProverTimeout(
-                    f"coqidetop did not answer {name} within {timeout:.1f} s; it was killed and restarted"
-                ) from None
-
-    # ------------------------------------------------------------ document moves
-    def _tip(self) -> int:
-        return self._doc[-1][1] if self._doc else self._init_state
-
-    def _edit_at(self, length: int) -> None:
-        """Cut the document back to its first `length` sentences."""
-        if length >= len(self._doc):
-            return
-        target = self._doc[length - 1][1] if length > 0 else self._init_state
-        answer = self._call("Edit_at", xml_state_id(target), timeout=60)
-        union = answer.value.find("union")
-        if not answer.good or union is None or union.get("val") != "in_l":
-            # Not expected with -async-proofs off; a fresh process is the safe way back.
-            log.warning("Edit_at(%d) answered unexpectedly; restarting coqidetop", target)
-            self._restart()
-            return
-        del self._doc[length:]
-
-    def _add(self, sentence: str, *, timeout: float) -> CallResult:
-        payload = xml_pair(
-            xml_pair(
-                xml_pair(xml_pair(xml_string(sentence), xml_int(0)), xml_pair(xml_state_id(self._tip()), xml_bool(False))),
-                xml_int(0),
-            ),
-            xml_pair(xml_int(0), xml_int(0)),
-        )
-        answer = self._call("Add", payload, timeout=timeout)
-        self.sentences_added += 1
-        if answer.good:
-            new_state = answer.value.find("pair/state_id")
-            if new_state is None:
-                raise ProverCrashed("coqidetop answered Add without a state id")
-            self._doc.append((sentence, int(new_state.get("val", "0"))))
-        return answer
-
-    def _recover_after_failure(self, keep: int) -> None:
-        """After a failed sentence, cut the document back to `keep` sentences (dropping the failed one)."""
-        # A failed Add may or may not have created a state; the chain we record is the truth.
-        target = self._doc[keep - 1][1] if keep > 0 else self._init_state
-        answer = self._call("Edit_at", xml_state_id(target), timeout=60)
-        if not answer.good:
-            self._restart()
-            return
-        del self._doc[keep:]
-
-    def _goto(self, sentences: Sequence[str], *, timeout: float) -> CoqGoals | None:
-        """Make the document exactly `sentences`, run it, and return the goals at its tip.
-
-        Raises `_ReplayFailed` (after cutting back to the last good sentence) when one fails.
-        """
-        self._process()
-        common = 0
-        limit = min(len(self._doc), len(sentences))
-        while common < limit and self._doc[common][0] == sentences[common]:
-            common += 1
-        self._edit_at(common)
-        for index in range(len(self._doc), len(sentences)):
-            keep = len(self._doc)
-            answer = self._add(sentences[index], timeout=timeout)
-            if not answer.good:
-                self._recover_after_failure(keep)
-                raise _ReplayFailed(index, answer.error)
-        return self._observe(timeout=timeout)
-
-    def _observe(self, *, timeout: float) -> CoqGoals | None:
-        """Run every pending sentence (Coq executes lazily) and return the goals at the tip."""
-        answer = self._call("Goal", xml_unit(), timeout=timeout)
-        self._feedback = answer.messages
-        if not answer.good:
-            failed_at = self._index_of_state(answer.error_state_id)
-            self._recover_after_failure(failed_at)
-            raise _ReplayFailed(failed_at, answer.error)
-        return parse_goals(answer.value)
-
-    def _index_of_state(self, state_id: int) -> int:
-        """Number of document sentences up to and including `state_id` (the last good one)."""
-        for index, (_, sid) in enumerate(self._doc):
-            if sid == state_id:
-                return index + 1
-        if state_id == self._init_state:
-            return 0
-        log.warning("coqidetop blamed unknown state %d; assuming the last sentence failed", state_id)
-        return max(0, len(self._doc) - 1)
-
-    # ------------------------------------------------------------ prefixes
+    # ------------------------------------------------------------ sentences and limits
     def preamble_for(self, proof: Sequence[str]) -> tuple[str, ...]:
         """The preamble of the kernel check and of the completed file: the Hammer import only when
         the proof uses a Hammer tactic (steps always run with the full preamble)."""
         return coq_preamble(automation=self.automation, hammer=self.hammer and uses_hammer_tactics(proof))
 
-    def _prefix_for(self, theorem: Theorem) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        header = self.preamble + _header_sentences(normalise_for_coq816(theorem.header))
-        # The user's `Proof using ...` when there is one: Qed rejects a proof using an unlisted
-        # section variable, so steps and the check must run under the same opening as the file.
-        return header, (theorem.statement.strip(), getattr(theorem, "proof_opening", _PROOF))
-
-    def _wrap(self, sentence: str, *, seconds: int | None = None) -> str:
-        """`Timeout N` around a tactic sentence; bullets, braces, and a `hammer.` step (CoqHammer
-        keeps its own ATP and reconstruction limits) as they are."""
-        if re.fullmatch(r"[-+*]+|[{}]|.*:\s*\{", sentence) or sentence == "Unshelve.":
-            return sentence
-        if _HAMMER_STEP.fullmatch(sentence):
-            return sentence
-        return f"Timeout {seconds or self.coq_timeout} {sentence}"
-
     def _step_timeout_wall(self, sentences: Sequence[str]) -> float:
-        hammer = any(_HAMMER_STEP.fullmatch(s) for s in sentences)
+        hammer = any(is_hammer_step(s) for s in sentences)
         per = self._hammer_wall() if hammer else self.coq_timeout
         return per * max(1, len(sentences)) * 1.25 + 2.0
 
@@ -551,7 +231,7 @@ class CoqEnvironment:
         Raises `InputError` when the header or the statement does not elaborate (Coq's message in
         one line), `ProverCrashed`/`ProverTimeout` when the process cannot get there.
         """
-        header, opening = self._prefix_for(theorem)
+        header, opening = self.states.root(theorem)
         try:
             statement_sentences = split_sentences(theorem.statement)
         except SentenceSyntaxError as bad:
@@ -560,50 +240,45 @@ class CoqEnvironment:
             raise InputError(f"{theorem.name}: the statement must be exactly one sentence ending in '.'")
         for attempt in range(2):
             try:
-                try:
-                    self._goto(header, timeout=self.header_timeout)
-                except _ReplayFailed as failed:
-                    bad = header[failed.index] if failed.index < len(header) else "?"
-                    raise InputError(
-                        f"{theorem.name}: the file's header fails at {_one_line(bad, 80)!r}: {_one_line(failed.message)}"
-                    ) from None
-                try:
-                    goals = self._goto(header + opening, timeout=self.header_timeout)
-                except _ReplayFailed as failed:
-                    raise InputError(
-                        f"{theorem.name}: the statement does not elaborate: {_one_line(failed.message)}"
-                    ) from None
+                goals = self._open_statement(theorem, header, opening)
                 break
             except ProverCrashed:
                 if attempt:
                     raise
-                self._restart()
+                self.document.restart()
         if goals is None or goals.none_left:
             raise InputError(f"{theorem.name}: the statement did not open a proof")
-        prefix = header + opening
-        key = hashlib.sha256("\n".join(prefix).encode()).hexdigest()[:16]
-        self._current = _Started(theorem, prefix, key)
-        self._started[key] = self._current
-        while len(self._started) > _REMEMBERED_THEOREMS:
-            self._started.pop(next(iter(self._started)))
-        return State(goals=goal_texts(goals), path=(), handle=self._handle())
+        started = self.states.register(theorem, header + opening)
+        return State(goals=goal_texts(goals), path=(), handle=self._handle(started))
 
-    def _handle(self) -> CoqHandle:
-        assert self._current is not None
-        return CoqHandle(self._current.key, self._generation, self._tip())
+    def _open_statement(
+        self, theorem: Theorem, header: tuple[str, ...], opening: tuple[str, ...]
+    ) -> CoqGoals | None:
+        """Reach the header, then the statement and its opening; `InputError` when either fails."""
+        try:
+            self.document.goto(header, timeout=self.header_timeout)
+        except ReplayFailed as failed:
+            bad = header[failed.index] if failed.index < len(header) else "?"
+            raise InputError(
+                f"{theorem.name}: the file's header fails at {_one_line(bad, 80)!r}: {_one_line(failed.message)}"
+            ) from None
+        try:
+            return self.document.goto(header + opening, timeout=self.header_timeout)
+        except ReplayFailed as failed:
+            raise InputError(f"{theorem.name}: the statement does not elaborate: {_one_line(failed.message)}") from None
+
+    def _handle(self, started: StartedTheorem) -> CoqHandle:
+        return CoqHandle(started.key, self.document.generation, self.document.tip)
 
     def step(self, state: State, tactic: str) -> Outcome:
         """Apply `tactic` to `state`: Progress, Proved (no goal of any kind left) or Failed (data)."""
-        started = self._current
-        if isinstance(state.handle, CoqHandle):
-            # A state of another theorem started earlier on this environment (interleaved searches).
-            started = self._started.get(state.handle.theorem_key, started)
+        started = self.states.owner(state)  # possibly a theorem started earlier (interleaved searches)
         if started is None:
             raise ProverError("step() before start(): no theorem is open")
         if len(tactic) > MAX_CANDIDATE_CHARS:
             return Failed(f"refused: the step is {len(tactic)} characters long (limit {MAX_CANDIDATE_CHARS})", FailureKind.REFUSED)
         try:
-            new_sentences = [self._wrap(s) for s in _checked_sentences(tactic)]
+            new_sentences = self.states.of_tactic(tactic)
         except TacticRefused as refused:
             return Failed(str(refused), FailureKind.REFUSED)
         if len(new_sentences) > MAX_CANDIDATE_SENTENCES:
@@ -616,42 +291,139 @@ class CoqEnvironment:
             return cached
         if budget.expired():
             return Failed("the theorem's time budget is spent", FailureKind.INTERRUPTED)
-        self._current = started
-        outcome = self._step_uncached(state, tactic, new_sentences)
+        self.states.current = started
+        outcome = self._step_uncached(started, state, tactic, new_sentences)
         outcome = self._reconstructed_hammer(state, tactic, outcome)
-        if not (isinstance(outcome, Failed) and outcome.transient):
-            if len(self._step_cache) >= _CACHED_STEPS:
-                self._step_cache.clear()
-            self._step_cache[key] = outcome  # a hang or crash may not happen again: retry those
+        self._step_cache.remember(key, outcome)
         return outcome
+
+    def _step_uncached(self, started: StartedTheorem, state: State, tactic: str, new_sentences: list[str]) -> Outcome:
+        """Run the step from `state`'s sentences: a tactic that fails is data; a state that does not
+        rebuild gets its slow tactic more time once; a hang interrupts (the state is rebuilt); a
+        crash restarts the process and retries once."""
+        path = (*state.path, tactic)
+        crashes = 0
+        while True:
+            base, owners = self.states.of_path(started, state.path)
+            replaying = not self.document.starts_with(base)
+            wall = self._step_timeout_wall(new_sentences) + (self.header_timeout if replaying else 0.0)
+            try:
+                goals = self.document.goto(base + new_sentences, timeout=wall)
+            except ReplayFailed as failed:
+                if failed.index >= len(base):
+                    return _tactic_failure(failed.message)
+                # A state reached before does not rebuild: a tactic on its path that ran close to its
+                # Timeout ran out on the replay (a busier machine). Give that tactic more time, once.
+                position = owners[failed.index]
+                if position >= 0 and self.states.allow_more_time(started, state.path[: position + 1]):
+                    log.info("replay of %r timed out; retrying with a longer Timeout", state.path[position])
+                    continue
+                log.warning("cannot rebuild a known state: %s", failed.message)
+                return Failed(f"{_REBUILD_FAILED}: {_one_line(failed.message)}", FailureKind.PROCESS_LOST)
+            except ProverTimeout as hung:
+                # Killed and restarted: rebuild the state we stepped from so the search goes on
+                # (not when the theorem's time is up: the next step, if any, rebuilds it anyway).
+                if not budget.expired():
+                    self.document.rebuild(base, timeout=self.header_timeout)
+                return Failed(f"step timed out ({_one_line(str(hung))})", FailureKind.INTERRUPTED)
+            except ProverCrashed as crash:
+                crashes += 1
+                log.warning("coqidetop crashed (%s); restarting and replaying %d steps", crash, len(state.path))
+                self.document.restart()
+                if crashes > 1 or budget.expired():
+                    if not budget.expired():
+                        self.document.rebuild(base, timeout=self.header_timeout)
+                    return Failed(f"coqidetop crashed on this tactic: {_one_line(str(crash), 200)}", FailureKind.PROCESS_LOST)
+                continue
+            return self._outcome(started, state, path, goals)
+
+    def _outcome(self, started: StartedTheorem, state: State, path: tuple[str, ...], goals: CoqGoals | None) -> Outcome:
+        """What the goals after a step mean for the search."""
+        if goals is None:
+            return Failed("the step closed the proof block", FailureKind.REFUSED)
+        if goals.none_left:
+            return Proved(path)
+        texts = goal_texts(goals)
+        if texts == tuple(state.goals):
+            # `auto`, `simpl`, `try ...` succeed without doing anything: no new state for the search.
+            return Failed("no progress: the goals are unchanged", FailureKind.NO_PROGRESS)
+        return Progress(State(goals=texts, path=path, handle=self._handle(started)))
 
     def _hammer_wall(self) -> float:
         """Wall seconds for a `hammer` step: `hammer_wall_seconds`, and on a process's first call
-        also the time CoqHammer takes to extract the features of every loaded constant (a minute
-        with the reals loaded, on a busy machine; later calls reuse them)."""
-        first = self._hammer_warm != self._generation
-        return hammer_wall_seconds(self.coq_timeout) + (_HAMMER_FIRST_CALL_SECONDS if first else 0.0)
+        also the time CoqHammer takes to extract the features of every loaded constant."""
+        first = self._hammer_warm != self.document.generation
+        return hammer_wall_seconds(self.coq_timeout) + (HAMMER_FIRST_CALL_SECONDS if first else 0.0)
 
     def _reconstructed_hammer(self, state: State, tactic: str, outcome: Outcome) -> Outcome:
         """A successful `hammer` step becomes the tactic CoqHammer reconstructed (printed as "Replace
         the hammer tactic with: ..."), re-run from `state`: the path, the kernel check and the
         completed file then hold that tactic, and never call the external provers again."""
-        if not _HAMMER_CALL.search(strip_comments(tactic)):
+        if not calls_hammer(tactic):
             return outcome
-        if self._top is not None and self._top.alive:
-            _kill_process_group_members(self._top.pid)  # a timed-out hammer leaves its helpers running
+        self.document.kill_helpers()  # a timed-out hammer leaves its helpers running
         if not (isinstance(outcome, Failed) and outcome.transient):
-            self._hammer_warm = self._generation  # it ran to its end: the features are extracted
+            self._hammer_warm = self.document.generation  # it ran to its end: the features are extracted
         if isinstance(outcome, Failed):
             return outcome
-        found = {r for message in self._feedback if (r := hammer_reconstruction(message.text))}
-        if len(found) != 1 or len(_HAMMER_CALL.findall(tactic)) != 1:
+        replacement = replace_hammer_call(tactic, [message.text for message in self.document.feedback])
+        if replacement is None:
             return Failed("hammer succeeded but printed no single reconstruction to put in its place")
-        replacement = _HAMMER_CALL.sub(lambda _: found.pop(), tactic, count=1)
         replayed = self.step(state, replacement)
         if isinstance(replayed, Failed):
             return Failed(f"hammer's reconstruction {replacement!r} does not replay: {replayed.message}", replayed.kind)
         return replayed
+
+    def verify(self, theorem: Theorem, proof: Sequence[str]) -> Verdict:
+        """Accept only a proof whose steps are tactics that close every goal, and that `coqc` re-checks
+        from scratch (`Qed`) with `Print Assumptions` listing only allowed axioms (`coq_kernel_check`).
+
+        The statement is the parsed theorem's, reinserted verbatim; the proof text cannot change it.
+        """
+        try:
+            for step in proof:
+                checked_sentences(step)
+        except TacticRefused as refused:
+            return Verdict(False, str(refused))
+        # A proof found just before the deadline is still checked: the replay runs on the step
+        # limits alone, and coqc gets what is left of the deadline plus `_kernel_check_grace`.
+        with budget.deadline_lifted() as deadline:
+            replayed = self._replay(theorem, proof)
+            if replayed is not None:
+                return replayed
+            limit = self.coqc_timeout if deadline is None else budget.capped(self.coqc_timeout, deadline + self._kernel_check_grace)
+            return self._kernel_check(theorem, proof, timeout=limit)
+
+    def _replay(self, theorem: Theorem, proof: Sequence[str]) -> Verdict | None:
+        """Run the proof's steps from the theorem's start; a rejecting Verdict unless they close it."""
+        try:
+            state = self.start(theorem)
+        except InputError as invalid:
+            return Verdict(False, str(invalid))
+        outcome: Outcome = Progress(state)
+        for index, step in enumerate(proof):
+            if not isinstance(outcome, Progress):
+                return Verdict(False, f"the proof goes on after step {index} closed or failed")
+            before = outcome.state
+            outcome = self.step(before, step)
+            if isinstance(outcome, Failed) and outcome.transient:
+                outcome = self.step(before, step)  # once more, as the search would
+        if isinstance(outcome, Failed):
+            return Verdict(False, f"a step fails: {outcome.message}")
+        if not isinstance(outcome, Proved):
+            return Verdict(False, "the tactics leave goals open")
+        return None
+
+    def _kernel_check(self, theorem: Theorem, proof: Sequence[str], *, timeout: float | None = None) -> Verdict:
+        """`coq_kernel_check.kernel_check` with this environment's preamble, load paths and sandbox."""
+        return kernel_check(
+            theorem,
+            proof,
+            preamble=self.preamble_for(proof),
+            coq_args=self.coq_args,
+            sandbox=self._sandbox,
+            timeout=self.coqc_timeout if timeout is None else timeout,
+        )
 
     # ------------------------------------------------------------ premises (prover/policies/retrieval.py)
     def search_premises(self, state: State, query: str) -> list[tuple[str, str]]:
@@ -685,272 +457,15 @@ class CoqEnvironment:
             self._premise_cache[key] = found
         return list(self._premise_cache[key])
 
-    def _started_for(self, state: State) -> _Started:
-        started = self._current
-        if isinstance(state.handle, CoqHandle):
-            started = self._started.get(state.handle.theorem_key, started)
+    def _started_for(self, state: State) -> StartedTheorem:
+        started = self.states.owner(state)
         if started is None:
             raise ProverError("premises asked before start(): no theorem is open")
         return started
 
-    def _query_at_root(self, started: _Started, command: str) -> tuple[CoqMessage, ...]:
+    def _query_at_root(self, started: StartedTheorem, command: str) -> tuple[CoqMessage, ...]:
         """Run a query command (`Search`, `Check`) where the theorem's proof starts; its messages."""
-        if not self._doc_starts_with(started.prefix):
-            self._goto(list(started.prefix), timeout=self.header_timeout)
-        root_state = self._doc[len(started.prefix) - 1][1]
-        payload = '<pair><route_id val="0"/>' + xml_pair(xml_string(command), xml_state_id(root_state)) + "</pair>"
-        answer = self._call("Query", payload, timeout=60)
-        return answer.messages if answer.good else ()
-
-    def _step_uncached(self, state: State, tactic: str, new_sentences: list[str]) -> Outcome:
-        assert self._current is not None
-        started = self._current
-        path = (*state.path, tactic)
-        crashes = 0
-        while True:
-            base, owners = self._base_for(started, state.path)
-            replaying = not self._doc_starts_with(base)
-            wall = self._step_timeout_wall(new_sentences) + (self.header_timeout if replaying else 0.0)
-            try:
-                goals = self._goto(base + new_sentences, timeout=wall)
-            except _ReplayFailed as failed:
-                if failed.index >= len(base):
-                    return _tactic_failure(failed.message)
-                # A state reached before does not rebuild: a tactic on its path that ran close to its
-                # Timeout ran out on the replay (a busier machine). Give that tactic more time, once.
-                position = owners[failed.index]
-                if position >= 0 and self._allow_more_time(started, state.path[: position + 1]):
-                    log.info("replay of %r timed out; retrying with a longer Timeout", state.path[position])
-                    continue
-                log.warning("cannot rebuild a known state: %s", failed.message)
-                return Failed(f"{_REBUILD_FAILED}: {_one_line(failed.message)}", FailureKind.PROCESS_LOST)
-            except ProverTimeout as hung:
-                # Killed and restarted: rebuild the state we stepped from so the search goes on
-                # (not when the theorem's time is up: the next step, if any, rebuilds it anyway).
-                if not budget.expired():
-                    self._rebuild(base)
-                return Failed(f"step timed out ({_one_line(str(hung))})", FailureKind.INTERRUPTED)
-            except ProverCrashed as crash:
-                crashes += 1
-                log.warning("coqidetop crashed (%s); restarting and replaying %d steps", crash, len(state.path))
-                self._restart()
-                if crashes > 1 or budget.expired():
-                    if not budget.expired():
-                        self._rebuild(base)
-                    return Failed(f"coqidetop crashed on this tactic: {_one_line(str(crash), 200)}", FailureKind.PROCESS_LOST)
-                continue
-            if goals is None:
-                return Failed("the step closed the proof block", FailureKind.REFUSED)
-            if goals.none_left:
-                return Proved(path)
-            texts = goal_texts(goals)
-            if texts == tuple(state.goals):
-                # `auto`, `simpl`, `try ...` succeed without doing anything: no new state for the search.
-                return Failed("no progress: the goals are unchanged", FailureKind.NO_PROGRESS)
-            return Progress(State(goals=texts, path=path, handle=self._handle()))
-
-    def _base_for(self, started: _Started, path: Sequence[str]) -> tuple[list[str], list[int]]:
-        """The sentences that rebuild the state after `path`, and for each the index of the path's
-        tactic it comes from (-1 for the header and statement)."""
-        sentences = list(started.prefix)
-        owners = [-1] * len(sentences)
-        for position, tactic in enumerate(path):
-            override = self._slow_steps.get((started.key, tuple(path[: position + 1])))
-            wrapped = override if override is not None else tuple(self._wrap(s) for s in _checked_sentences(tactic))
-            sentences.extend(wrapped)
-            owners.extend([position] * len(wrapped))
-        return sentences, owners
-
-    def _allow_more_time(self, started: _Started, path: tuple[str, ...]) -> bool:
-        """Record a longer Timeout for the last tactic of `path` (False when it already has one)."""
-        key = (started.key, path)
-        if key in self._slow_steps:
-            return False
-        longer = _REPLAY_TIMEOUT_FACTOR * self.coq_timeout
-        self._slow_steps[key] = tuple(self._wrap(s, seconds=longer) for s in _checked_sentences(path[-1]))
-        return True
-
-    def _doc_starts_with(self, sentences: Sequence[str]) -> bool:
-        return len(self._doc) >= len(sentences) and all(
-            self._doc[i][0] == sentence for i, sentence in enumerate(sentences)
-        )
-
-    def _rebuild(self, sentences: list[str]) -> None:
-        """Reach `sentences` (the state stepped from), restarting once if the process dies on the way;
-        raises `ProverCrashed`/`ProverTimeout` when it cannot. A sentence that fails leaves the
-        document at the last good one (the next step retries, with more time, see `_step_uncached`)."""
-        for attempt in range(2):
-            try:
-                self._goto(sentences, timeout=self.header_timeout)
-                return
-            except _ReplayFailed as failed:
-                log.warning("rebuilding a known state stopped early: %s", failed.message)
-                return
-            except (ProverCrashed, ProverTimeout):
-                if attempt:
-                    raise
-                self._restart()
-
-    def verify(self, theorem: Theorem, proof: Sequence[str]) -> Verdict:
-        """Accept only a proof whose steps are tactics that close every goal, and that `coqc` re-checks
-        from scratch (`Qed`) with `Print Assumptions` listing only allowed axioms.
-
-        The statement is the parsed theorem's, reinserted verbatim; the proof text cannot change it.
-        """
-        try:
-            for step in proof:
-                _checked_sentences(step)
-        except TacticRefused as refused:
-            return Verdict(False, str(refused))
-        # A proof found just before the deadline is still checked: the replay runs on the step
-        # limits alone, and coqc gets what is left of the deadline plus `_KERNEL_CHECK_GRACE`.
-        with budget.deadline_lifted() as deadline:
-            try:
-                state = self.start(theorem)
-            except InputError as invalid:
-                return Verdict(False, str(invalid))
-            outcome: Outcome = Progress(state)
-            for index, step in enumerate(proof):
-                if not isinstance(outcome, Progress):
-                    return Verdict(False, f"the proof goes on after step {index} closed or failed")
-                before = outcome.state
-                outcome = self.step(before, step)
-                if isinstance(outcome, Failed) and outcome.transient:
-                    outcome = self.step(before, step)  # once more, as the search would
-            if isinstance(outcome, Failed):
-                return Verdict(False, f"a step fails: {outcome.message}")
-            if not isinstance(outcome, Proved):
-                return Verdict(False, "the tactics leave goals open")
-            limit = self.coqc_timeout if deadline is None else budget.capped(self.coqc_timeout, deadline + self._kernel_check_grace)
-            return self._kernel_check(theorem, proof, timeout=limit)
-
-    def _kernel_check(self, theorem: Theorem, proof: Sequence[str], *, timeout: float | None = None) -> Verdict:
-        """Compile the theorem with its proof from scratch (`coqc`, `Qed`) and judge `Print Assumptions`
-        by fully qualified kernel names (`coq_verdict`): each printed name is resolved by `Locate`
-        at the same point of the same file, first for the names an acceptable assumption may
-        print as, then, in a second compilation with the proof admitted, for any other."""
-        header = normalise_for_coq816(theorem.header)
-        body = "\n".join("  " + s for step in proof for s in _checked_sentences(step))
-        # Close the sections and modules the header leaves open (coqc insists), then ask for the
-        # theorem's assumptions by its full name; Redirect writes them where no tactic's output can.
-        # Inside a functor or module type the theorem is no constant once the block ends, so its
-        # assumptions are asked for inside the innermost one (they then include the functor's
-        # parameters' fields, which are its hypotheses).
-        blocks = open_blocks_with_parameters(header)
-        functors = [index for index, (kind, _, _) in enumerate(blocks) if kind == "Functor"]
-        split = functors[-1] + 1 if functors else 0
-        inner, outer = blocks[split:], blocks[:split]
-        qualified = ".".join([name for kind, name, _ in inner if kind == "Module"] + [theorem.name])
-        judge = AssumptionJudge(
-            theorem_path=".".join([CHECK_MODULE, *(name for kind, name, _ in blocks if kind != "Section"), theorem.name]),
-            file_axioms=frozenset(f"{CHECK_MODULE}.{path}" for path in declared_axiom_paths(header)),
-            parameters=frozenset(name for _, _, names in outer for name in names),
-            library_roots=frozenset({"Coq", "Hammer", CHECK_MODULE, *_library_roots(header)}),
-        )
-
-        opening = getattr(theorem, "proof_opening", _PROOF)  # the file's own `Proof using ...`, if any
-
-        def check_file(proof_text: str, assumptions: Path | None, locate: Sequence[tuple[str, Path]]) -> str:
-            return (
-                "".join(f"{sentence}\n" for sentence in self.preamble_for(proof))
-                + f"{header.rstrip()}\n"
-                + f"{theorem.statement.strip()}\n{proof_text}\n"
-                + "".join(f"End {name}.\n" for _, name, _ in reversed(inner))
-                + (f'Redirect "{assumptions}" Print Assumptions {qualified}.\n' if assumptions is not None else "")
-                + "".join(f'Redirect "{out}" Locate {name}.\n' for name, out in locate)
-                + "".join(f"End {name}.\n" for _, name, _ in reversed(outer))
-            )
-
-        with tempfile.TemporaryDirectory(prefix="check-", dir=self._sandbox.root()) as workdir:
-            folder = Path(workdir)
-            assumptions = folder / "assumptions"
-            expected = [(name, folder / f"expected{index}") for index, name in enumerate(names_to_locate(header))]
-            failed = self._run_coqc(folder, check_file(f"{opening}\n{body}\nQed.", assumptions, expected), timeout=timeout)
-            if failed is not None:
-                return failed
-            report = assumptions.with_suffix(".out")
-            if not report.exists():
-                return Verdict(False, "Print Assumptions produced no report")
-            printed, problems = parse_assumptions(report.read_text())
-            if problems:
-                shown = tuple(AssumptionJudge.display(name) for name in printed)
-                return Verdict(False, f"Print Assumptions reports: {_one_line('; '.join(problems), 300)}", shown)
-            resolved = {name: _kernel_name_in(out) for name, out in expected if name in printed}
-            unknown = [name for name in printed if name not in resolved]
-            if unknown:
-                # Names no acceptable assumption prints as (an admitted lemma, a parameter's field):
-                # ask Coq what they denote, at the same point, with the proof admitted (the names
-                # in scope do not depend on it, and the proof need not run twice).
-                asked = [(name, folder / f"unknown{index}") for index, name in enumerate(unknown)
-                         if _QUALID.fullmatch(name)]
-                failed = self._run_coqc(folder, check_file(f"{opening}\nAdmitted.", None, asked), timeout=timeout)
-                if failed is not None:
-                    return failed
-                resolved.update({name: _kernel_name_in(out) for name, out in asked})
-            return judge.judge(printed, resolved)
-
-    def _run_coqc(self, workdir: Path, text: str, *, timeout: float | None = None) -> Verdict | None:
-        """Compile `text` as the check module in `workdir` within `timeout` seconds (default
-        `coqc_timeout`); a rejecting Verdict, or None when coqc accepts it."""
-        timeout = self.coqc_timeout if timeout is None else timeout
-        source = workdir / f"{CHECK_MODULE}.v"
-        source.write_text(text)
-        env = self._sandbox.environment()
-        env["PATH"] = HAMMER_LIBEXEC + os.pathsep + env.get("PATH", "")
-        try:
-            run = run_in_group(["coqc", "-q", *self.coq_args, source.name], cwd=workdir, env=env, timeout=timeout)
-        except FileNotFoundError:
-            raise ToolchainMissing("coqc not found: install Coq 8.16 (apt-get install coq)") from None
-        except subprocess.TimeoutExpired:
-            return Verdict(False, f"coqc did not finish within {timeout:.0f} s")
-        if run.returncode != 0:
-            return Verdict(False, f"coqc rejects the proof: {_one_line(run.stderr or run.stdout)}")
-        return None
-
-
-
-_QUALID = re.compile(r"[^\W\d][\w']*(?:\.[^\W\d][\w']*)*")
-
-
-def _whole_file_judgement(report: str, theorem: Theorem, located: Mapping[str, str]) -> Verdict | None:
-    """The whole-file check's judgement of a `Print Assumptions` report, by full kernel names from
-    the `Locate` answers asked at the file's end; None (the per-theorem check decides) when a
-    printed name was not located there."""
-    header = normalise_for_coq816(theorem.header)
-    printed, problems = parse_assumptions(report)
-    if problems:
-        return Verdict(False, f"Print Assumptions reports: {_one_line('; '.join(problems), 300)}", printed)
-    resolved = {name: parse_locate(located[name]) for name in printed if located.get(name)}
-    if any(name not in resolved for name in printed):
-        return None
-    judge = AssumptionJudge(
-        theorem_path=f"{CHECK_MODULE}.{theorem.name}",
-        file_axioms=frozenset(f"{CHECK_MODULE}.{path}" for path in declared_axiom_paths(header)),
-    )
-    return judge.judge(printed, resolved)
-
-
-def _kernel_name_in(out: Path) -> str | None:
-    """The kernel name in a redirected `Locate` answer (None when there is none)."""
-    answer = out.with_suffix(".out")
-    return parse_locate(answer.read_text()) if answer.exists() else None
-
-
-def _library_roots(header: str) -> set[str]:
-    """First components of the libraries the header loads (`From X Require`, `Require X.Y`)."""
-    roots = set(re.findall(r"\bFrom\s+([^\W\d][\w']*)", header))
-    roots.update(re.findall(r"\bRequire\s+(?:Import\s+|Export\s+)?([^\W\d][\w']*)\.", header))
-    return roots
-
-
-def goal_texts(goals: CoqGoals) -> tuple[str, ...]:
-    if goals.focused:
-        return tuple(g.render() for g in goals.focused)
-    if goals.unfocused:
-        return tuple("(unfocused) " + g.render() for g in goals.unfocused)
-    if goals.shelved:
-        return tuple("(shelved) " + g.render() for g in goals.shelved)
-    return tuple("(given up) " + g.render() for g in goals.given_up)
+        return self.document.query(command, prefix=started.prefix, timeout=self.header_timeout)
 
 
 class CoqBackend:
@@ -1024,7 +539,7 @@ class CoqBackend:
                 parsed,
                 proofs,
                 complete=self.complete_file,
-                judge=_whole_file_judgement,
+                judge=whole_file_judgement,
                 names_to_locate=lambda theorem: names_to_locate(normalise_for_coq816(theorem.header)),
                 accepted=accepted,
                 coq_args=self.coq_args,

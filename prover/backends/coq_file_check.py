@@ -104,18 +104,7 @@ def check_completed_file(
     `names_to_locate`: names whose `Locate` answers the judgement needs, asked at the file's end."""
     accepted = {name: tactics for name, tactics in (accepted or {}).items() if name not in proofs}
     by_name = {t.name: t for t in parsed.theorems}
-    verdicts: dict[str, Verdict] = {}
-    candidates: dict[str, str] = {}  # qualified name -> name for Print Assumptions
-    for name, tactics in proofs.items():
-        try:
-            for step in tactics:
-                tactic_sentences(step)
-        except TacticRefused as refused:
-            verdicts[name] = Verdict(False, str(refused))
-            continue
-        path = _coq_path(by_name[name]) if name in by_name else None
-        if path is not None:
-            candidates[name] = path
+    verdicts, candidates = _refused_and_candidates(proofs, by_name)
     compilations = 0
     with tempfile.TemporaryDirectory(prefix="neuroprove-file-check-") as workdir:
         folder = Path(workdir)
@@ -132,16 +121,7 @@ def check_completed_file(
             judged = [last] if one_report else list(candidates)
             names = list(dict.fromkeys(n for name in judged for n in names_to_locate(by_name[name].theorem)))
             answers = {name: folder / f"locate{index}" for index, name in enumerate(names)}
-            if one_report:
-                asked = (
-                    f"Definition {_BUNDLE} := ({', '.join('@' + path for path in candidates.values())}).\n"
-                    f'Redirect "{bundle}" Print Assumptions {_BUNDLE}.\n'
-                )
-            else:
-                asked = "".join(
-                    f'Redirect "{reports[name]}" Print Assumptions {path}.\n' for name, path in candidates.items()
-                )
-            asked += "".join(f'Redirect "{out}" Locate {name}.\n' for name, out in answers.items())
+            asked = _queries(candidates, bundle if one_report else None, reports, answers)
             compilations += 1
             failure = _compile(folder, completed.rstrip("\n") + "\n" + asked, coq_args, timeout, environment)
             if failure is None:
@@ -175,6 +155,41 @@ def check_completed_file(
             log.info("%s breaks the completed file (%s); checking the others again", culprit, failure[1])
             del candidates[culprit]
     return FileCheckResult(verdicts, compilations)
+
+
+def _refused_and_candidates(
+    proofs: Mapping[str, Sequence[str]], by_name: Mapping[str, OpenTheorem]
+) -> tuple[dict[str, Verdict], dict[str, str]]:
+    """Verdicts for the proofs whose steps the tactic filter refuses, and for each other proof
+    the whole-file check can judge, its name for `Print Assumptions` (qualified name -> path)."""
+    verdicts: dict[str, Verdict] = {}
+    candidates: dict[str, str] = {}
+    for name, tactics in proofs.items():
+        try:
+            for step in tactics:
+                tactic_sentences(step)
+        except TacticRefused as refused:
+            verdicts[name] = Verdict(False, str(refused))
+            continue
+        path = _coq_path(by_name[name]) if name in by_name else None
+        if path is not None:
+            candidates[name] = path
+    return verdicts, candidates
+
+
+def _queries(
+    candidates: Mapping[str, str], bundle: Path | None, reports: Mapping[str, Path], answers: Mapping[str, Path]
+) -> str:
+    """The commands appended to the completed file: `Print Assumptions` of the tuple of every
+    proof into `bundle` (when given) or of each candidate into its report, then the `Locate`s."""
+    if bundle is not None:
+        asked = (
+            f"Definition {_BUNDLE} := ({', '.join('@' + path for path in candidates.values())}).\n"
+            f'Redirect "{bundle}" Print Assumptions {_BUNDLE}.\n'
+        )
+    else:
+        asked = "".join(f'Redirect "{reports[name]}" Print Assumptions {path}.\n' for name, path in candidates.items())
+    return asked + "".join(f'Redirect "{out}" Locate {name}.\n' for name, out in answers.items())
 
 
 def _read(redirected: Path) -> str:

@@ -204,15 +204,29 @@ def scan_open_proofs(text: str, *, source: str = "") -> OpenProofScan:
             qualified = ".".join([block for kind_, block in modules if kind_ != "Section"] + [shown])
             found.append((name, qualified, sentence, span, statement_text))
         i = j
-    for index, sentence in enumerate(sentences):
-        if index not in covered and _keyword(sentence) == "Admitted":
-            unsupported.append(
-                UnsupportedOpen(
-                    f"admitted@{_line_of(text, sentence.start)}",
-                    "an Admitted proof of a declaration the prover does not search",
-                    sentence.start,
-                )
-            )
+    unsupported.extend(_other_admits(text, sentences, covered))
+    unsupported.sort(key=lambda hole: hole.start)
+    return OpenProofScan(_open_proofs(text, found, source), unsupported)
+
+
+def _other_admits(text: str, sentences: list[Sentence], covered: set[int]) -> list[UnsupportedOpen]:
+    """Every `Admitted.` not among the `covered` sentence indices, as unsupported."""
+    return [
+        UnsupportedOpen(
+            f"admitted@{_line_of(text, sentence.start)}",
+            "an Admitted proof of a declaration the prover does not search",
+            sentence.start,
+        )
+        for index, sentence in enumerate(sentences)
+        if index not in covered and _keyword(sentence) == "Admitted"
+    ]
+
+
+def _open_proofs(
+    text: str, found: list[tuple[str, str, Sentence, tuple[int, int], str]], source: str
+) -> list[OpenProof]:
+    """Each found open proof with its header: the text before its statement, every earlier open
+    proof in it closed by `Admitted.` (so the header elaborates without them)."""
     opens: list[OpenProof] = []
     for index, (name, qualified, statement, span, statement_text) in enumerate(found):
         header_parts: list[str] = []
@@ -228,8 +242,7 @@ def scan_open_proofs(text: str, *, source: str = "") -> OpenProofScan:
             proof_opening=_proof_opening(text[span[0] : span[1]]),
         )
         opens.append(OpenProof(theorem, span, qualified_name=qualified, statement_start=statement.start))
-    unsupported.sort(key=lambda hole: hole.start)
-    return OpenProofScan(opens, unsupported)
+    return opens
 
 
 def _proof_opening(proof: str) -> str:

@@ -1,9 +1,12 @@
-"""A `coqidetop.opt` process and its XML protocol (Coq 8.16): calls, answers, feedback, goals.
+"""A `coqidetop.opt` process and its XML protocol (Coq 8.16): typed calls, answers, feedback, goals.
 
-One `CoqIdeTop` owns one process started with `-main-channel stdfds -async-proofs off`. `call`
-writes one `<call>` and reads until the matching top-level `<value>`, collecting the `<feedback>`
-messages in between. A process that dies raises `ProverCrashed`; one that does not answer within
-the wall-clock limit raises `ProverTimeout` (the caller decides whether to kill and restart it).
+One `CoqIdeTop` owns one process started with `-main-channel stdfds -async-proofs off`. Its calls
+(`init`, `add`, `edit_at`, `goals`, `query`, `status`) each write one `<call>`, read until the
+matching top-level `<value>` (collecting the `<feedback>` messages in between) and return a typed
+answer: what Coq gave back, or a `CoqFailure` (its message, location and last good state). All XML
+encoding and decoding lives here. A process that dies raises `ProverCrashed`; one that does not
+answer within the wall-clock limit raises `ProverTimeout` (with `interrupt_grace`, only after a
+SIGINT went unanswered that long too; the caller decides whether to kill and restart it).
 Call signatures: `coqidetop.opt --help-XML-protocol`; the encoding is Coq's dev/doc/xml-protocol.md.
 """
 
@@ -19,7 +22,7 @@ import tempfile
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence, TypeVar
 from xml.sax.saxutils import escape
 
 from prover.errors import ProverCrashed, ProverTimeout, ToolchainMissing
@@ -30,16 +33,14 @@ __all__ = [
     "CoqMessage",
     "CoqGoal",
     "CoqGoals",
-    "CallResult",
+    "CoqFailure",
+    "Added",
+    "Edited",
+    "GoalsAnswer",
+    "QueryAnswer",
+    "CoqStatus",
     "CoqIdeTop",
-    "xml_string",
-    "xml_int",
-    "xml_bool",
-    "xml_state_id",
-    "xml_pair",
-    "xml_unit",
     "richpp_text",
-    "parse_goals",
 ]
 
 log = logging.getLogger(__name__)
@@ -150,21 +151,95 @@ def parse_goals(value: ET.Element) -> CoqGoals | None:
 
 
 @dataclass(frozen=True)
-class CallResult:
-    """One call's answer.
+class CoqFailure:
+    """Coq's refusal of a call (`<value val="fail">`).
 
-    good: the call succeeded (`<value val="good">`).
-    value: the `<value>` element (its child is the payload).
-    error: Coq's message when not good (one line), else "".
-    error_state_id: with a failure, the last state Coq considers good (0 when none is given).
+    message: Coq's message in one line ("Coq reported an error" when it gave none).
+    state_id: the last state Coq considers good (0 when it names none).
+    location: (start, end) character offsets of the error in the sentence, when Coq gives them.
     messages: feedback messages received while the call ran.
     """
 
-    good: bool
-    value: ET.Element
-    error: str
-    error_state_id: int
+    message: str
+    state_id: int
+    location: tuple[int, int] | None
     messages: tuple[CoqMessage, ...]
+
+
+@dataclass(frozen=True)
+class Added:
+    """`Add`'s good answer: the new sentence's state id (Coq runs it only when asked for goals)."""
+
+    state_id: int
+    messages: tuple[CoqMessage, ...]
+
+
+@dataclass(frozen=True)
+class Edited:
+    """`Edit_at`'s good answer. cut: Coq cut the document at the state (`in_l`); False when it
+    answered with a focus instead (only with asynchronous proofs, which this client turns off)."""
+
+    cut: bool
+    messages: tuple[CoqMessage, ...]
+
+
+@dataclass(frozen=True)
+class GoalsAnswer:
+    """`Goal`'s good answer: the goals at the tip (None when no proof is open), and the feedback
+    messages of the sentences it ran (Coq executes lazily, so a sentence's output arrives here)."""
+
+    goals: CoqGoals | None
+    messages: tuple[CoqMessage, ...]
+
+
+@dataclass(frozen=True)
+class QueryAnswer:
+    """`Query`'s good answer: the messages the command printed (`Search`, `Check`...)."""
+
+    messages: tuple[CoqMessage, ...]
+
+
+@dataclass(frozen=True)
+class CoqStatus:
+    """`Status`'s good answer.
+
+    path: the open sections and modules, outermost first.
+    proof_name: the proof being edited, None when none is open.
+    all_proofs: every open proof's name.
+    proof_number: Coq's count of the proofs started so far.
+    """
+
+    path: tuple[str, ...]
+    proof_name: str | None
+    all_proofs: tuple[str, ...]
+    proof_number: int
+
+
+@dataclass(frozen=True)
+class _Reply:
+    """One call's raw answer: the `<value>` element and the feedback received while it ran."""
+
+    value: ET.Element
+    messages: tuple[CoqMessage, ...]
+
+    @property
+    def good(self) -> bool:
+        return self.value.get("val") == "good"
+
+    def failure(self) -> CoqFailure:
+        state = self.value.find("state_id")
+        start, end = self.value.get("loc_s"), self.value.get("loc_e")
+        location = (int(start), int(end)) if start is not None and end is not None else None
+        error = " ".join(richpp_text(self.value.find("richpp")).split())
+        return CoqFailure(
+            error or "Coq reported an error",
+            int(state.get("val", "0")) if state is not None else 0,
+            location,
+            self.messages,
+        )
+
+
+_Answer = TypeVar("_Answer")
 
 
 class CoqIdeTop:
@@ -178,10 +253,13 @@ class CoqIdeTop:
         command: Sequence[str] | None = None,
         env: Mapping[str, str] | None = None,
         extra_env: Mapping[str, str] | None = None,
+        interrupt_grace: float | None = None,
     ) -> None:
         """Start the process. `command` replaces the whole command line (tests use a fake server);
         `env`: its environment (default: this process's); `extra_env` adds variables (TMPDIR: where
-        CoqHammer's provers write their problem files)."""
+        CoqHammer's provers write their problem files). `interrupt_grace`: seconds a call that
+        overran its limit still gets after a SIGINT (None: no interrupt, `ProverTimeout` at once)."""
+        self.interrupt_grace = interrupt_grace
         env = dict(os.environ if env is None else env)
         env["PATH"] = HAMMER_LIBEXEC + os.pathsep + env.get("PATH", "")
         env.update(extra_env or {})
@@ -232,8 +310,58 @@ class CoqIdeTop:
         except (OSError, ValueError):
             return ""
 
-    def call(self, name: str, payload: str, *, timeout: float) -> CallResult:
-        """Send `<call val=name>payload</call>` and wait at most `timeout` wall seconds for its value."""
+    # ------------------------------------------------------------ typed calls
+    def init(self, *, timeout: float = 60) -> int:
+        """`Init`: the initial state id; `ProverCrashed` when Coq refuses."""
+        reply = self._exchange("Init", '<option val="none"/>', timeout)
+        if not reply.good:
+            raise ProverCrashed(f"coqidetop refused Init: {reply.failure().message}")
+        state = reply.value.find("state_id")
+        return int(state.get("val", "1")) if state is not None else 1
+
+    def add(self, sentence: str, *, after: int, timeout: float) -> Added | CoqFailure:
+        """`Add` one sentence after state `after`: its new state id, or Coq's refusal (a parse error)."""
+        payload = xml_pair(
+            xml_pair(
+                xml_pair(xml_pair(xml_string(sentence), xml_int(0)), xml_pair(xml_state_id(after), xml_bool(False))),
+                xml_int(0),
+            ),
+            xml_pair(xml_int(0), xml_int(0)),
+        )
+        return self._typed("Add", payload, timeout, _decode_added)
+
+    def edit_at(self, state_id: int, *, timeout: float) -> Edited | CoqFailure:
+        """`Edit_at`: drop every state after `state_id`."""
+        return self._typed(
+            "Edit_at", xml_state_id(state_id), timeout,
+            lambda reply: Edited(_child_union(reply.value) == "in_l", reply.messages),
+        )
+
+    def goals(self, *, timeout: float) -> GoalsAnswer | CoqFailure:
+        """`Goal`: run every pending sentence and return the goals at the tip, or the failure of
+        the first sentence that fails (its `state_id` is the last good state)."""
+        return self._typed("Goal", xml_unit(), timeout, lambda reply: GoalsAnswer(parse_goals(reply.value), reply.messages))
+
+    def query(self, command: str, *, at: int, timeout: float) -> QueryAnswer | CoqFailure:
+        """`Query`: run a query command (`Search ...`, `Check ...`) at state `at`, outside the document."""
+        payload = '<pair><route_id val="0"/>' + xml_pair(xml_string(command), xml_state_id(at)) + "</pair>"
+        return self._typed("Query", payload, timeout, lambda reply: QueryAnswer(reply.messages))
+
+    def status(self, *, timeout: float) -> CoqStatus | CoqFailure:
+        """`Status` (without forcing pending sentences): open blocks and proofs at the tip."""
+        return self._typed("Status", xml_bool(False), timeout, _decode_status)
+
+    def _typed(
+        self, name: str, payload: str, timeout: float, decode: Callable[[_Reply], _Answer]
+    ) -> _Answer | CoqFailure:
+        reply = self._exchange(name, payload, timeout)
+        return decode(reply) if reply.good else reply.failure()
+
+    # ------------------------------------------------------------ framing
+    def _exchange(self, name: str, payload: str, timeout: float) -> _Reply:
+        """Send `<call val=name>payload</call>` and wait at most `timeout` wall seconds for its value.
+        With `interrupt_grace`, a call that overruns is interrupted (SIGINT, as CoqIDE's Interrupt
+        button) and its answer awaited that many seconds more; `ProverTimeout` when none comes."""
         request = f'<call val="{name}">{payload}</call>'.encode()
         try:
             assert self._process.stdin is not None
@@ -241,9 +369,18 @@ class CoqIdeTop:
             self._process.stdin.flush()
         except (BrokenPipeError, OSError, ValueError) as broken:
             raise ProverCrashed(f"coqidetop died (cannot write): {self.stderr_tail()}") from broken
-        return self.await_value(timeout, what=name)
+        try:
+            return self._await_value(timeout, what=name)
+        except ProverTimeout:
+            if self.interrupt_grace is None:
+                raise
+        self.interrupt()
+        try:
+            return self._await_value(self.interrupt_grace, what="the interrupted command")
+        except (ProverTimeout, ProverCrashed):
+            raise ProverTimeout(f"coqidetop did not answer {name} within {timeout:.1f} s") from None
 
-    def await_value(self, timeout: float, *, what: str = "the pending call") -> CallResult:
+    def _await_value(self, timeout: float, *, what: str) -> _Reply:
         """Read until the next `<value>` (the answer to the call in flight), at most `timeout` seconds."""
         messages: list[CoqMessage] = []
         deadline = time.monotonic() + timeout
@@ -254,7 +391,7 @@ class CoqIdeTop:
                     if message is not None:
                         messages.append(message)
                 elif element.tag == "value":
-                    return _call_result(element, messages)
+                    return _Reply(element, tuple(messages))
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise ProverTimeout(f"coqidetop did not answer {what} within {timeout:.1f} s")
@@ -350,10 +487,26 @@ def _feedback_message(element: ET.Element) -> CoqMessage | None:
     return CoqMessage(level, richpp_text(message.find("richpp")).strip(), state_id)
 
 
-def _call_result(value: ET.Element, messages: list[CoqMessage]) -> CallResult:
-    if value.get("val") == "good":
-        return CallResult(True, value, "", 0, tuple(messages))
-    state = value.find("state_id")
-    state_id = int(state.get("val", "0")) if state is not None else 0
-    error = " ".join(richpp_text(value.find("richpp")).split())
-    return CallResult(False, value, error or "Coq reported an error", state_id, tuple(messages))
+def _decode_added(reply: _Reply) -> Added:
+    # <value val="good"><pair><state_id val="N"/><pair><union val="in_l"><unit/></union>...</pair></pair>
+    new_state = reply.value.find("pair/state_id")
+    if new_state is None:
+        raise ProverCrashed("coqidetop answered Add without a state id")
+    return Added(int(new_state.get("val", "0")), reply.messages)
+
+
+def _child_union(value: ET.Element) -> str | None:
+    union = value.find("union")
+    return union.get("val") if union is not None else None
+
+
+def _decode_status(reply: _Reply) -> CoqStatus:
+    # <status><list>path strings</list><option>proof name</option><list>all proofs</list><int>n</int></status>
+    status = reply.value.find("status")
+    if status is None:
+        raise ProverCrashed("coqidetop answered Status without <status>")
+    children = list(status)
+    path = tuple(s.text or "" for s in children[0].iter("string"))
+    name = children[1].find("string") if children[1].get("val") == "some" else None
+    all_proofs = tuple(s.text or "" for s in children[2].iter("string"))
+    return CoqStatus(path, name.text or "" if name is not None else None, all_proofs, int(children[3].text or "0"))

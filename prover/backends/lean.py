@@ -23,26 +23,30 @@ How a search talks to Lean (facts from REPL/Main.lean at v4.24.0 and its recorde
     in the header or statement, since options persist in every env built on the header's;
   * a finite `maxHeartbeats` (an unbounded `set_option maxHeartbeats 0` in a header is replaced),
     a wall-clock timeout per step and per command, a memory limit per process (a hard RLIMIT_AS
-    through lean-interact, and a soft limit that restarts the process between steps); a step that
-    hangs or crashes the REPL is a `Failed` outcome and the next call starts a new process.
+    and a soft limit past which lean-interact's `AutoLeanServer` restarts the process before a
+    request); a step that hangs or crashes the REPL is a `Failed` outcome. The process lifecycle,
+    the header envs that survive restarts and the standby that spares the search a re-import
+    after a timeout are in `lean_repl.py`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
-import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Mapping, Sequence
+
+from lean_interact.interface import Command, CommandResponse, LeanError, ProofStep, ProofStepResponse
 
 from search.types import Failed, FailureKind, Outcome, Progress, Proved, State, Theorem, Verdict
 
 from prover.backends.base import OpenTheorem, ParsedFile, UnsupportedProof, proof_for
+from prover.backends.lean_repl import LeanRepl, error_messages, lean_error, one_line
 from prover.backends.lean_source import (
     declared_name,
     find_open_declarations,
+    full_name_for_lookup,
     name_example,
     render_tactics,
     smuggled_command,
@@ -57,6 +61,7 @@ from prover.errors import InputError, ProverCrashed, ProverError, ProverTimeout,
 __all__ = [
     "ALLOWED_AXIOMS",
     "NATIVE_AXIOMS",
+    "LeanOptions",
     "LeanSettings",
     "LeanHandle",
     "LeanBackend",
@@ -89,17 +94,15 @@ _KERNEL_OPTION = re.compile(r"\bset_option\s+(debug\.[\w.]+|trust|compiler\.[\w.
 
 
 @dataclass(frozen=True)
-class LeanSettings:
-    """Everything a `LeanEnvironment` needs to start and bound the Lean REPL.
+class LeanOptions:
+    """How a Lean run is bounded and judged (everything but where Lean is and the step timeout).
 
-    layout: the Lean project (the REPL's working directory) and the REPL package inside it.
-    lake_path: the `lake` executable (lean-interact starts `lake env <repl binary>`).
-    step_timeout: wall-clock seconds one tactic may run; past it the REPL is killed and restarted.
     command_timeout: wall-clock seconds for a command (the header's imports, the final check).
     memory_limit_mb: hard address-space limit of the REPL process (RLIMIT_AS, set by lean-interact
         before Lean starts), None for none; past it Lean dies and is restarted.
-    memory_restart_mb: resident memory (process tree) past which the REPL is restarted between
-        steps, before it hits the hard limit; None means 80% of `memory_limit_mb` (or never).
+    memory_restart_fraction: the fraction of `memory_limit_mb` (resident, process tree) past which
+        lean-interact restarts the REPL before the next request (`AutoLeanServer`'s
+        `max_process_memory`); None: never. Without a hard limit there is no soft one either.
     max_heartbeats: the `maxHeartbeats` that replaces an unbounded `set_option maxHeartbeats 0`
         (Lean's default, 200000, applies when a header sets nothing).
     allow_native_decide: accept proofs that use `native_decide` (axiom `Lean.ofReduceBool`).
@@ -107,22 +110,28 @@ class LeanSettings:
         proof state for tactic `by sorry` (the default) and term-mode `sorry` alike.
     """
 
-    layout: LeanProjectLayout
-    lake_path: Path
-    step_timeout: float = 10.0
     command_timeout: float = 600.0
     memory_limit_mb: int | None = 16384
-    memory_restart_mb: float | None = None
+    memory_restart_fraction: float | None = 0.8
     max_heartbeats: int = 200000
     allow_native_decide: bool = False
     root_sorry: str = "by sorry"
 
-    @property
-    def restart_threshold_mb(self) -> float | None:
-        """Resident megabytes past which the process is restarted between steps."""
-        if self.memory_restart_mb is not None:
-            return self.memory_restart_mb
-        return 0.8 * self.memory_limit_mb if self.memory_limit_mb is not None else None
+
+@dataclass(frozen=True)
+class LeanSettings:
+    """Everything a `LeanEnvironment` needs to start and bound the Lean REPL.
+
+    layout: the Lean project (the REPL's working directory) and the REPL package inside it.
+    lake_path: the `lake` executable (lean-interact starts `lake env <repl binary>`).
+    step_timeout: wall-clock seconds one tactic may run; past it the REPL is killed and replaced.
+    options: the limits and acceptance rules (`LeanOptions`).
+    """
+
+    layout: LeanProjectLayout
+    lake_path: Path
+    step_timeout: float
+    options: LeanOptions = field(default_factory=LeanOptions)
 
 
 @dataclass(frozen=True)
@@ -168,19 +177,11 @@ class LeanBackend:
         project_dir: str | Path | None = None,
         repl_dir: str | Path | None = None,
         lake_path: str | Path | None = None,
-        memory_limit_mb: int | None = 16384,
-        memory_restart_mb: float | None = None,
-        max_heartbeats: int = 200000,
-        allow_native_decide: bool = False,
-        root_sorry: str = "by sorry",
+        options: LeanOptions | None = None,
     ) -> None:
         self.layout = project_layout(Path(project_dir) if project_dir else None, Path(repl_dir) if repl_dir else None)
         self._lake_path = Path(lake_path) if lake_path else None
-        self.memory_limit_mb = memory_limit_mb
-        self.memory_restart_mb = memory_restart_mb
-        self.max_heartbeats = max_heartbeats
-        self.allow_native_decide = allow_native_decide
-        self.root_sorry = root_sorry
+        self.options = options if options is not None else LeanOptions()
 
     def _lake(self) -> Path | None:
         return self._lake_path if self._lake_path is not None else find_lake()
@@ -229,16 +230,7 @@ class LeanBackend:
         self.check_toolchain()
         lake = self._lake()
         assert lake is not None  # check_toolchain raised otherwise
-        return LeanSettings(
-            layout=self.layout,
-            lake_path=lake,
-            step_timeout=step_timeout,
-            memory_limit_mb=self.memory_limit_mb,
-            memory_restart_mb=self.memory_restart_mb,
-            max_heartbeats=self.max_heartbeats,
-            allow_native_decide=self.allow_native_decide,
-            root_sorry=self.root_sorry,
-        )
+        return LeanSettings(layout=self.layout, lake_path=lake, step_timeout=step_timeout, options=self.options)
 
     def open_environment(self, *, step_timeout: float) -> "LeanEnvironment":
         """A new environment with its own REPL process (started lazily); close it with `close()`."""
@@ -268,30 +260,55 @@ class LeanBackend:
         return text
 
 
-@dataclass
-class _Generation:
-    """What one REPL process knows: its token and the ids it handed out."""
+_UNKNOWN_STATE = "Unknown proof state."
 
-    token: str = field(default_factory=lambda: uuid.uuid4().hex)
-    header_envs: dict[str, int | None] = field(default_factory=dict)  # header text -> env id
-    state_ids: dict[tuple[tuple[str, str], tuple[str, ...]], int] = field(default_factory=dict)
+ProofStateKey = tuple[tuple[str, str], tuple[str, ...]]
+"""(theorem (header, statement), tactic path from its root): a proof state in any process."""
+
+
+@dataclass
+class _ProcessIds:
+    """The proof-state ids one REPL process handed out (a counter per process: meaningless in another)."""
+
+    generation: str
+    states: dict[ProofStateKey, int] = field(default_factory=dict)
 
 
 class LeanEnvironment:
     """One Lean REPL process seen as a search environment (`search.types.Environment`).
 
-    The process is started on first use and restarted after a crash, a timeout or too much memory;
-    states of an earlier process are rebuilt by replaying their tactic paths.
+    The process (`lean_repl.LeanRepl`) is started on first use and replaced after a crash, a
+    timeout or too much memory; header envs survive in lean-interact's session cache, and states
+    of an earlier process (or another worker's) are rebuilt by replaying their tactic paths.
     """
 
     def __init__(self, settings: LeanSettings) -> None:
         self.settings = settings
-        self._server: Any = None  # lean_interact.LeanServer, imported lazily
-        self._config: Any = None
-        self._generation = _Generation()
+        options = settings.options
+        self._repl = LeanRepl(
+            settings.layout,
+            str(settings.lake_path),
+            memory_limit_mb=options.memory_limit_mb,
+            memory_restart_fraction=options.memory_restart_fraction,
+            command_timeout=options.command_timeout,
+        )
+        self._headers: dict[str, int | None] = {}  # header text -> session id of its env (None: empty header)
+        self._ids = _ProcessIds(generation="")
         self._theorems: dict[tuple[str, str], Theorem] = {}
-        self.restarts = 0  # processes started after the first one (for diagnostics and tests)
-        self._started_once = False
+
+    @property
+    def restarts(self) -> int:
+        """Processes started after the first one (restarts and standbys; for diagnostics and tests)."""
+        return max(self._repl.starts - 1, 0)
+
+    @property
+    def process_id(self) -> int | None:
+        """The live REPL's process id, None when none runs."""
+        return self._repl.process_id
+
+    def standby_ready(self) -> bool:
+        """True when a warm standby REPL waits to replace one a timeout kills (see `lean_repl`)."""
+        return self._repl.standby_ready()
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -302,153 +319,71 @@ class LeanEnvironment:
         self.close()
 
     def close(self) -> None:
-        """Stop the REPL process (and its children)."""
-        self._kill()
+        """Stop the REPL process (and its children, and the standby)."""
+        self._repl.close()
 
-    def _lean_config(self) -> Any:
-        if self._config is None:
-            from lean_interact import LeanREPLConfig, LocalProject
-
-            layout = self.settings.layout
-            try:
-                # A local project and a local REPL path: no git, no network, nothing built here.
-                self._config = LeanREPLConfig(
-                    project=LocalProject(
-                        directory=str(layout.project_dir), lake_path=str(self.settings.lake_path), auto_build=False
-                    ),
-                    local_repl_path=str(layout.repl_dir),
-                    build_repl=False,
-                    lake_path=str(self.settings.lake_path),
-                    memory_hard_limit_mb=self.settings.memory_limit_mb,
-                    # The upstream REPL reads neither option; they only exist in lean-interact's fork.
-                    enable_incremental_optimization=False,
-                    enable_parallel_elaboration=False,
-                )
-            except (ValueError, OSError) as failure:
-                raise ToolchainMissing(f"the Lean project cannot be used ({failure}): run `prove setup`") from failure
-        return self._config
-
-    def _ensure_server(self, *, check_memory: bool = True) -> Any:
-        """A live REPL: the current one, or a new one (new generation) when it died or, between steps, grew too big."""
-        if self._server is not None and self._server.is_alive():
-            if not check_memory or not self._over_memory():
-                return self._server
-            log.info("Lean REPL holds too much memory; restarting it")
-        self._start_server()
-        return self._server
-
-    def _over_memory(self) -> bool:
-        threshold = self.settings.restart_threshold_mb
-        return threshold is not None and self._server.get_memory_usage() > threshold
-
-    def _start_server(self) -> None:
-        from lean_interact import LeanServer
-
-        self._kill()
-        if self._started_once:
-            self.restarts += 1
-        self._started_once = True
-        self._generation = _Generation()
-        config = self._lean_config()
-        try:
-            self._server = LeanServer(config)
-        except FileNotFoundError as missing:
-            raise ToolchainMissing(f"cannot start the Lean REPL ({missing}): run `prove setup`") from missing
-        except ChildProcessError as failure:
-            raise ProverCrashed(f"the Lean REPL did not start: {_one_line(str(failure))}") from failure
-
-    def _kill(self) -> None:
-        """Forget the process: its ids die with it; the next request starts a new one."""
-        if self._server is not None:
-            server, self._server = self._server, None
-            server.kill()
-
-    def _run(self, request: Any, timeout: float) -> Any:
-        """Send one request; infrastructure failures become ProverTimeout/ProverCrashed (the process is dropped)."""
-        from pydantic import ValidationError
-
-        server = self._server
-        if server is None or not server.is_alive():
-            # Never start a process here: the request may carry ids of the process that died.
-            self._kill()
-            raise ProverCrashed("the Lean REPL is not running (it died between requests)")
-        timeout = budget.capped(timeout)  # nothing waits past the theorem's deadline
-        try:
-            return server.run(request, timeout=timeout)
-        except TimeoutError as timeout_error:
-            self._kill()
-            raise ProverTimeout(f"Lean did not answer within {timeout:g}s; the REPL was restarted") from timeout_error
-        except (ConnectionAbortedError, BrokenPipeError, ChildProcessError, OSError) as crash:
-            self._kill()
-            raise ProverCrashed(f"the Lean REPL died: {_one_line(str(crash))}") from crash
-        except (json.JSONDecodeError, ValidationError) as garbage:
-            self._kill()
-            raise ProverCrashed(f"the Lean REPL answered something unreadable: {_one_line(str(garbage))}") from garbage
+    def _known_states(self) -> dict[ProofStateKey, int]:
+        """The state ids of the live process (forgotten when the process changed)."""
+        generation = self._repl.generation
+        if self._ids.generation != generation:
+            self._ids = _ProcessIds(generation)
+        return self._ids.states
 
     # -- commands --------------------------------------------------------------------------------
 
     def _header_env(self, header: str) -> int | None:
-        """The env id of `header` in this process (elaborated on first use); None for an empty header."""
-        text = bounded_header(header, self.settings.max_heartbeats).strip()
-        if text in self._generation.header_envs:
-            return self._generation.header_envs[text]
-        env_id: int | None = None
+        """The session id of `header`'s env (elaborated on first use, kept across restarts by
+        lean-interact); None for an empty header."""
+        text = bounded_header(header, self.settings.options.max_heartbeats).strip()
+        if text not in self._headers:
+            self._headers[text] = self._elaborate_header(text) if text else None
+        session = self._headers[text]
+        self._repl.warm_session = session  # what a standby elaborates before it is needed
+        return session
+
+    def _elaborate_header(self, text: str) -> int:
         # A later theorem's header extends an earlier one (the earlier theorem is part of it):
         # elaborate only the extension on top of the earlier env instead of importing again.
         # Only at a line break (a command boundary) and never before an `import` (imports come first).
-        extended = [h for h in self._generation.header_envs if h and text.startswith(h + "\n")]
+        extended = [h for h in self._headers if h and text.startswith(h + "\n")]
         base = max(extended, key=len, default="")
         rest = text[len(base) :].strip()
         if base and re.match(r"(?:/-.*?-/\s*|--[^\n]*\n\s*)*import\b", rest, re.DOTALL):
             base, rest = "", text
-        if text:
-            from lean_interact import Command
+        request = Command(cmd=rest, env=self._headers[base]) if base else Command(cmd=text)
+        response = self._repl.run(request, self.settings.options.command_timeout, keep=True)
+        errors = error_messages(response)
+        if isinstance(response, LeanError) or errors:
+            if isinstance(response, CommandResponse):
+                self._repl.forget(response.env)
+            raise InputError(f"the file's header does not elaborate: {one_line(errors[0])}")
+        return response.env
 
-            request = Command(cmd=rest, env=self._generation.header_envs[base]) if base else Command(cmd=text)
-            response = self._run(request, self.settings.command_timeout)
-            message = _lean_error(response)
-            if message is not None:
-                raise InputError(f"the file's header does not elaborate: {_one_line(message)}")
-            errors = [m.data for m in response.messages if m.severity == "error"]
-            if errors:
-                raise InputError(f"the file's header does not elaborate: {_one_line(errors[0])}")
-            env_id = response.env
-        self._generation.header_envs[text] = env_id
-        return env_id
-
-    def _command(self, text: str, env: int | None, timeout: float) -> Any:
-        from lean_interact import Command
-
-        return self._run(Command(cmd=text, env=env), timeout)
+    def _command(self, text: str, env: int | None, *, keep: bool = False) -> CommandResponse | LeanError:
+        return self._repl.run(Command(cmd=text, env=env), self.settings.options.command_timeout, keep=keep)
 
     def start(self, theorem: Theorem) -> State:
         """Elaborate `<statement> by sorry` on the header's env; the sorry's proof state is the root."""
         key = (theorem.header, theorem.statement)
         self._theorems[key] = theorem
-        self._ensure_server()
+        self._repl.ensure()
         proof_state, goal = self._root(theorem)
-        return State(goals=(goal,), path=(), handle=LeanHandle(self._generation.token, proof_state, key))
+        return State(goals=(goal,), path=(), handle=LeanHandle(self._repl.generation, proof_state, key))
 
     def _root(self, theorem: Theorem) -> tuple[int, str]:
-        key = (theorem.header, theorem.statement)
         env = self._header_env(theorem.header)
-        statement = theorem.statement.rstrip()
-        if not statement.endswith(":="):
-            statement += " :="
-        statement = bounded_header(statement, self.settings.max_heartbeats)
-        response = self._command(f"{statement} {self.settings.root_sorry}", env, self.settings.command_timeout)
-        message = _lean_error(response)
-        if message is not None:
-            raise InputError(f"{theorem.name}: the statement does not elaborate: {_one_line(message)}")
-        errors = [m.data for m in response.messages if m.severity == "error"]
-        if errors:
-            raise InputError(f"{theorem.name}: the statement does not elaborate: {_one_line(errors[0])}")
+        statement = bounded_header(_with_assign(theorem.statement), self.settings.options.max_heartbeats)
+        response = self._command(f"{statement} {self.settings.options.root_sorry}", env)
+        errors = error_messages(response)
+        if isinstance(response, LeanError) or errors:
+            raise InputError(f"{theorem.name}: the statement does not elaborate: {one_line(errors[0])}")
         sorries = [s for s in response.sorries if s.proof_state is not None]
         if not sorries:
             raise InputError(f"{theorem.name}: Lean gave no proof state for the statement")
         # Our placeholder comes last in the command; a sorry inside the statement would come earlier.
         root = max(sorries, key=lambda s: (s.start_pos.line, s.start_pos.column) if s.start_pos else (0, 0))
-        self._generation.state_ids[(key, ())] = root.proof_state
+        assert root.proof_state is not None  # filtered above
+        self._known_states()[((theorem.header, theorem.statement), ())] = root.proof_state
         return root.proof_state, root.goal
 
     # -- steps -----------------------------------------------------------------------------------
@@ -462,27 +397,33 @@ class LeanEnvironment:
         if budget.expired():
             return Failed("the theorem's time budget is spent", FailureKind.INTERRUPTED)
         key = self._theorem_key(state)
-        self._ensure_server()
+        self._repl.ensure()
         proof_state = self._resolve(state, key)
         try:
-            response = self._proof_step(proof_state, tactic, self.settings.step_timeout)
+            generation = self._repl.generation
+            response = self._proof_step(proof_state, tactic)
+            if lean_error(response) == _UNKNOWN_STATE:
+                # The process lost the state (it should not: start a new one), or lean-interact
+                # replaced it under the request (memory): rebuild the state by replay, once.
+                if self._repl.generation == generation:
+                    self._repl.restart()
+                response = self._proof_step(self._resolve(state, key), tactic)
         except ProverTimeout:
             # The REPL was killed at the wall-clock limit (Lean has no per-tactic timeout to tell
             # a slow tactic from a busy machine): transient, tried once more.
             return Failed(f"timeout: the tactic ran longer than {self.settings.step_timeout:g}s", FailureKind.INTERRUPTED)
         except ProverCrashed as crash:
             return Failed(f"the tactic crashed the Lean REPL: {crash}", FailureKind.PROCESS_LOST)
-        if _lean_error(response) == "Unknown proof state.":
-            # The process lost the state (it should not): rebuild it in a new process, once.
-            self._kill()
-            proof_state = self._resolve(state, key)
-            response = self._proof_step(proof_state, tactic, self.settings.step_timeout)
         return self._outcome(state, tactic, response, key)
 
-    def _proof_step(self, proof_state: int, tactic: str, timeout: float) -> Any:
-        from lean_interact import ProofStep
-
-        return self._run(ProofStep(proof_state=proof_state, tactic=tactic), timeout)
+    def _proof_step(self, proof_state: int, tactic: str) -> ProofStepResponse | LeanError:
+        """One ProofStep; `Unknown proof state.` when the process changed under the request
+        (lean-interact restarts it before a request past the memory limit: the id meant nothing there)."""
+        generation = self._repl.generation
+        response = self._repl.run(ProofStep(proof_state=proof_state, tactic=tactic), self.settings.step_timeout)
+        if self._repl.generation != generation:
+            return LeanError(message=_UNKNOWN_STATE)
+        return response
 
     def _refusal(self, tactic: str) -> str | None:
         if not tactic.strip():
@@ -492,7 +433,7 @@ class LeanEnvironment:
         meta = _META_TACTIC.search(tactic)
         if meta is not None:
             return f"`{meta.group(1)}` is refused in a proof step: it runs meta-code or changes options"
-        if not self.settings.allow_native_decide and _NATIVE_DECIDE.search(tactic):
+        if not self.settings.options.allow_native_decide and _NATIVE_DECIDE.search(tactic):
             return "native_decide is refused: it trusts the compiler (axiom Lean.ofReduceBool), not the kernel"
         if _SORRY_TOKEN.search(tactic):
             return "sorry/admit is not a proof step"
@@ -501,12 +442,14 @@ class LeanEnvironment:
             return f"a proof step may not start a new command ({command})"
         return None
 
-    def _outcome(self, state: State, tactic: str, response: Any, key: tuple[str, str]) -> Outcome:
+    def _outcome(
+        self, state: State, tactic: str, response: ProofStepResponse | LeanError, key: tuple[str, str]
+    ) -> Outcome:
         path = state.path + (tactic,)
         outcome = step_outcome(response, path)
-        if isinstance(outcome, Progress):
-            self._generation.state_ids[(key, path)] = response.proof_state
-            handle = LeanHandle(self._generation.token, response.proof_state, key)
+        if isinstance(outcome, Progress) and isinstance(response, ProofStepResponse):
+            self._known_states()[(key, path)] = response.proof_state
+            handle = LeanHandle(self._repl.generation, response.proof_state, key)
             return Progress(replace(outcome.state, handle=handle))
         return outcome
 
@@ -519,27 +462,26 @@ class LeanEnvironment:
         raise ProverError("a Lean state without a handle can be replayed only when one theorem was started")
 
     def _resolve(self, state: State, key: tuple[str, str]) -> int:
-        """The id of `state` in the current process, replaying its path when it comes from another."""
+        """The id of `state` in the live process, replaying its path when it comes from another."""
         handle = state.handle
-        self._ensure_server(check_memory=False)  # the caller checked memory; a restart now would loop
-        if isinstance(handle, LeanHandle) and handle.generation == self._generation.token:
+        if isinstance(handle, LeanHandle) and handle.generation == self._repl.generation:
             return handle.proof_state
-        known = self._generation.state_ids
-        if (key, ()) not in known:
-            self._root(self._theorems[key])
-        current = known[(key, ())]
+        known = self._known_states()
+        current = known.get((key, ()))
+        if current is None:
+            current, _ = self._root(self._theorems[key])
+            known = self._known_states()
         for depth, tactic in enumerate(state.path, start=1):
             prefix = state.path[:depth]
             if (key, prefix) in known:
                 current = known[(key, prefix)]
                 continue
-            response = self._proof_step(current, tactic, self.settings.step_timeout)
-            message = _lean_error(response)
-            errors = [m.data for m in response.messages if m.severity == "error"] if message is None else [message]
-            if errors or not response.goals:
+            response = self._proof_step(current, tactic)
+            errors = error_messages(response)
+            if isinstance(response, LeanError) or errors or not response.goals:
                 raise ProverCrashed(
                     f"replaying a proof state failed at step {depth} ({tactic!r}): "
-                    f"{_one_line(errors[0]) if errors else 'no goals left'}"
+                    f"{one_line(errors[0]) if errors else 'no goals left'}"
                 )
             current = response.proof_state
             known[(key, prefix)] = current
@@ -550,62 +492,82 @@ class LeanEnvironment:
 
     def verify(self, theorem: Theorem, proof: Sequence[str]) -> Verdict:
         """Re-elaborate the whole theorem with `proof` on the header's env and check errors, sorry, axioms."""
-        for tactic in proof:
-            refusal = self._refusal(tactic)
-            if refusal is not None:
-                return Verdict(accepted=False, reason=refusal)
-        option = _KERNEL_OPTION.search(theorem.header) or _KERNEL_OPTION.search(theorem.statement)
-        if option is not None:
-            return Verdict(accepted=False, reason=f"the file sets `{option.group(1)}`, which weakens the kernel check")
+        refusal = self._verify_refusal(theorem, proof)
+        if refusal is not None:
+            return Verdict(accepted=False, reason=refusal)
         # The statement cannot change: the command is the statement's own text followed by the
         # rendered tactics, and no tactic may start a command (`_refusal`, `smuggled_command`).
-        statement = theorem.statement.rstrip()
-        if not statement.endswith(":="):
-            statement += " :="
-        statement = bounded_header(statement, self.settings.max_heartbeats)
+        statement = bounded_header(_with_assign(theorem.statement), self.settings.options.max_heartbeats)
         command = f"{statement} {render_tactics(proof)}"
-        self._ensure_server()
+        self._repl.ensure()
         env = self._header_env(theorem.header)
-        response = self._command(command, env, self.settings.command_timeout)
-        rejection = command_rejection(response)
-        if rejection is not None:
-            return Verdict(accepted=False, reason=rejection)
-        keyword, name = declared_name(statement)
+        _, name = declared_name(statement)
         if name is None:
             # An example has no name to ask about: check a named copy of the same text.
-            fresh = "neuroprove_checked_example"
-            named = name_example(command, fresh)
-            response = self._command(named, env, self.settings.command_timeout)
+            name = "neuroprove_checked_example"
+            rejection = command_rejection(self._command(command, env))
+            if rejection is not None:
+                return Verdict(accepted=False, reason=rejection)
+            command = name_example(command, name)
+        # Kept in the session cache while its axioms are asked: a memory restart in between
+        # re-elaborates it instead of leaving a dangling env id.
+        response = self._command(command, env, keep=True)
+        try:
             rejection = command_rejection(response)
             if rejection is not None:
                 return Verdict(accepted=False, reason=rejection)
-            name = fresh
-        axioms_response = self._command(f"#print axioms {name}", response.env, self.settings.command_timeout)
-        if _lean_error(axioms_response) is not None:
-            return Verdict(accepted=False, reason=f"#print axioms failed: {_lean_error(axioms_response)}")
-        axioms = parse_axioms([m.data for m in axioms_response.messages if m.severity == "info"])
+            assert isinstance(response, CommandResponse)  # command_rejection refuses a LeanError
+            # By its full name from the root: from inside `namespace X` the written name may
+            # resolve to another declaration, and a `protected` one is not found by it at all.
+            lookup = full_name_for_lookup(theorem.header, name)
+            return self._axioms_verdict(self._command(f"#print axioms {lookup}", response.env))
+        finally:
+            if isinstance(response, CommandResponse):
+                self._repl.forget(response.env)
+
+    def _verify_refusal(self, theorem: Theorem, proof: Sequence[str]) -> str | None:
+        """Why `proof` is refused without asking Lean (a refused step, a kernel-weakening option)."""
+        for tactic in proof:
+            refusal = self._refusal(tactic)
+            if refusal is not None:
+                return refusal
+        option = _KERNEL_OPTION.search(theorem.header) or _KERNEL_OPTION.search(theorem.statement)
+        if option is not None:
+            return f"the file sets `{option.group(1)}`, which weakens the kernel check"
+        return None
+
+    def _axioms_verdict(self, response: CommandResponse | LeanError) -> Verdict:
+        """The verdict from a `#print axioms` answer: accepted when every axiom is allowed."""
+        if isinstance(response, LeanError):
+            return Verdict(accepted=False, reason=f"#print axioms failed: {response.message}")
+        axioms = parse_axioms([m.data for m in response.messages if m.severity == "info"])
         if axioms is None:
-            errors = [m.data for m in axioms_response.messages if m.severity == "error"]
-            detail = _one_line(errors[0]) if errors else "no answer"
+            errors = error_messages(response)
+            detail = one_line(errors[0]) if errors else "no answer"
             return Verdict(accepted=False, reason=f"could not read the proof's axioms: {detail}")
-        allowed = ALLOWED_AXIOMS | (NATIVE_AXIOMS if self.settings.allow_native_decide else frozenset())
+        allowed = ALLOWED_AXIOMS | (NATIVE_AXIOMS if self.settings.options.allow_native_decide else frozenset())
         extra = sorted(set(axioms) - allowed)
         if extra:
             return Verdict(accepted=False, reason=f"the proof uses axioms outside the allowed set: {', '.join(extra)}", axioms=axioms)
         return Verdict(accepted=True, axioms=axioms)
 
 
-def step_outcome(response: Any, path: tuple[str, ...]) -> Outcome:
+def _with_assign(statement: str) -> str:
+    """The statement ending in `:=` (the proof follows it)."""
+    statement = statement.rstrip()
+    return statement if statement.endswith(":=") else statement + " :="
+
+
+def step_outcome(response: ProofStepResponse | LeanError, path: tuple[str, ...]) -> Outcome:
     """What a ProofStep answer means for the search (`path` includes the tactic just run).
 
     Proved only with no REPL error, no error message, no sorry, no goals and
     `proofStatus == "Completed"`: empty goals alone also come with errors (the error is reported
     and the goal closed with a synthetic sorry), leftover metavariables and failed kernel checks.
     """
-    message = _lean_error(response)
-    if message is not None:
-        return Failed(message.removeprefix("Lean error:\n"))
-    errors = [m.data for m in response.messages if m.severity == "error"]
+    if isinstance(response, LeanError):
+        return Failed(response.message.removeprefix("Lean error:\n"))
+    errors = error_messages(response)
     if errors:
         return Failed(errors[0])
     if response.sorries or "sorry" in response.proof_status:
@@ -617,26 +579,13 @@ def step_outcome(response: Any, path: tuple[str, ...]) -> Outcome:
     return Failed(f"no goals left but the proof is not complete: {response.proof_status}", FailureKind.REFUSED)
 
 
-def command_rejection(response: Any) -> str | None:
+def command_rejection(response: CommandResponse | LeanError) -> str | None:
     """Why a command's answer is not a clean proof (a Lean error, an error message, a sorry), or None."""
-    message = _lean_error(response)
-    if message is not None:
-        return _one_line(message)
-    errors = [m.data for m in response.messages if m.severity == "error"]
+    if isinstance(response, LeanError):
+        return one_line(response.message)
+    errors = error_messages(response)
     if errors:
-        return f"Lean rejects the proof: {_one_line(errors[0])}"
+        return f"Lean rejects the proof: {one_line(errors[0])}"
     if response.sorries or any(m.data in _SORRY_WARNINGS for m in response.messages):
         return "the proof contains sorry"
     return None
-
-
-def _lean_error(response: Any) -> str | None:
-    """The message of a REPL-level error (`{"message": ...}`), or None for a normal answer."""
-    from lean_interact.interface import LeanError
-
-    return response.message if isinstance(response, LeanError) else None
-
-
-def _one_line(text: str, limit: int = 300) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"

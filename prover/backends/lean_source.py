@@ -18,6 +18,9 @@ __all__ = [
     "find_open_declarations",
     "unsearched_sorries",
     "declared_name",
+    "open_namespaces",
+    "qualified_name",
+    "full_name_for_lookup",
     "name_example",
     "split_tactics",
     "render_tactics",
@@ -196,7 +199,6 @@ def find_open_declarations(text: str) -> list[OpenDeclaration]:
             if name_match is None:
                 continue
             name = name_match.group("name")
-        namespaces = [part for kind, scope_name in scopes if kind == "namespace" for part in scope_name.split(".")]
         start = _doc_comment_start(text, masked, line_start)
         found.append(
             OpenDeclaration(
@@ -206,7 +208,7 @@ def find_open_declarations(text: str) -> list[OpenDeclaration]:
                 statement=text[start:proof_at],
                 proof_span=span,
                 indent=match.group("indent"),
-                qualified_name=name[len("_root_.") :] if name.startswith("_root_.") else ".".join([*namespaces, name]),
+                qualified_name=qualified_name(name, _namespaces(scopes)),
             )
         )
     return found
@@ -231,6 +233,36 @@ def _follow_scope(scopes: list[tuple[str, str]], kind: str, name: str) -> None:
         scopes.append((kind, name))
     elif scopes:
         scopes.pop()
+
+
+def _namespaces(scopes: Sequence[tuple[str, str]]) -> list[str]:
+    """The namespace components of open scopes, outermost first (sections do not qualify names)."""
+    return [part for kind, name in scopes if kind == "namespace" for part in name.split(".") if part]
+
+
+def open_namespaces(text: str) -> list[str]:
+    """The namespace components open at the end of `text` (a file's text before a declaration)."""
+    masked = mask_comments_and_strings(text)
+    scopes: list[tuple[str, str]] = []
+    for line_start in _line_starts(masked):
+        scope = _SCOPE.match(masked, line_start)
+        if scope is not None:
+            _follow_scope(scopes, scope.group("kind"), scope.group("name"))
+    return _namespaces(scopes)
+
+
+def qualified_name(name: str, namespaces: Sequence[str]) -> str:
+    """The full name of `name` declared inside `namespaces` (`A.B.name`; `_root_.x` is `x`)."""
+    if name.startswith("_root_."):
+        return name[len("_root_.") :]
+    return ".".join([*namespaces, name])
+
+
+def full_name_for_lookup(header: str, name: str) -> str:
+    """How a command run after `header` names the declaration `name` declared right after it so
+    that Lean finds exactly that one: `_root_.` and its full name. From inside `namespace X`, the
+    written name may resolve to another declaration, and a `protected` one is not found by it."""
+    return "_root_." + qualified_name(name, open_namespaces(header))
 
 
 def declared_name(statement: str) -> tuple[str, str | None]:

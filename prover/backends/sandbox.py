@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Mapping, Sequence
 
-__all__ = ["ProcessSandbox", "run_in_group"]
+__all__ = ["ProcessSandbox", "run_in_group", "kill_process_group_members"]
 
 
 class ProcessSandbox:
@@ -84,3 +84,24 @@ def _kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def kill_process_group_members(leader: int) -> int:
+    """SIGKILL every process in `leader`'s process group except the leader (the helpers CoqHammer
+    forks, premise selection and provers, which outlive an interrupted `hammer`); how many."""
+    killed = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == leader:
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            group = int(stat.rsplit(")", 1)[1].split()[2])
+        except (OSError, ValueError, IndexError):
+            continue
+        if group == leader:
+            try:
+                os.kill(int(entry.name), signal.SIGKILL)
+                killed += 1
+            except ProcessLookupError:
+                pass
+    return killed

@@ -31,7 +31,7 @@ from prover.backends.coq import goal_texts, coq_preamble
 from prover.backends.coq_parse import THEOREM_KEYWORDS
 from prover.backends.coq_sentences import Sentence, SentenceSyntaxError, split_sentences, strip_comments
 from prover.backends.coq_tactics import TacticRefused, tactic_sentences
-from prover.backends.coq_xml import CoqGoals, CoqIdeTop, parse_goals, xml_bool, xml_int, xml_pair, xml_state_id, xml_string, xml_unit
+from prover.backends.coq_xml import CoqFailure, CoqGoals, CoqIdeTop
 from prover.data.rows import NO_GOALS, TraceRow
 from prover.errors import ProverCrashed, ProverTimeout
 
@@ -184,12 +184,11 @@ class CoqTracer:
     def _fresh(self, cwd: str | None, extra_args: Sequence[str] = ()) -> CoqIdeTop:
         self.close()
         top = CoqIdeTop(cwd=cwd, extra_args=extra_args)
-        init = top.call("Init", '<option val="none"/>', timeout=60)
-        if not init.good:
+        try:
+            self._tip = top.init(timeout=60)
+        except ProverCrashed:
             top.close()
-            raise ProverCrashed(f"coqidetop refused Init: {init.error}")
-        state = init.value.find("state_id")
-        self._tip = int(state.get("val", "1")) if state is not None else 1
+            raise
         self._top = top
         return top
 
@@ -200,46 +199,35 @@ class CoqTracer:
             self._at = at
         top = self._top
         assert top is not None
-        payload = xml_pair(
-            xml_pair(
-                xml_pair(xml_pair(xml_string(sentence), xml_int(0)), xml_pair(xml_state_id(self._tip), xml_bool(False))),
-                xml_int(0),
-            ),
-            xml_pair(xml_int(0), xml_int(0)),
-        )
         previous = self._tip
         try:
-            added = top.call("Add", payload, timeout=self.sentence_timeout)
-            if not added.good:
+            added = top.add(sentence, after=self._tip, timeout=self.sentence_timeout)
+            if isinstance(added, CoqFailure):
                 self._back_to(previous)
-                raise _FileFailed(f"error: {added.error[:300]}")
-            new_state = added.value.find("pair/state_id")
-            if new_state is None:
-                raise _FileFailed("crash: Add answered without a state id")
-            self._tip = int(new_state.get("val", "0"))
-            answer = top.call("Goal", xml_unit(), timeout=self.sentence_timeout)
+                raise _FileFailed(f"error: {added.message[:300]}")
+            self._tip = added.state_id
+            answer = top.goals(timeout=self.sentence_timeout)
         except ProverTimeout:
             self.close()
             raise _FileFailed(f"timeout: a sentence ran over {self.sentence_timeout:.0f} s") from None
         except ProverCrashed as crash:
             self.close()
             raise _FileFailed(f"crash: {str(crash)[:200]}") from None
-        if not answer.good:
+        if isinstance(answer, CoqFailure):
             self._back_to(previous)
-            raise _FileFailed(f"error: {answer.error[:300]}")
-        return parse_goals(answer.value)
+            raise _FileFailed(f"error: {answer.message[:300]}")
+        return answer.goals
 
     def _back_to(self, state_id: int) -> None:
         """Cut the document back to `state_id` after a failed sentence, so replay can go on."""
         assert self._top is not None
         try:
-            answer = self._top.call("Edit_at", xml_state_id(state_id), timeout=self.sentence_timeout)
+            answer = self._top.edit_at(state_id, timeout=self.sentence_timeout)
         except (ProverTimeout, ProverCrashed) as broken:
             self.close()
             raise _FileFailed(f"crash: cannot cut back after a failure ({broken})") from None
-        union = answer.value.find("union")
-        if not answer.good or union is None or union.get("val") != "in_l":
-            raise _FileFailed(f"crash: Edit_at answered unexpectedly: {answer.error or 'focus'}")
+        if isinstance(answer, CoqFailure) or not answer.cut:
+            raise _FileFailed(f"crash: Edit_at answered unexpectedly: {answer.message if isinstance(answer, CoqFailure) else 'focus'}")
         self._tip = state_id
 
     # ------------------------------------------------------------ files

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Literal, Sequence
 
 from prover.errors import InputError
+from prover.jsonl import read_jsonl
 
 __all__ = [
     "NO_GOALS",
@@ -132,15 +133,7 @@ def read_rows(path: str | os.PathLike[str]) -> Iterator[TraceRow]:
         file = file / "rows.jsonl"
     if not file.exists():
         raise InputError(f"{file}: no such file of trace rows")
-    with file.open() as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                data = json.loads(line)
-            except json.JSONDecodeError as bad:
-                raise InputError(f"{file}:{number}: not JSON ({bad})") from None
-            yield TraceRow.from_json(data)
+    yield from read_jsonl(file, TraceRow.from_json)
 
 
 def write_rows(path: str | os.PathLike[str], rows: Iterable[TraceRow], *, append: bool = False) -> int:

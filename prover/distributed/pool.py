@@ -1,10 +1,11 @@
-"""A pool of provers as Ray actors for batch evaluation; the only module besides `rollouts` that imports ray.
+"""A pool of provers as Ray actors for batch evaluation (with `inference` and `rollouts`, the only modules that import ray).
 
 Each actor takes one CPU and owns one prover (and so one proof-assistant process). The driver
 keeps at most one job in flight per actor, writes each row as it comes back, and, when an actor's
 process dies (killed, out of memory), lets Ray restart the actor and retries that job once; a
 second death on the same job is recorded as an "error" row. Local Ray starts quietly without a
-dashboard; `address` joins an existing cluster instead.
+dashboard; `address` joins an existing cluster instead. With `shared_inference` the provers'
+`hf:` models are loaded once, in `prover.distributed.inference` actors that batch their requests.
 """
 
 from __future__ import annotations
@@ -74,25 +75,37 @@ def run_on_ray(
     address: str | None,
     record: Callable[[ResultRow], None],
     on_start: Callable[[Job], None] | None = None,
-) -> None:
+    shared_inference: bool = False,
+    backend: str = "coq",
+) -> list[dict[str, Any]]:
     """Run `jobs` on `workers` prover actors, calling `record(row)` in the driver as each finishes.
 
-    Returns when every job has a row. On Ctrl-C (KeyboardInterrupt) or any error the actors are
-    killed and a Ray this call started is shut down before the exception propagates. A
-    `ProverError` raised inside a worker (a missing toolchain) aborts the run with that error.
+    Returns when every job has a row, with the shared inference actors' statistics (empty without
+    `shared_inference`). On Ctrl-C (KeyboardInterrupt) or any error the actors are killed and a
+    Ray this call started is shut down before the exception propagates. A `ProverError` raised
+    inside a worker (a missing toolchain) aborts the run with that error.
     """
     started = connect(address=address, num_cpus=workers)
     actors: list[Any] = []
+    models: list[Any] = []
     try:
+        provers = min(workers, len(jobs))
+        factory = prover_factory
+        if shared_inference:
+            from prover.distributed.inference import ServedModelsFactory, start_inference
+
+            served, models = start_inference(config, backend, provers=provers)
+            factory = ServedModelsFactory(prover_factory, served)
         remote_actor = ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=0)(ProverActor)
-        actors = [remote_actor.remote(prover_factory, config) for _ in range(min(workers, len(jobs)))]
+        actors = [remote_actor.remote(factory, config) for _ in range(provers)]
         _drive(actors, deque(jobs), record, on_start)
         # Finished normally: let each prover stop its proof assistant before the actor goes.
         # (After Ctrl-C or an error the actors are killed at once; a proof assistant whose
         # parent died sees its input close and exits.)
         ray.wait([actor.close.remote() for actor in actors], num_returns=len(actors), timeout=_CLOSE_SECONDS)
+        return ray.get([model.stats.remote() for model in models], timeout=_CLOSE_SECONDS)
     finally:
-        for actor in actors:
+        for actor in actors + models:
             ray.kill(actor, no_restart=True)
         if started:
             ray.shutdown()

@@ -26,6 +26,7 @@ from search.executor import Job
 from search.types import Environment, Failed, Outcome, Progress, State, Theorem
 
 from prover.backends import get_backend
+from prover.config import PROVER_DEFAULTS
 from prover.errors import ProverCrashed, ProverError
 from prover.distributed.cluster import connect
 
@@ -42,7 +43,7 @@ class BackendEnvironmentFactory:
     """
 
     backend: str
-    step_timeout: float = 10.0
+    step_timeout: float = PROVER_DEFAULTS.step_timeout
     coq_args: tuple[str, ...] = ()
 
     def __call__(self) -> Environment:

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from prover.config import ProverConfig, make_config
+from prover.cli_options import ProverOptions, prover_options
 from prover.errors import InputError
 from prover.eval.datasets import dataset_label, load_dataset, select_problems
 from prover.eval.progress import RichProgress
@@ -16,14 +16,18 @@ from prover.eval.runner import EvalOutcome, run_evaluation
 
 __all__ = ["register", "eval_command"]
 
-_DEFAULTS = ProverConfig()
-
-
 def register(app: typer.Typer) -> None:
     """Add the `eval` command to the `prove` application."""
     app.command("eval")(eval_command)
 
 
+@prover_options(
+    help={
+        "budget_seconds": "Search seconds per problem and attempt.",
+        "max_expansions": "Tactic steps per problem and attempt (default: no limit).",
+        "seed": "Seed of attempt 0; attempt k uses seed + k.",
+    }
+)
 def eval_command(
     dataset: Annotated[
         str,
@@ -34,31 +38,18 @@ def eval_command(
     limit: Annotated[Optional[int], typer.Option(help="Only the first N problems (sorted by id).")] = None,
     only: Annotated[Optional[list[str]], typer.Option("--only", help="Only problems whose id matches this glob (repeatable).")] = None,
     workers: Annotated[int, typer.Option(help="Parallel provers; 1 runs in this process without Ray.")] = 1,
-    budget_seconds: Annotated[float, typer.Option(help="Search seconds per problem and attempt.")] = _DEFAULTS.budget_seconds,
     attempts: Annotated[int, typer.Option(help="Independent attempts (seeds) per problem, for pass@k.")] = 1,
     ray_address: Annotated[Optional[str], typer.Option(help="Join this Ray cluster (e.g. ray://host:10001 or auto) instead of a local one.")] = None,
-    search: Annotated[str, typer.Option(help="Search algorithm: best_first or mcts.")] = _DEFAULTS.search,
-    policy: Annotated[str, typer.Option(help="Policy spec, e.g. portfolio.")] = _DEFAULTS.policy,
-    value: Annotated[str, typer.Option(help="Value function spec for MCTS.")] = _DEFAULTS.value,
-    max_expansions: Annotated[Optional[int], typer.Option(help="Tactic steps per problem and attempt.")] = None,
-    step_timeout: Annotated[float, typer.Option(help="Seconds one tactic may run.")] = _DEFAULTS.step_timeout,
-    seed: Annotated[int, typer.Option(help="Seed of attempt 0; attempt k uses seed + k.")] = _DEFAULTS.seed,
-    backend: Annotated[str, typer.Option(help="coq, lean, or auto.")] = "auto",
     data_dir: Annotated[Optional[Path], typer.Option(help="A local copy of the dataset instead of fetching it.")] = None,
     cache_dir: Annotated[Optional[Path], typer.Option(help="Where fetched datasets are kept (default ~/.cache/neuroprove).")] = None,
     retry_errors: Annotated[bool, typer.Option("--retry-errors", help="On resume, run again the problems recorded as errors.")] = False,
+    shared_inference: Annotated[bool, typer.Option("--shared-inference", help="Load each hf: model once per GPU (one in all on CPUs) in a Ray actor that batches the workers' requests, not once per worker.")] = False,
+    *,
+    prover: ProverOptions,
 ) -> None:
     """Evaluate the prover on a dataset; rows are saved as each problem finishes, and a rerun resumes."""
-    config = make_config(
-        backend=backend,
-        policy=policy,
-        value=value,
-        search=search,
-        budget_seconds=budget_seconds,
-        max_expansions=max_expansions,
-        step_timeout=step_timeout,
-        seed=seed,
-    )
+    config = prover.config()
+    backend = config.backend
     problems = load_dataset(dataset, split=split, backend=backend, data_dir=data_dir, cache_dir=cache_dir)
     problems = select_problems(problems, only=only or (), limit=limit)
     if not problems:
@@ -75,6 +66,7 @@ def eval_command(
         ray_address=ray_address,
         progress=RichProgress(console, enabled=console.is_terminal),
         retry_errors=retry_errors,
+        shared_inference=shared_inference,
     )
     _print_summary(outcome)
     if outcome.interrupted:

@@ -13,7 +13,6 @@ directory (`$NEUROPROVE_CACHE`, else `$XDG_CACHE_HOME/neuroprove`, else `~/.cach
 from __future__ import annotations
 
 import fnmatch
-import json
 import logging
 import os
 import shutil
@@ -28,6 +27,7 @@ from search.types import Theorem
 from prover.backends import get_backend
 from prover.backends.base import Backend
 from prover.errors import InputError, ProverError
+from prover.jsonl import read_jsonl_numbered
 
 __all__ = [
     "Problem",
@@ -228,14 +228,8 @@ def load_jsonl(path: str | os.PathLike[str], *, backend: str | None = None) -> l
     if not file.is_file():
         raise InputError(f"{file}: no such file")
     problems: list[Problem] = []
-    for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
+    for number, row in read_jsonl_numbered(file):
         where = f"{file}:{number}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as bad:
-            raise InputError(f"{where}: not JSON: {bad.msg}") from bad
         name = row.get("name") or row.get("id")
         backend_name = row.get("backend") or backend
         if not name or backend_name not in ("coq", "lean"):

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 import prover
 from prover.errors import InputError
+from prover.jsonl import read_jsonl, repair_tail
+from prover.policies.specs import parse_policy_spec, parse_value_spec
 
 __all__ = [
     "RESULTS_FILE",
@@ -33,7 +34,6 @@ __all__ = [
     "write_json_atomically",
 ]
 
-log = logging.getLogger(__name__)
 
 RESULTS_FILE = "results.jsonl"
 RUN_FILE = "run.json"
@@ -98,6 +98,21 @@ class RunIdentity(BaseModel):
     split: str
     backend: str
     prover: dict[str, Any]
+
+    @field_validator("prover")
+    @classmethod
+    def _same_spelling(cls, prover: dict[str, Any]) -> dict[str, Any]:
+        """Policy and value specs in their canonical shorthand, so a run saved with another
+        spelling of the same spec (`reprover`, spaces around `+`, a default option written out)
+        is still the same run."""
+        canonical = dict(prover)
+        for key, parse in (("policy", parse_policy_spec), ("value", parse_value_spec)):
+            if isinstance(canonical.get(key), str):
+                try:
+                    canonical[key] = str(parse(canonical[key]))
+                except InputError:  # a spec this version no longer reads: compared as written
+                    pass
+        return canonical
 
     def differences(self, other: "RunIdentity") -> list[str]:
         """Human-readable `field: saved != requested` lines, empty when the two are the same."""
@@ -211,31 +226,16 @@ class ResultStore:
 def read_rows(path: str | os.PathLike[str], *, repair: bool = False) -> list[ResultRow]:
     """The rows of a results file in file order (later rows for the same key win when used as a map).
 
-    A last line without its newline is what a killed writer leaves: it is ignored, and with
-    `repair` cut from the file so the next append starts on a fresh line. A malformed line in the
-    middle (not something this writer produces) is skipped with a warning.
+    Read by `prover.jsonl.read_jsonl`: a truncated last line (what a killed writer leaves) is
+    ignored, and with `repair` cut from the file so the next append starts on a fresh line; a
+    malformed line anywhere else is a `JsonlError` naming `file:line`. No file: no rows.
     """
     file = Path(path)
     if not file.exists():
         return []
-    data = file.read_bytes()
-    complete_end = data.rfind(b"\n") + 1
-    if complete_end < len(data):
-        log.warning("%s: ignoring a truncated last line (%d bytes) left by an interrupted run", file, len(data) - complete_end)
-        if repair:
-            with open(file, "r+b") as stream:
-                stream.truncate(complete_end)
-                stream.flush()
-                os.fsync(stream.fileno())
-    rows: list[ResultRow] = []
-    for number, line in enumerate(data[:complete_end].decode("utf-8", errors="replace").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rows.append(ResultRow.model_validate_json(line))
-        except ValidationError as bad:
-            log.warning("%s:%d: skipping a malformed row: %s", file, number, bad.errors()[0]["msg"])
-    return rows
+    if repair:
+        repair_tail(file)
+    return list(read_jsonl(file, ResultRow))
 
 
 def latest_rows(rows: Iterable[ResultRow]) -> dict[tuple[str, int], ResultRow]:

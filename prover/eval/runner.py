@@ -110,6 +110,7 @@ class EvalOutcome:
     interrupted: bool
     report_path: Path | None = None
     plan: list[Job] = field(default_factory=list)
+    inference: list[dict[str, Any]] = field(default_factory=list)  # the shared inference actors' statistics
 
 
 def run_evaluation(
@@ -126,35 +127,30 @@ def run_evaluation(
     progress: ProgressSink | None = None,
     retry_errors: bool = False,
     write_report: bool = True,
+    shared_inference: bool = False,
 ) -> EvalOutcome:
     """Run every unfinished (problem, attempt) and write rows, summary.json and the report to `out_dir`.
 
     `prover_factory` defaults to the real `Prover` for the problems' backend. `workers` > 1 or a
     `ray_address` uses Ray actors (one CPU each); `workers` == 1 runs in this process.
+    `shared_inference` (Ray only): the policy's `hf:` models are loaded once per GPU in inference
+    actors that batch the provers' requests, not once per prover (`prover.distributed.inference`).
     Raises `InputError` when `out_dir` holds a run with another configuration.
     """
     from prover.eval.report import summarize, write_report as write_report_files
 
-    if workers < 1:
-        raise InputError(f"--workers must be >= 1, got {workers}")
-    backends = sorted({p.backend for p in problems})
-    if len(backends) > 1:
-        raise InputError(f"the problems mix backends ({', '.join(backends)}): pass --backend to pick one")
-    backend = backends[0] if backends else (config.backend if config.backend != "auto" else "coq")
+    _check_parallelism(workers, ray_address, shared_inference)
+    backend = _backend_of(problems, config)
     if prover_factory is None:
         get_backend(backend).check_toolchain()
         prover_factory = DefaultProverFactory(backend)
     identity = RunIdentity(
-        dataset=dataset,
-        split=split,
-        backend=backend,
+        dataset=dataset, split=split, backend=backend,
         prover=config.model_copy(update={"backend": backend}).model_dump(mode="json"),
     )
     selected = {p.id for p in problems}
     with ResultStore.open(out_dir, identity) as store:
-        finished = {
-            key for key, row in store.rows.items() if not (retry_errors and row.status == "error")
-        }
+        finished = {key for key, row in store.rows.items() if not (retry_errors and row.status == "error")}
         jobs = plan_jobs(problems, attempts=attempts, base_seed=config.seed, finished=finished)
         total = len(problems) * attempts
         new_rows = 0
@@ -167,51 +163,81 @@ def run_evaluation(
                 progress.job_finished(row)
 
         interrupted = False
+        inference: list[dict[str, Any]] = []
         if progress is not None:
             progress.begin(total, total - len(jobs))
         try:
-            # Statements the loader could not read need no prover: their rows are written here.
-            for job in [job for job in jobs if job.problem.theorem is None]:
-                record(invalid_row(job))
-            jobs_to_prove = [job for job in jobs if job.problem.theorem is not None]
-            if not jobs_to_prove:
-                pass
-            elif workers == 1 and ray_address is None:
-                _run_in_process(jobs_to_prove, prover_factory, config, record, progress)
-            else:
-                from prover.distributed.pool import run_on_ray
-
-                run_on_ray(
-                    jobs_to_prove,
-                    prover_factory=prover_factory,
-                    config=config,
-                    workers=workers,
-                    address=ray_address,
-                    record=record,
-                    on_start=progress.job_started if progress is not None else None,
-                )
+            inference = _run_jobs(
+                jobs, factory=prover_factory, config=config, workers=workers, ray_address=ray_address,
+                record=record, progress=progress, shared_inference=shared_inference, backend=backend,
+            )
         except KeyboardInterrupt:
             interrupted = True
             log.warning("interrupted: %d rows written by this run are kept in %s", new_rows, store.results_path)
         finally:
             if progress is not None:
                 progress.end()
-        rows = [
-            row for key, row in store.rows.items() if key[0] in selected and key[1] < attempts
-        ]
+        rows = [row for key, row in store.rows.items() if key[0] in selected and key[1] < attempts]
     summary = summarize(rows, problems, attempts=attempts, config=config, dataset=dataset, split=split)
     summary["interrupted"] = interrupted
     report_path = None
     if write_report:
         report_path = write_report_files(Path(out_dir), rows, summary)
     return EvalOutcome(
-        out_dir=Path(out_dir),
-        rows=rows,
-        summary=summary,
-        new_rows=new_rows,
-        interrupted=interrupted,
-        report_path=report_path,
-        plan=jobs,
+        out_dir=Path(out_dir), rows=rows, summary=summary, new_rows=new_rows, interrupted=interrupted,
+        report_path=report_path, plan=jobs, inference=inference,
+    )
+
+
+def _check_parallelism(workers: int, ray_address: str | None, shared_inference: bool) -> None:
+    if workers < 1:
+        raise InputError(f"--workers must be >= 1, got {workers}")
+    if shared_inference and workers == 1 and ray_address is None:
+        raise InputError("--shared-inference shares a model between Ray workers: use --workers 2 or more (or --ray-address)")
+
+
+def _backend_of(problems: Sequence[Problem], config: ProverConfig) -> str:
+    """The one backend of the problems (else the configured one, else Coq); `InputError` when they mix."""
+    backends = sorted({p.backend for p in problems})
+    if len(backends) > 1:
+        raise InputError(f"the problems mix backends ({', '.join(backends)}): pass --backend to pick one")
+    return backends[0] if backends else (config.backend if config.backend != "auto" else "coq")
+
+
+def _run_jobs(
+    jobs: Sequence[Job],
+    *,
+    factory: ProverFactory,
+    config: ProverConfig,
+    workers: int,
+    ray_address: str | None,
+    record: Callable[[ResultRow], None],
+    progress: ProgressSink | None,
+    shared_inference: bool,
+    backend: str,
+) -> list[dict[str, Any]]:
+    """Record a row for every job, in this process or on Ray; the shared inference statistics (if any)."""
+    # Statements the loader could not read need no prover: their rows are written here.
+    for job in [job for job in jobs if job.problem.theorem is None]:
+        record(invalid_row(job))
+    jobs_to_prove = [job for job in jobs if job.problem.theorem is not None]
+    if not jobs_to_prove:
+        return []
+    if workers == 1 and ray_address is None:
+        _run_in_process(jobs_to_prove, factory, config, record, progress)
+        return []
+    from prover.distributed.pool import run_on_ray
+
+    return run_on_ray(
+        jobs_to_prove,
+        prover_factory=factory,
+        config=config,
+        workers=workers,
+        address=ray_address,
+        record=record,
+        on_start=progress.job_started if progress is not None else None,
+        shared_inference=shared_inference,
+        backend=backend,
     )
 
 

@@ -131,7 +131,7 @@ class ExperimentConfig(BaseModel):
     @property
     def policy_label(self) -> str:
         """The policy as one spec-like string (for tables and the run identity)."""
-        label = self.prover.policy
+        label = str(self.prover.policy)
         if self.knn is not None:
             label += f"+{self.knn.weight:g}*knn"
         return label

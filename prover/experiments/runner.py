@@ -30,9 +30,10 @@ from prover.data.rows import TraceRow, read_rows, split_of, write_rows
 from prover.errors import InputError, ProverCrashed, ProverTimeout
 from prover.eval.datasets import Problem, dataset_label, load_dataset, select_problems
 
-from prover.eval.results import ResultRow
+from prover.eval.results import ResultRow, read_rows as read_result_rows
 from prover.eval.runner import ProgressSink, run_evaluation
 from prover.experiments.config import EvalFigures, ExperimentConfig, ExperimentSummary, KnnConfig
+from prover.jsonl import read_jsonl
 from prover.policies.knn import KNNPolicy
 from search.types import Policy, Theorem
 
@@ -74,8 +75,7 @@ def trace_problems(trace_dir: str | Path, split: str) -> list[Problem]:
     texts: dict[str, str] = {}
     problems: list[Problem] = []
     seen: set[str] = set()
-    for line in listing.read_text().splitlines():
-        entry = json.loads(line)
+    for entry in read_jsonl(listing):
         if entry["status"] != "traced" or declaration_keyword(entry["statement"]) not in THEOREM_KEYWORDS:
             continue
         if split != "all" and split_of({"source": entry["source"], "theorem": entry["theorem"]}, by="file") != split:
@@ -237,8 +237,7 @@ class FileContext:
         directory = Path(trace_dir)
         self._theorems: dict[str, list[tuple[int, str]]] = {}  # file path -> (header_end, theorem)
         paths: dict[str, str] = {}  # a row's `source` -> the file path problems carry
-        for line in (directory / "theorems.jsonl").read_text().splitlines():
-            entry = json.loads(line)
+        for entry in read_jsonl(directory / "theorems.jsonl"):
             path = paths.setdefault(entry["source"], entry.get("path") or entry["source"])
             if entry.get("status") == "traced":
                 self._theorems.setdefault(path, []).append((entry["header_end"], entry["theorem"]))
@@ -655,7 +654,7 @@ def compare_runs(run_dirs: Sequence[str | Path], *, plot: str | Path | None = No
         )
         results = sorted(directory.glob("*/results.jsonl"))
         if results:
-            rows = [ResultRow.model_validate_json(line) for line in results[-1].read_text().splitlines() if line.strip()]
+            rows = read_result_rows(results[-1])
             curves.append((directory.name, _solve_times(rows)))
     if plot is not None and curves:
         _plot(Path(plot), curves, "solved within t seconds", None)

@@ -11,16 +11,16 @@ from __future__ import annotations
 import json
 import logging
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 
+from prover.cli_options import ProverOptions, prover_options
 from prover.config import ProverConfig
 from prover.errors import InputError
 from prover.formalizer.checking import comment
-
-_PROVER_DEFAULTS = ProverConfig()  # the one place prover defaults live
 
 __all__ = ["register"]
 
@@ -45,8 +45,12 @@ RepairsOption = Annotated[int, typer.Option("--repairs", min=0, help="Repair rou
 NameOption = Annotated[str, typer.Option("--name", help="The theorem's name.")]
 JudgeOption = Annotated[bool, typer.Option("--judge/--no-judge", help="Score faithfulness by back-translation.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document with every candidate.")]
-StepTimeoutOption = Annotated[float, typer.Option("--step-timeout", help="Seconds one elaboration or check may take.")]
-SeedOption = Annotated[int, typer.Option("--seed", help="Seed for sampling and search.")]
+# The prover options (--step-timeout, --seed, --policy, ...) come from `prover.cli_options`; here
+# the step timeout also bounds each elaboration and check, and the seed also drives the sampling.
+_FORMALIZER_HELP = {
+    "step_timeout": "Seconds one elaboration, check or tactic may take.",
+    "seed": "Seed for sampling and search.",
+}
 DisproveOption = Annotated[
     bool, typer.Option("--disprove/--no-disprove", help="Look for a counterexample (Coq); a false statement is reported 'disproved'.")
 ]
@@ -83,17 +87,16 @@ def _resolve_target(target: str | None, out: Path | None) -> str:
 def _formalizer(
     *,
     model: str | None,
-    target: str,
+    config: ProverConfig,
     template: str | None,
     samples: int,
     repairs: int,
     name: str,
     judge: bool,
-    step_timeout: float,
-    seed: int,
     disprove: bool = True,
 ) -> tuple[Any, Any, Any]:
-    """(formalizer, backend, model) ready to run; the caller closes the formalizer and the model."""
+    """(formalizer, backend, model) ready to run for `config`'s backend, step timeout and seed;
+    the caller closes the formalizer and the model."""
     from prover.backends import get_backend
     from prover.formalizer.drafting import Formalizer, FormalizerSettings
     from prover.formalizer.models import build_formalizer_model
@@ -104,18 +107,21 @@ def _formalizer(
             "no formalizer model: pass --model openai:URL?model=NAME or --model hf:MODEL "
             "(or set PROVE_FORMALIZER_MODEL)"
         )
+    target = config.backend
+    if target == "auto":
+        raise InputError("the formalizer needs a target: lean or coq")
     if template is not None:
-        get_template(template, target)  # type: ignore[arg-type]  # fail before loading anything
+        get_template(template, target)  # fail before loading anything
     backend = get_backend(target)
     backend.check_toolchain()
-    built = build_formalizer_model(model, seed=seed)
+    built = build_formalizer_model(model, seed=config.seed)
     settings = FormalizerSettings(
-        target=target,  # type: ignore[arg-type]
+        target=target,
         template=template,
         samples=samples,
         repairs=repairs,
         theorem_name=name,
-        step_timeout=step_timeout,
+        step_timeout=config.step_timeout,
         judge=judge,
         disprove=disprove,
     )
@@ -141,6 +147,7 @@ def _warn(result: Any) -> None:
         typer.echo(f"warning: {warning}", err=True)
 
 
+@prover_options(only=("step_timeout", "seed"), help=_FORMALIZER_HELP)
 def formalize_command(
     problem: Annotated[Path, typer.Argument(help="A text file with the problem in natural language.")],
     out: Annotated[Optional[Path], typer.Option("-o", "--out", help="Write the statement here (.lean or .v).")] = None,
@@ -152,18 +159,18 @@ def formalize_command(
     name: NameOption = "problem",
     judge: JudgeOption = True,
     json_output: JsonOption = False,
-    step_timeout: StepTimeoutOption = 10.0,
-    seed: SeedOption = 0,
     disprove: DisproveOption = True,
+    *,
+    prover: ProverOptions,
 ) -> None:
     """Turn a natural-language problem into a formal statement the proof assistant accepts."""
     from prover.files import write_atomically
 
     text = _read_problem(problem)
-    chosen = _resolve_target(target, out)
+    config = prover.config(backend=_resolve_target(target, out))
     formalizer, _, built = _formalizer(
-        model=model, target=chosen, template=template, samples=samples, repairs=repairs,
-        name=name, judge=judge, step_timeout=step_timeout, seed=seed, disprove=disprove,
+        model=model, config=config, template=template, samples=samples, repairs=repairs,
+        name=name, judge=judge, disprove=disprove,
     )
     try:
         with formalizer:
@@ -185,6 +192,7 @@ def formalize_command(
     typer.echo(f"prove formalize: {_summary(result)}", err=True)
 
 
+@prover_options(exclude=("backend",), help={**_FORMALIZER_HELP, "budget_seconds": "Search seconds for the proof."})
 def solve_command(
     problem: Annotated[Path, typer.Argument(help="A text file with the problem in natural language.")],
     out: Annotated[Optional[Path], typer.Option("-o", "--out", help="Write the statement (with its proof, when found) here.")] = None,
@@ -196,35 +204,26 @@ def solve_command(
     name: NameOption = "problem",
     judge: JudgeOption = True,
     json_output: JsonOption = False,
-    step_timeout: StepTimeoutOption = 10.0,
-    seed: SeedOption = 0,
-    budget_seconds: Annotated[float, typer.Option(help="Search seconds for the proof.")] = _PROVER_DEFAULTS.budget_seconds,
-    policy: Annotated[str, typer.Option(help="Policy spec for the proof search, e.g. portfolio.")] = _PROVER_DEFAULTS.policy,
-    search: Annotated[str, typer.Option(help="Search algorithm: best_first or mcts.")] = _PROVER_DEFAULTS.search,
     disprove: DisproveOption = True,
     min_faithfulness: Annotated[
         float,
         typer.Option("--min-faithfulness", min=0.0, max=1.0, help="Below this judged faithfulness the statement is reported 'unfaithful' (exit 1) and not proved."),
     ] = 0.5,
+    *,
+    prover: ProverOptions,
 ) -> None:
     """Formalize the problem, then prove the best statement (or disprove it); one report with the verdicts.
 
     Status: proved, unproved, disproved (the statement is false), unfaithful (judged below
     --min-faithfulness), vacuous (proved, but the statement says nothing).
     """
-    from prover.agent import Prover
-    from prover.config import make_config
     from prover.files import write_atomically
 
     text = _read_problem(problem)
-    chosen = _resolve_target(target, out)
-    config = make_config(
-        backend=chosen, policy=policy, search=search, budget_seconds=budget_seconds,
-        step_timeout=step_timeout, seed=seed,
-    )
+    config = prover.config(backend=_resolve_target(target, out))
     formalizer, backend, built = _formalizer(
-        model=model, target=chosen, template=template, samples=samples, repairs=repairs,
-        name=name, judge=judge, step_timeout=step_timeout, seed=seed, disprove=disprove,
+        model=model, config=config, template=template, samples=samples, repairs=repairs,
+        name=name, judge=judge, disprove=disprove,
     )
     try:
         with formalizer:
@@ -237,69 +236,113 @@ def solve_command(
         if json_output:
             typer.echo(json.dumps({"formalization": result.to_json(), "proof": None, "solved": False, "status": "invalid"}, indent=2))
         raise InputError(f"{problem}: {result.failure_summary()}")
-    unfaithful = best.score is not None and best.score < min_faithfulness
-    disproof = best.disproof
-    proof = None
-    if disproof is None and not unfaithful:
-        with Prover(config, backend) as prover:
-            proof = prover.prove_theorem(best.theorem)
-            if disprove and chosen == "coq" and proof.status == "unproved" and best.statement is not None:
-                # Python found no counterexample; the prover's search on the negation may still.
-                from prover.disprove import disprove as disprove_theorem
-
-                disproof = disprove_theorem(best.theorem, best.statement.statement, prover._environment(), prover=prover)
-    vacuous = best.vacuity is not None and best.vacuity.vacuous
-    proved = proof is not None and proof.status == "proved" and proof.kernel_checked
-    solved = proved and not vacuous
-    if disproof is not None:
-        status = "disproved"
-    elif unfaithful:
-        status = "unfaithful"
-    elif proved:
-        status = "vacuous" if vacuous else "proved"
-    else:
-        status = proof.status if proof is not None else "unproved"
-    rendered = result.render()
-    if proved and proof is not None and proof.tactics:
-        parsed = backend.parse_file(str(out or problem.with_suffix(".v" if chosen == "coq" else ".lean")), rendered)
-        rendered = backend.complete_file(parsed, {best.theorem.name: proof.tactics})
-    if disproof is not None:
-        rendered = f"{rendered.rstrip()}\n\n{comment('The statement is false; its negation, kernel-checked:', chosen)}\n{_negation_block(disproof.source)}\n"
+    solved = _Solution(best=best, min_faithfulness=min_faithfulness, disproof=best.disproof)
+    if solved.disproof is None and not solved.unfaithful:
+        solved.proof, solved.disproof = _prove_or_disprove(best, config, backend, disprove=disprove)
+    rendered = _solved_file(result, solved, backend, path=out or problem.with_suffix(".v" if config.backend == "coq" else ".lean"))
     if out is not None:
         write_atomically(out, rendered)
     if json_output:
         typer.echo(json.dumps(
             {"formalization": result.to_json(), "statement": best.source(result.target),
-             "proof": proof.to_json() if proof is not None else None, "status": status,
-             "disproof": disproof.to_json() if disproof is not None else None,
-             "min_faithfulness": min_faithfulness,
-             "vacuous": vacuous, "solved": solved, "output": str(out) if out is not None else None},
+             "proof": solved.proof.to_json() if solved.proof is not None else None, "status": solved.status,
+             "disproof": solved.disproof.to_json() if solved.disproof is not None else None,
+             "min_faithfulness": min_faithfulness, "vacuous": solved.vacuous, "solved": solved.solved,
+             "output": str(out) if out is not None else None},
             indent=2,
         ))
     else:
-        score = "not judged" if best.score is None else f"{best.score:.2f}"
-        vacuity = best.vacuity.describe() if best.vacuity is not None else "not checked"
-        typer.echo(f"statement ({result.elaborated}/{len(result.candidates)} samples elaborated):")
-        typer.echo(_indent(best.source(result.target) or ""))
-        typer.echo(f"faithfulness: {score}")
-        typer.echo(f"vacuity: {vacuity}")
-        if disproof is not None:
-            typer.echo(f"verdict: disproved {best.theorem.name}: {disproof.describe()}")
-            typer.echo(_indent(disproof.source))
-        elif unfaithful:
-            typer.echo(
-                f"verdict: unfaithful {best.theorem.name}: faithfulness {best.score:.2f} is below "
-                f"--min-faithfulness {min_faithfulness:.2f}; the statement was not proved"
-            )
-        elif proved and proof is not None:
-            typer.echo(f"verdict: proved {best.theorem.name} ({proof.seconds:.1f}s, {proof.expansions} steps, kernel-checked)")
-            typer.echo(_indent(proof.proof or ""))
-            if vacuous:
-                typer.echo("warning: the statement is vacuous, so its proof says nothing about the problem")
-        elif proof is not None:
-            reason = f": {proof.error}" if proof.error else ""
-            typer.echo(f"verdict: {proof.status} {best.theorem.name} ({proof.seconds:.1f}s, {proof.expansions} steps){reason}")
-    raise typer.Exit(0 if solved and status == "proved" else 1)
+        _print_solution(result, solved)
+    raise typer.Exit(0 if solved.solved and solved.status == "proved" else 1)
+
+
+@dataclass
+class _Solution:
+    """What `prove solve` found for the best statement: its proof (kernel-checked or not), its
+    disproof, and the verdict they make with its faithfulness score and vacuity."""
+
+    best: Any
+    min_faithfulness: float
+    proof: Any = None
+    disproof: Any = None
+
+    @property
+    def unfaithful(self) -> bool:
+        return self.best.score is not None and self.best.score < self.min_faithfulness
+
+    @property
+    def vacuous(self) -> bool:
+        return self.best.vacuity is not None and self.best.vacuity.vacuous
+
+    @property
+    def proved(self) -> bool:
+        return self.proof is not None and self.proof.status == "proved" and self.proof.kernel_checked
+
+    @property
+    def solved(self) -> bool:
+        return self.proved and not self.vacuous
+
+    @property
+    def status(self) -> str:
+        if self.disproof is not None:
+            return "disproved"
+        if self.unfaithful:
+            return "unfaithful"
+        if self.proved:
+            return "vacuous" if self.vacuous else "proved"
+        return self.proof.status if self.proof is not None else "unproved"
+
+
+def _prove_or_disprove(best: Any, config: ProverConfig, backend: Any, *, disprove: bool) -> tuple[Any, Any]:
+    """(the prover's result on the statement, a kernel-checked disproof or None): Coq statements
+    left unproved get a search on their negation, which may find what Python's evaluation did not."""
+    from prover.agent import Prover
+
+    with Prover(config, backend) as prover:
+        proof = prover.prove_theorem(best.theorem)
+        if disprove and config.backend == "coq" and proof.status == "unproved" and best.statement is not None:
+            from prover.disprove import disprove as disprove_theorem
+
+            return proof, disprove_theorem(best.theorem, best.statement.statement, prover._environment(), prover=prover)
+    return proof, None
+
+
+def _solved_file(result: Any, solved: _Solution, backend: Any, *, path: Path) -> str:
+    """The statement file as written: with its proof when proved, its negation's when disproved."""
+    rendered = result.render()
+    if solved.proved and solved.proof.tactics:
+        parsed = backend.parse_file(str(path), rendered)
+        rendered = backend.complete_file(parsed, {solved.best.theorem.name: solved.proof.tactics})
+    if solved.disproof is not None:
+        note = comment("The statement is false; its negation, kernel-checked:", result.target)
+        rendered = f"{rendered.rstrip()}\n\n{note}\n{_negation_block(solved.disproof.source)}\n"
+    return rendered
+
+
+def _print_solution(result: Any, solved: _Solution) -> None:
+    best, proof, disproof = solved.best, solved.proof, solved.disproof
+    score = "not judged" if best.score is None else f"{best.score:.2f}"
+    vacuity = best.vacuity.describe() if best.vacuity is not None else "not checked"
+    typer.echo(f"statement ({result.elaborated}/{len(result.candidates)} samples elaborated):")
+    typer.echo(_indent(best.source(result.target) or ""))
+    typer.echo(f"faithfulness: {score}")
+    typer.echo(f"vacuity: {vacuity}")
+    if disproof is not None:
+        typer.echo(f"verdict: disproved {best.theorem.name}: {disproof.describe()}")
+        typer.echo(_indent(disproof.source))
+    elif solved.unfaithful:
+        typer.echo(
+            f"verdict: unfaithful {best.theorem.name}: faithfulness {best.score:.2f} is below "
+            f"--min-faithfulness {solved.min_faithfulness:.2f}; the statement was not proved"
+        )
+    elif solved.proved:
+        typer.echo(f"verdict: proved {best.theorem.name} ({proof.seconds:.1f}s, {proof.expansions} steps, kernel-checked)")
+        typer.echo(_indent(proof.proof or ""))
+        if solved.vacuous:
+            typer.echo("warning: the statement is vacuous, so its proof says nothing about the problem")
+    elif proof is not None:
+        reason = f": {proof.error}" if proof.error else ""
+        typer.echo(f"verdict: {proof.status} {best.theorem.name} ({proof.seconds:.1f}s, {proof.expansions} steps){reason}")
 
 
 def _negation_block(source: str) -> str:
@@ -320,6 +363,11 @@ def _shared_default(*parts: str) -> Path | None:
     return candidate if candidate.exists() else None
 
 
+@prover_options(
+    exclude=("backend",),
+    defaults={"budget_seconds": 20.0},  # two implications per problem: shorter than a theorem's search
+    help={**_FORMALIZER_HELP, "budget_seconds": "Search seconds per implication.", "policy": "Policy spec for the equivalence proofs."},
+)
 def eval_formalizer_command(
     data: Annotated[Optional[Path], typer.Option("--data", help="miniF2F JSONL with informal statements (minif2f_valid.jsonl).")] = None,
     references: Annotated[Optional[Path], typer.Option("--references", help="Directory of miniF2F Coq statements (NAME.v) for --target coq.")] = None,
@@ -332,19 +380,16 @@ def eval_formalizer_command(
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Only the first N problems (by name).")] = None,
     names: Annotated[Optional[str], typer.Option("--names", help="Comma-separated problem names.")] = None,
     equivalence: Annotated[bool, typer.Option("--equivalence/--no-equivalence", help="Try to prove candidate and reference equivalent.")] = True,
-    budget_seconds: Annotated[float, typer.Option(help="Search seconds per implication.")] = 20.0,
-    policy: Annotated[str, typer.Option(help="Policy spec for the equivalence proofs.")] = "portfolio",
     out: Annotated[Optional[Path], typer.Option("--out", help="Write one JSON line per problem here.")] = None,
     json_output: JsonOption = False,
-    step_timeout: StepTimeoutOption = 10.0,
-    seed: SeedOption = 0,
+    *,
+    prover: ProverOptions,
 ) -> None:
     """Formalize miniF2F's informal statements: elaboration rate, and equivalence with the reference statements."""
     from prover.agent import Prover
-    from prover.config import make_config
     from prover.formalizer.evaluation import evaluate_formalizer, load_informal_problems, summarize
 
-    chosen = _resolve_target(target, None)
+    config = prover.config(backend=_resolve_target(target, None))
     data = data or _shared_default("data", "minif2f-lean4", "minif2f_valid.jsonl")
     if data is None:
         raise InputError("--data: give miniF2F's minif2f_valid.jsonl (rows with informal_statement)")
@@ -356,21 +401,17 @@ def eval_formalizer_command(
         problems = problems[:limit]
     if not problems:
         raise InputError(f"{data}: no problem with an informal statement matches")
-    if chosen == "coq":
+    if config.backend == "coq":
         references = references or _shared_default("data", "minif2f-coq", "valid")
     formalizer, backend, built = _formalizer(
-        model=model, target=chosen, template=template, samples=samples, repairs=repairs,
-        name="problem", judge=judge, step_timeout=step_timeout, seed=seed,
+        model=model, config=config, template=template, samples=samples, repairs=repairs, name="problem", judge=judge,
     )
-    prover = None
-    if equivalence:
-        config = make_config(backend=chosen, policy=policy, budget_seconds=budget_seconds, step_timeout=step_timeout, seed=seed)
-        prover = Prover(config, backend)
+    equivalence_prover = Prover(config, backend) if equivalence else None
     handle = out.open("w", encoding="utf-8") if out is not None else None
     rows = []
     try:
         with formalizer:
-            for row in evaluate_formalizer(problems, formalizer, backend, prover=prover, coq_references=references):
+            for row in evaluate_formalizer(problems, formalizer, backend, prover=equivalence_prover, coq_references=references):
                 rows.append(row)
                 if handle is not None:
                     handle.write(json.dumps(row.to_json()) + "\n")
@@ -380,8 +421,8 @@ def eval_formalizer_command(
     finally:
         if handle is not None:
             handle.close()
-        if prover is not None:
-            prover.close()
+        if equivalence_prover is not None:
+            equivalence_prover.close()
         built.close()
     summary = summarize(rows)
     if json_output:

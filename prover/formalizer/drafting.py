@@ -19,6 +19,7 @@ from typing import Any, Callable
 from search.types import Environment, Theorem
 
 from prover.backends.base import Backend
+from prover.config import PROVER_DEFAULTS
 from prover.disprove import Disproof, disprove
 from prover.errors import ModelUnavailable, ProverError, ToolchainMissing
 from prover.formalizer.checking import Elaboration, Statement, elaborate
@@ -56,7 +57,7 @@ class FormalizerSettings:
     samples: int = 4
     repairs: int = 2
     theorem_name: str = "problem"
-    step_timeout: float = 10.0
+    step_timeout: float = PROVER_DEFAULTS.step_timeout
     judge: bool = True
     judge_samples: int = 1
     vacuity: bool = True

@@ -10,7 +10,6 @@ direction holds without it, "different shape" when the variables cannot be align
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from prover.formalizer.checking import Statement
 from prover.formalizer.drafting import Formalizer
 from prover.formalizer.equivalence import check_equivalence, shape_of, statement_of_theorem
 from prover.formalizer.templates import Target
+from prover.jsonl import read_jsonl
 
 __all__ = ["InformalProblem", "FormalizerEvalRow", "load_informal_problems", "evaluate_formalizer", "summarize"]
 
@@ -73,13 +73,7 @@ def load_informal_problems(path: str | Path) -> list[InformalProblem]:
     if not source.is_file():
         raise InputError(f"{path}: no such file (expected miniF2F's minif2f_valid.jsonl with informal statements)")
     problems = []
-    for number, line in enumerate(source.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as bad:
-            raise InputError(f"{path}:{number}: not JSON: {bad}") from bad
+    for row in read_jsonl(source):
         informal = row.get("informal_statement")
         if not informal:
             continue

@@ -1,4 +1,8 @@
-"""Build a policy or a value function from a one-line spec (the `--policy` / `--value` options).
+"""Build a policy or a value function from its spec (the `--policy` / `--value` options).
+
+A spec is a typed model (`prover.policies.specs`: a pydantic union on `kind`); the one-line
+grammar below is its shorthand on the command line and in config files, parsed into it by
+`parse_policy_spec` / `parse_value_spec`. `build_policy` and `build_value` take either.
 
 Policy specs
 ------------
@@ -68,21 +72,40 @@ Value specs
 from __future__ import annotations
 
 import importlib
-import re
-from dataclasses import dataclass
+import os
 from typing import Any
 
 from search.types import Policy, ValueFunction
 
 from prover.errors import InputError, ModelUnavailable
 from prover.policies.prompts import Language, PromptTemplate, get_template
-from prover.policies.spec_options import SpecOptions, choice as _choice, split_spec_options
+from prover.policies.specs import (
+    ALIASES,
+    DEFAULT_CRITIC,
+    DEFAULT_HF_MODEL,
+    ConstantValueSpec,
+    CriticValueSpec,
+    HammerSpec,
+    HeuristicValueSpec,
+    HfSpec,
+    KnnSpec,
+    MixtureSpec,
+    OpenAISpec,
+    PolicySpec,
+    PolicyValueSpec,
+    PortfolioSpec,
+    RetrievalSpec,
+    ValueSpec,
+    WholeSpec,
+    parse_policy_spec,
+    parse_value_spec,
+)
 
 __all__ = [
     "build_policy",
     "build_value",
     "parse_policy_spec",
-    "PolicyTerm",
+    "parse_value_spec",
     "default_template",
     "ALIASES",
     "DEFAULT_POLICY",
@@ -94,17 +117,6 @@ __all__ = [
 
 DEFAULT_POLICY = "portfolio"
 DEFAULT_VALUE = "heuristic"
-DEFAULT_HF_MODEL = "kaiyuy/leandojo-lean4-tacgen-byt5-small"
-DEFAULT_CRITIC = "internlm/internlm2_5-step-prover-critic"
-
-ALIASES: dict[str, str] = {
-    "reprover": f"hf:{DEFAULT_HF_MODEL}",
-    "bfs-prover": "hf:ByteDance-Seed/BFS-Prover-V2-7B",
-    "internlm-step": "hf:internlm/internlm2_5-step-prover?trust_remote_code=true",
-    "deepseek-prover": "whole:hf:deepseek-ai/DeepSeek-Prover-V2-7B",
-    "goedel-prover": "whole:hf:Goedel-LM/Goedel-Prover-V2-8B",
-    "kimina-prover": "whole:hf:AI-MO/Kimina-Prover-Distill-8B",
-}
 
 # Model-name fragments (lower case) -> the template the model was trained with.
 _NAME_TEMPLATES: tuple[tuple[str, str], ...] = (
@@ -117,31 +129,6 @@ _NAME_TEMPLATES: tuple[tuple[str, str], ...] = (
     ("goedel-prover", "goedel-prover-v2"),
     ("kimina-prover", "kimina-prover"),
 )
-
-_WEIGHTED = re.compile(r"^\s*(?P<weight>\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+)\s*\*\s*(?P<atom>.+?)\s*$")
-
-
-@dataclass(frozen=True)
-class PolicyTerm:
-    """One term of a policy spec: `weight * atom`."""
-
-    weight: float
-    atom: str
-
-
-def parse_policy_spec(spec: str) -> list[PolicyTerm]:
-    """Split a spec into weighted atoms (aliases expanded); `InputError` for an empty or malformed one."""
-    terms: list[PolicyTerm] = []
-    for raw in spec.split("+"):
-        text = raw.strip()
-        if not text:
-            raise InputError(f"policy spec {spec!r} has an empty term (see `prover.policies.factory`)")
-        match = _WEIGHTED.match(text)
-        weight, atom = (float(match["weight"]), match["atom"]) if match else (1.0, text)
-        terms.append(PolicyTerm(weight, ALIASES.get(atom, atom)))
-    if all(term.weight == 0 for term in terms):
-        raise InputError(f"policy spec {spec!r}: every weight is zero")
-    return terms
 
 
 def default_template(model: str) -> str | None:
@@ -159,76 +146,60 @@ def _language(backend: str) -> Language:
     return "coq" if backend == "coq" else "lean"
 
 
-def build_policy(spec: str = DEFAULT_POLICY, *, backend: str, seed: int = 0) -> Policy:
-    """The policy that `spec` describes, for `backend` ("coq" or "lean"); see the module docstring.
+def build_policy(spec: PolicySpec | str = DEFAULT_POLICY, *, backend: str, seed: int = 0) -> Policy:
+    """The policy that `spec` describes (a typed spec, or its shorthand string), for `backend`
+    ("coq" or "lean"); see the module docstring.
 
     Raises InputError for a malformed spec and ModelUnavailable for a model that cannot be loaded
     or reached.
     """
     language = _language(backend)
-    terms = parse_policy_spec(spec)
-    policies = [_build_atom(term.atom, language=language, seed=seed) for term in terms]
-    if len(policies) == 1:
-        return policies[0]
+    typed = parse_policy_spec(spec) if isinstance(spec, str) else spec
+    if not isinstance(typed, MixtureSpec):
+        return _build_atom(typed, language=language, seed=seed)
     from prover.policies.mixture import MixturePolicy
 
-    return MixturePolicy(policies, [term.weight for term in terms])
+    policies = [_build_atom(term.policy, language=language, seed=seed) for term in typed.terms]
+    return MixturePolicy(policies, [term.weight for term in typed.terms])
 
 
-def _build_atom(atom: str, *, language: Language, seed: int) -> Policy:
-    whole = False
-    text = atom.strip()
-    if text.startswith("whole:"):
-        whole, text = True, text[len("whole:"):]
-        text = ALIASES.get(text, text)
-        if text.startswith("whole:"):
-            text = text[len("whole:"):]
-    if text == "portfolio" or text.startswith("portfolio?"):
-        if whole:
-            raise InputError("whole:portfolio makes no sense: the portfolio proposes single tactics")
-        return _portfolio(language, text)
-    if text.startswith("hf:"):
-        return _hf_policy(text, language=language, seed=seed, whole=whole)
-    if text.startswith("openai:"):
-        return _openai_policy(text, language=language, seed=seed, whole=whole)
-    if text == "retrieval" or text.startswith("retrieval?"):
-        if whole or language != "coq":
+def _build_atom(spec: Any, *, language: Language, seed: int) -> Policy:
+    if isinstance(spec, PortfolioSpec):
+        return _portfolio(language, spec)
+    if isinstance(spec, HfSpec):
+        return _hf_policy(spec, language=language, seed=seed, whole=False)
+    if isinstance(spec, OpenAISpec):
+        return _openai_policy(spec, language=language, seed=seed, whole=False)
+    if isinstance(spec, WholeSpec):
+        inner = spec.model
+        if isinstance(inner, HfSpec):
+            return _hf_policy(inner, language=language, seed=seed, whole=True)
+        return _openai_policy(inner, language=language, seed=seed, whole=True)
+    if isinstance(spec, RetrievalSpec):
+        if language != "coq":
             raise InputError("the retrieval policy searches Coq's environment: Coq only, single tactics")
         from prover.policies.retrieval import RetrievalPolicy
 
-        options = SpecOptions("retrieval", split_spec_options(text)[1])
-        premises = int(options.integer("premises", 6) or 6)
-        combined = int(options.integer("combined", 3) or 3)
-        options.check_all_used()
-        return RetrievalPolicy(premises=premises, combined=combined)
-    if text == "hammer":
-        if whole or language != "coq":
+        return RetrievalPolicy(premises=spec.premises, combined=spec.combined)
+    if isinstance(spec, HammerSpec):
+        if language != "coq":
             raise InputError("the hammer policy is CoqHammer's tactic: Coq only, single tactics")
         from prover.policies.retrieval import HammerPolicy
 
         return HammerPolicy()
-    if text.startswith("knn:"):
-        if whole:
-            raise InputError("whole:knn makes no sense: the kNN policy proposes single tactics")
-        from prover.policies.knn import build_knn_policy
+    if isinstance(spec, KnnSpec):
+        from prover.policies.knn import KNNPolicy
 
-        return build_knn_policy(text)
-    known = ", ".join(["portfolio", "hammer", "retrieval", "hf:MODEL", "openai:URL", "knn:ROWS", "whole:...", *ALIASES])
-    raise InputError(f"unknown policy {atom!r}; expected one of: {known}")
+        return KNNPolicy.load(spec.rows, k=spec.k, temperature=spec.temperature)
+    raise TypeError(f"not a single-policy spec: {spec!r}")
 
 
-def _portfolio(language: Language, text: str = "portfolio") -> Policy:
-    _, raw_options = split_spec_options(text)
-    options = SpecOptions("portfolio", raw_options)
-    generators = options.text("generators")
-    options.check_all_used()
+def _portfolio(language: Language, spec: PortfolioSpec) -> Policy:
     settings: dict[str, Any] = {}
-    if generators is not None:
+    if spec.generators is not None:
         if language != "coq":
             raise InputError("portfolio: the generators option is for the Coq portfolio only")
-        from prover.policies.generators import parse_generator_names
-
-        settings["generators"] = parse_generator_names(generators)
+        settings["generators"] = spec.generators
     # Imported lazily: the portfolios are written separately and pull in backend knowledge.
     module_name, class_name = (
         ("prover.policies.coq_portfolio", "CoqPortfolioPolicy")
@@ -244,14 +215,12 @@ def _portfolio(language: Language, text: str = "portfolio") -> Policy:
     return getattr(module, class_name)(**settings)
 
 
-def _template(
-    options: SpecOptions, model: str, *, whole: bool, fallback: str
-) -> PromptTemplate:
-    name = options.text("template") or default_template(model)
+def _template(named: str | None, model: str, *, whole: bool, fallback: str) -> PromptTemplate:
+    """The prompt template: the one named, else the model's own, else `fallback`; a whole-proof
+    model without a whole-proof template of its own gets the generic chat one."""
+    name = named or default_template(model)
     if whole and (name is None or get_template(name).kind != "whole_proof"):
-        if options.text("template"):
-            raise InputError(f"{options.atom}: template {name!r} is a tactic template, not a whole-proof one")
-        name = "chat-whole"
+        name = "chat-whole"  # a named tactic template was refused by `WholeSpec` already
     return get_template(name or fallback)
 
 
@@ -267,127 +236,87 @@ def _model_policy(generator: Any, template: PromptTemplate, *, language: Languag
     return policy
 
 
-def _hf_policy(text: str, *, language: Language, seed: int, whole: bool) -> Policy:
-    target, raw_options = split_spec_options(text[len("hf:"):])
-    model = target or DEFAULT_HF_MODEL
-    options = SpecOptions(f"hf:{model}", raw_options)
+def _hf_policy(spec: HfSpec, *, language: Language, seed: int, whole: bool) -> Policy:
     from prover.policies.hf import HFGenerator, load_model
 
-    # Every option is read and checked before the (possibly long) model load.
-    trust = options.flag("trust_remote_code", False)
-    device, dtype = options.text("device"), options.text("dtype")
-    named_template = options.text("template")
-    if named_template is not None:
-        get_template(named_template)
-    decoding = options.text("decoding")
-    if decoding not in (None, "beam", "sample", "greedy"):
-        raise InputError(f"hf:{model}: decoding must be beam, sample or greedy, not {decoding!r}")
-    temperature = options.number("temperature", 1.0)
-    top_p = options.text("top_p")
-    max_new_tokens = options.integer("max_new_tokens", None)
-    max_input_tokens = int(options.integer("max_input_tokens", 2048) or 2048)
-    samples = options.integer("n", None)
-    options.check_all_used()
+    from prover.policies.service import served_generator
 
-    loaded = load_model(model, device=device, dtype=dtype, trust_remote_code=trust)
+    served = served_generator(spec.model)  # a model shared by the provers (`--shared-inference`): not loaded here
+    if served is not None:
+        fallback = "reprover" if getattr(served, "is_encoder_decoder", False) else "bfs"
+        template = _template(spec.template, spec.model, whole=whole, fallback=fallback)
+        return _model_policy(served, template, language=language, samples=spec.n)
+    # The spec's options were all checked when it was parsed, before this (possibly long) load.
+    loaded = load_model(spec.model, device=spec.device, dtype=spec.dtype, trust_remote_code=spec.trust_remote_code)
     fallback = "reprover" if loaded.is_encoder_decoder else "bfs"
-    template = _template(options, model, whole=whole, fallback=fallback)
+    template = _template(spec.template, spec.model, whole=whole, fallback=fallback)
     long_output = template.kind == "whole_proof"
     generator = HFGenerator(
-        model,
+        spec.model,
         loaded=loaded,
-        decoding=decoding,  # type: ignore[arg-type]
-        temperature=temperature,
-        top_p=options.number("top_p", 0.95 if long_output else 1.0) if top_p is not None else (0.95 if long_output else 1.0),
-        max_new_tokens=max_new_tokens or (4096 if long_output else 128),
-        max_input_tokens=max_input_tokens,
+        decoding=spec.decoding,
+        temperature=spec.temperature,
+        top_p=spec.top_p if spec.top_p is not None else (0.95 if long_output else 1.0),
+        max_new_tokens=spec.max_new_tokens or (4096 if long_output else 128),
+        max_input_tokens=spec.max_input_tokens,
         seed=seed,
         stop=template.stop,
     )
-    return _model_policy(generator, template, language=language, samples=samples)
+    return _model_policy(generator, template, language=language, samples=spec.n)
 
 
-def _openai_policy(text: str, *, language: Language, seed: int, whole: bool) -> Policy:
-    import os
-
+def _openai_policy(spec: OpenAISpec, *, language: Language, seed: int, whole: bool) -> Policy:
     from prover.policies.openai_compat import OpenAIGenerator
 
-    url, raw_options = split_spec_options(text[len("openai:"):])
-    options = SpecOptions(f"openai:{url}", raw_options)
-    if not url.startswith(("http://", "https://")):
-        raise InputError(f"openai:{url}: expected an http(s) URL such as http://localhost:8000/v1")
-    model = options.text("model")
-    if not model:
-        raise InputError(f"openai:{url}: say which served model with ?model=NAME")
-    endpoint = options.text("endpoint")
-    if endpoint not in (None, "completions", "chat"):
-        raise InputError(f"openai:{url}: endpoint must be completions or chat, not {endpoint!r}")
-    template_name = options.text("template")
-    fallback = "chat" if endpoint == "chat" else "bfs"
-    template = _template(options, model, whole=whole, fallback=fallback)
-    if template_name is None and endpoint == "completions" and template.chat:
+    fallback = "chat" if spec.endpoint == "chat" else "bfs"
+    template = _template(spec.template, spec.model, whole=whole, fallback=fallback)
+    if spec.template is None and spec.endpoint == "completions" and template.chat:
         template = get_template("bfs" if template.kind == "tactic" else "deepseek-prover-v1.5")
-    endpoint = endpoint or ("chat" if template.chat else "completions")
+    endpoint = spec.endpoint or ("chat" if template.chat else "completions")
     long_output = template.kind == "whole_proof"
-    key_env = options.text("api_key_env")
     generator = OpenAIGenerator(
-        url,
-        model=model,
-        endpoint=endpoint,  # type: ignore[arg-type]
-        api_key=os.environ.get(key_env) if key_env else None,
-        temperature=options.number("temperature", 1.0),
-        top_p=options.number("top_p", 0.95),
-        max_tokens=int(options.integer("max_tokens", 4096 if long_output else 128) or 128),
+        spec.url,
+        model=spec.model,
+        endpoint=endpoint,
+        api_key=os.environ.get(spec.api_key_env) if spec.api_key_env else None,
+        temperature=spec.temperature,
+        top_p=spec.top_p,
+        max_tokens=spec.max_tokens or (4096 if long_output else 128),
         stop=template.stop if endpoint == "completions" else (),
-        timeout=options.number("timeout", 600.0 if long_output else 60.0),
-        max_retries=int(options.integer("retries", 3) or 0),
-        backoff=options.number("backoff", 0.5),
-        max_concurrency=int(options.integer("concurrency", 8) or 8),
-        logprobs=options.flag("logprobs", True),
+        timeout=spec.timeout or (600.0 if long_output else 60.0),
+        max_retries=spec.retries,
+        backoff=spec.backoff,
+        max_concurrency=spec.concurrency,
+        logprobs=spec.logprobs,
         seed=seed,
     )
-    samples = options.integer("n", None)
-    options.check_all_used()
-    return _model_policy(generator, template, language=language, samples=samples)
+    return _model_policy(generator, template, language=language, samples=spec.n)
 
 
-def build_value(spec: str = DEFAULT_VALUE, *, policy: Policy | None = None) -> ValueFunction:
-    """The value function that `spec` describes (see the module docstring); `policy` serves spec "policy"."""
-    text = spec.strip()
-    if text == "heuristic":
+def build_value(spec: ValueSpec | str = DEFAULT_VALUE, *, policy: Policy | None = None) -> ValueFunction:
+    """The value function that `spec` describes (typed, or its shorthand; see the module
+    docstring); `policy` serves spec "policy"."""
+    typed = parse_value_spec(spec) if isinstance(spec, str) else spec
+    if isinstance(typed, HeuristicValueSpec):
         from search.values import HeuristicValue
 
         return HeuristicValue()
-    if text == "policy":
+    if isinstance(typed, PolicyValueSpec):
         if policy is None:
             raise InputError("value spec 'policy' needs the policy it should ask")
         from search.values import PolicyScoreValue
 
         return PolicyScoreValue(policy)
-    if text.startswith("constant:"):
+    if isinstance(typed, ConstantValueSpec):
         from search.values import ConstantValue
 
-        raw = text[len("constant:"):]
-        try:
-            return ConstantValue(float(raw))
-        except ValueError:
-            raise InputError(f"value spec {spec!r}: expected constant:X with X a number in [0, 1]") from None
-    if text == "hf-critic" or text.startswith("hf-critic:") or text.startswith("hf-critic?"):
+        return ConstantValue(typed.value)
+    if isinstance(typed, CriticValueSpec):
         from prover.policies.value import LearnedValue
 
-        rest = text[len("hf-critic"):].lstrip(":")
-        target, raw_options = split_spec_options(rest)
-        model = target or DEFAULT_CRITIC
-        options = SpecOptions(f"hf-critic:{model}", raw_options)
-        settings: dict[str, Any] = dict(
-            device=options.text("device"),
-            dtype=options.text("dtype"),
-            batch_size=int(options.integer("batch_size", 16) or 16),
-            trust_remote_code=options.flag("trust_remote_code", model == DEFAULT_CRITIC),
-            head=_choice(options, "head", ("classification", "lm"), "classification"),
+        trust = typed.trust_remote_code if typed.trust_remote_code is not None else typed.model == DEFAULT_CRITIC
+        return LearnedValue(
+            typed.model, device=typed.device, dtype=typed.dtype, batch_size=typed.batch_size,
+            trust_remote_code=trust, head=typed.head,
         )
-        options.check_all_used()  # before loading: a typo should not cost a model load
-        return LearnedValue(model, **settings)
-    raise InputError(
-        f"unknown value {spec!r}; expected heuristic, policy, hf-critic[:MODEL] or constant:X"
-    )
+    raise TypeError(f"not a value spec: {typed!r}")

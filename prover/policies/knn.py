@@ -33,7 +33,6 @@ from search.types import Candidate, State
 
 from prover.data.rows import NO_GOALS, TraceRow, read_rows, strip_structure
 from prover.errors import InputError
-from prover.policies.spec_options import SpecOptions, split_spec_options
 
 __all__ = ["KNNPolicy", "build_knn_policy", "state_features", "hypotheses", "hypothesis_names", "KNN_FILE"]
 
@@ -350,12 +349,10 @@ def _adapt(entry: _Entry, context: dict[str, str], by_type: dict[str, str]) -> s
 
 def build_knn_policy(text: str) -> KNNPolicy:
     """The policy of a `knn:PATH[?k=64&temperature=0.1]` spec (PATH: a trace folder, rows JSONL,
-    or a folder/file written by `KNNPolicy.save`)."""
-    path, raw = split_spec_options(text[len("knn:"):] if text.startswith("knn:") else text)
-    options = SpecOptions(f"knn:{path}", raw)
-    k = options.integer("k", 64)
-    temperature = options.number("temperature", 0.1)
-    options.check_all_used()
-    if not path:
-        raise InputError("knn: needs a path to trace rows, e.g. knn:trace/ or knn:trace/splits/by_file/train.jsonl")
-    return KNNPolicy.load(path, k=k, temperature=temperature)
+    or a folder/file written by `KNNPolicy.save`); the options are `prover.policies.specs.KnnSpec`'s."""
+    from prover.policies.specs import KnnSpec, parse_policy_spec
+
+    spec = parse_policy_spec(text if text.startswith("knn:") else f"knn:{text}")
+    if not isinstance(spec, KnnSpec):
+        raise InputError(f"{text}: not a knn: spec")
+    return KNNPolicy.load(spec.rows, k=spec.k, temperature=spec.temperature)

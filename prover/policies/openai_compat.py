@@ -3,15 +3,18 @@
 Both endpoints are spoken: `/completions` (raw prompt, e.g. BFS-Prover's `"{state}:::"`) and
 `/chat/completions` (chat messages, e.g. DeepSeek-Prover-V2). One request per prompt asks for `n`
 samples; requests run concurrently up to `max_concurrency`. Transport errors, timeouts, HTTP 429
-and 5xx are retried with exponential backoff; after the last retry, or at once on another 4xx,
+and 5xx are retried (tenacity) with jittered exponential backoff, or after the server's
+`Retry-After` when it sends one; after the last retry, or at once on another 4xx,
 `ModelUnavailable` says which server failed and why. Within a theorem's deadline
 (`prover.budget`), no request or retry waits past it: a stalled server costs the theorem its
-remaining budget, not the client's full timeout times its retries. Token log-probabilities are requested and
+remaining budget, not the client's full timeout times its retries, and a wait that would end past
+the deadline is not started (the prompt gets no samples). Token log-probabilities are requested and
 summed when the server returns them; otherwise the policy ranks candidates (`rank_prior`).
 """
 
 from __future__ import annotations
 
+import email.utils
 import logging
 import os
 import time
@@ -20,6 +23,9 @@ from typing import Any, Literal, Sequence
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
+from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity.stop import stop_base
+from tenacity.wait import wait_base, wait_exponential, wait_random
 
 from prover import budget
 from prover.errors import ModelUnavailable
@@ -65,8 +71,66 @@ class _Response(BaseModel):
     error: Any = None  # some servers answer HTTP 200 with {"error": {...}} instead of choices
 
 
+MAX_RETRY_AFTER_SECONDS = 300.0
+"""The longest `Retry-After` honoured outside a theorem's deadline (inside one, the deadline caps it)."""
+
+
 class _RetryableError(Exception):
-    """A failure worth retrying (transport, timeout, 429, 5xx)."""
+    """A failure worth retrying (transport, timeout, 429, 5xx); `retry_after`: the server's requested wait."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def _retry_after_seconds(response: httpx.Response) -> float | None:
+    """The wait a 429/503 reply asks for: `retry-after-ms`, or `Retry-After` in seconds or as an HTTP date."""
+    millis = response.headers.get("retry-after-ms")
+    if millis:
+        try:
+            return max(0.0, float(millis) / 1000.0)
+        except ValueError:
+            pass
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+class _WaitRetryAfterOrBackoff(wait_base):
+    """The server's `Retry-After` when the last failure carried one, else jittered exponential backoff."""
+
+    def __init__(self, backoff: float) -> None:
+        # backoff * 2**k plus up to `backoff` of random jitter, so many clients do not retry in step.
+        self.backoff = wait_exponential(multiplier=backoff, max=60.0) + wait_random(0, backoff)
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        error = retry_state.outcome.exception() if retry_state.outcome is not None else None
+        if isinstance(error, _RetryableError) and error.retry_after is not None:
+            return min(error.retry_after, MAX_RETRY_AFTER_SECONDS)
+        return float(self.backoff(retry_state))
+
+
+class _StopAtDeadline(stop_base):
+    """Stop retrying when the coming wait would end at or past the theorem's deadline (remembered in `hit`)."""
+
+    def __init__(self, deadline: float | None) -> None:
+        self.deadline = deadline
+        self.hit = False
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        left = budget.remaining(self.deadline)
+        if left is not None and left <= retry_state.upcoming_sleep:
+            self.hit = True
+        return self.hit
 
 
 class OpenAIGenerator:
@@ -76,7 +140,8 @@ class OpenAIGenerator:
     model: the served model's name. endpoint: "completions" or "chat".
     api_key: sent as a bearer token; defaults to $OPENAI_API_KEY (none sent when unset).
     timeout: seconds for one request (connect, read, write); max_retries: retries after the first try;
-    backoff: seconds before the first retry, doubled each time.
+    backoff: seconds before the first retry, doubled each time (at most 60), plus up to `backoff` of
+    random jitter; a `Retry-After` from the server replaces it.
     logprobs: ask the server for token log-probabilities.
     """
 
@@ -167,28 +232,30 @@ class OpenAIGenerator:
         """One prompt's samples; each request (and retry) waits no longer than what is left of the
         theorem's `deadline`, past which the prompt gets no samples (the search ends on its budget)."""
         path, payload = self._payload(prompt, n)
-        last_error = ""
-        for attempt in range(self.max_retries + 1):
-            if attempt:
-                delay = self.backoff * (2 ** (attempt - 1))
-                left = budget.remaining(deadline)
-                if left is not None and left <= delay:
-                    break
-                log.info("%s: retry %d in %.2fs after %s", self.name, attempt, delay, last_error)
-                time.sleep(delay)
-            if budget.expired(deadline):
-                break
-            try:
-                return self._request(path, payload, timeout=budget.capped(self.timeout, deadline))
-            except _RetryableError as error:
-                last_error = str(error)
-        left = budget.remaining(deadline)
-        if left is not None and left <= self.backoff:
-            log.warning("%s: no samples before the theorem's deadline (%s)", self.name, last_error or "no reply")
-            return []
-        raise ModelUnavailable(
-            f"{self.name} at {self.base_url} failed after {self.max_retries + 1} attempts: {last_error}"
+        at_deadline = _StopAtDeadline(deadline)
+        retrying = Retrying(
+            retry=retry_if_exception_type(_RetryableError),  # ModelUnavailable (other 4xx) is raised at once
+            stop=stop_after_attempt(self.max_retries + 1) | at_deadline,
+            wait=_WaitRetryAfterOrBackoff(self.backoff),
+            before_sleep=self._log_retry,
         )
+        try:
+            return retrying(self._attempt, path, payload, deadline)
+        except RetryError as failed:
+            error, attempts = failed.last_attempt.exception(), failed.last_attempt.attempt_number
+        if at_deadline.hit or budget.expired(deadline):
+            log.warning("%s: no samples before the theorem's deadline (%s)", self.name, error)
+            return []
+        raise ModelUnavailable(f"{self.name} at {self.base_url} failed after {attempts} attempts: {error}")
+
+    def _attempt(self, path: str, payload: dict[str, Any], deadline: float | None) -> list[Generation]:
+        if budget.expired(deadline):
+            raise _RetryableError("the theorem's deadline passed")
+        return self._request(path, payload, timeout=budget.capped(self.timeout, deadline))
+
+    def _log_retry(self, retry_state: RetryCallState) -> None:
+        error = retry_state.outcome.exception() if retry_state.outcome is not None else None
+        log.info("%s: retry %d in %.2fs after %s", self.name, retry_state.attempt_number, retry_state.upcoming_sleep, error)
 
     def _request(self, path: str, payload: dict[str, Any], *, timeout: float | None = None) -> list[Generation]:
         try:
@@ -198,7 +265,9 @@ class OpenAIGenerator:
         except httpx.TransportError as error:
             raise _RetryableError(f"cannot connect ({error})") from error
         if response.status_code == 429 or response.status_code >= 500:
-            raise _RetryableError(f"HTTP {response.status_code}: {response.text[:200]}")
+            raise _RetryableError(
+                f"HTTP {response.status_code}: {response.text[:200]}", retry_after=_retry_after_seconds(response)
+            )
         if response.status_code >= 400:
             raise ModelUnavailable(
                 f"{self.name} at {self.base_url} refused the request: HTTP {response.status_code}: "

@@ -10,8 +10,10 @@ call per distinct `n` and completes the futures. Two ways to use it:
   `ModelPolicy(ServedGenerator(service), template)`. Prompts are then rendered by each client, so
   per-search context (a whole-proof policy's current theorem) stays with its search.
 
-The service is a plain in-process class; `prover.distributed` can host it in a Ray actor and give
-clients an object whose `propose_batch` calls the actor.
+The service is a plain in-process class. `prover.distributed.inference` hosts it in a Ray actor
+(`prove eval --shared-inference`): provers build their policies inside `serving({model:
+generator})`, and the factory then uses that remote generator for `hf:MODEL` instead of loading
+the model again in every worker.
 """
 
 from __future__ import annotations
@@ -20,14 +22,41 @@ import queue
 import threading
 import time
 from concurrent.futures import Future
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Sequence
+from typing import Any, Iterator, Mapping, Protocol, Sequence
 
 from search.types import Candidate, State
 
 from prover.policies.generation import Generation, Prompt, TextGenerator
 
-__all__ = ["InferenceService", "ServicePolicy", "GeneratorBatcher", "ServedGenerator", "BatchingStats"]
+__all__ = [
+    "InferenceService",
+    "ServicePolicy",
+    "GeneratorBatcher",
+    "ServedGenerator",
+    "BatchingStats",
+    "serving",
+    "served_generator",
+]
+
+_SERVED: ContextVar[Mapping[str, TextGenerator]] = ContextVar("neuroprove_served_models", default={})
+
+
+@contextmanager
+def serving(generators: Mapping[str, TextGenerator]) -> Iterator[None]:
+    """Within the block, a policy spec's `hf:MODEL` uses `generators[MODEL]` (a shared model) instead of loading it."""
+    token = _SERVED.set({**_SERVED.get(), **generators})
+    try:
+        yield
+    finally:
+        _SERVED.reset(token)
+
+
+def served_generator(model: str) -> TextGenerator | None:
+    """The shared generator serving `model` in this context (see `serving`), or None: load it here."""
+    return _SERVED.get().get(model)
 
 
 @dataclass

@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from prover.data.rows import NO_GOALS, TraceRow, read_rows, split_of, strip_structure
 from prover.errors import InputError, ModelUnavailable
+from prover.jsonl import read_jsonl
 
 __all__ = [
     "TrainConfig",
@@ -157,17 +158,12 @@ def write_value_examples(path: str | Path, examples: Sequence[Example], *, appen
 
 def read_value_examples(path: str | Path) -> list[Example]:
     """Read `{"state", "label"}` JSONL (labels in [0, 1])."""
-    examples = []
-    for number, line in enumerate(Path(path).read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            data = json.loads(line)
-            label = float(data["label"])
-            examples.append(Example(str(data["state"]), "", min(1.0, max(0.0, label))))
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as bad:
-            raise InputError(f"{path}:{number}: not a value example ({bad})") from None
-    return examples
+    return list(read_jsonl(path, _value_example))
+
+
+def _value_example(data: dict) -> Example:
+    """One `{"state", "label"}` row, the label clamped to [0, 1]."""
+    return Example(str(data["state"]), "", min(1.0, max(0.0, float(data["label"]))))
 
 
 def _load_examples(config: TrainConfig) -> list[Example]:

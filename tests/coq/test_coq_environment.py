@@ -187,21 +187,21 @@ def test_statement_must_be_one_sentence(coq_env: CoqEnvironment) -> None:
 def test_known_state_that_times_out_on_replay_is_replayed_with_more_time(
     coq_env: CoqEnvironment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from prover.backends import coq as coq_module
+    from prover.backends.coq_document import ReplayFailed
 
     root = coq_env.start(CONJ)
     intro = coq_env.step(root, "intros k")  # a path no other test steps (outcomes are cached)
     assert isinstance(intro, Progress)
-    real_goto = coq_env._goto
+    real_goto = coq_env.document.goto
     seen: list[list[str]] = []
 
     def goto_that_times_out_once(sentences, *, timeout):  # type: ignore[no-untyped-def]
         seen.append(list(sentences))
         if len(seen) == 1:  # as if `intros k` ran out of its Timeout while replaying on a busy machine
-            raise coq_module._ReplayFailed(len(sentences) - 2, "Timeout!")
+            raise ReplayFailed(len(sentences) - 2, "Timeout!")
         return real_goto(sentences, timeout=timeout)
 
-    monkeypatch.setattr(coq_env, "_goto", goto_that_times_out_once)
+    monkeypatch.setattr(coq_env.document, "goto", goto_that_times_out_once)
     outcome = coq_env.step(intro.state, "split")
     assert isinstance(outcome, Progress) and len(outcome.state.goals) == 2
     longer = f"Timeout {4 * coq_env.coq_timeout} intros k."

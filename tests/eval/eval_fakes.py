@@ -92,6 +92,25 @@ class FakeProverFactory:
         return FakeProver(config, self.marker_dir, self.calls_file, self.sleep_seconds)
 
 
+@dataclass(frozen=True)
+class GeneratorLoggingFactory:
+    """Picklable: builds the real Coq `Prover` and logs `pid generator-class` of each model policy in it
+    to `log_file`, so a test sees which worker built what (a local model or a shared one)."""
+
+    log_file: str
+
+    def __call__(self, config: ProverConfig) -> "object":
+        from prover.eval.runner import DefaultProverFactory
+
+        prover = DefaultProverFactory("coq")(config)
+        policy = getattr(prover, "policy")
+        parts = getattr(policy, "policies", (policy,))
+        kinds = [type(part.generator).__name__ for part in parts if hasattr(part, "generator")]
+        with open(self.log_file, "a", encoding="utf-8") as log:
+            log.write(f"{os.getpid()} {' '.join(kinds)}\n")
+        return prover
+
+
 class FakeCoqBackend:
     """Parses `Theorem NAME : ... .` followed by `Proof. Admitted.`; a file containing `garbage` is unreadable."""
 

@@ -33,7 +33,7 @@ Environment:
                          order, as upstream runs them) or single `.in` files; loaded in order, the
                          first transcript to answer a request wins.
   FAKE_REPL_LOG          if set, one JSON line per event is appended: {"start": pid} when the
-                         process starts, then {"request": ...} for every request read.
+                         process starts, then {"request": ..., "pid": pid} for every request read.
 """
 
 from __future__ import annotations
@@ -389,7 +389,7 @@ def main() -> int:
         except json.JSONDecodeError as error:
             sys.stderr.write(f'uncaught exception: {{"message": "Could not parse JSON:\\n{error}"}}\n')
             return 1
-        _log({"request": request})
+        _log({"request": request, "pid": os.getpid()})
         sys.stdout.buffer.write((repl.answer(request) + "\n\n").encode("utf-8"))
         sys.stdout.flush()
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from prover.backends.lean import LeanBackend
+from prover.backends.lean import LeanBackend, LeanOptions
 from prover.backends.lean_toolchain import project_layout
 
 HERE = Path(__file__).resolve().parent
@@ -65,8 +65,10 @@ class FakeLean:
         os.environ["FAKE_REPL_TRANSCRIPTS"] = os.pathsep.join(str(t) for t in transcripts)
 
     def backend(self, **options: object) -> LeanBackend:
-        """A LeanBackend on this installation."""
-        return LeanBackend(project_dir=self.project_dir, repl_dir=self.repl_dir, lake_path=self.lake, **options)
+        """A LeanBackend on this installation (`options`: `LeanOptions` fields)."""
+        return LeanBackend(
+            project_dir=self.project_dir, repl_dir=self.repl_dir, lake_path=self.lake, options=LeanOptions(**options)  # type: ignore[arg-type]
+        )
 
     def events(self) -> list[dict]:
         """What the REPL processes saw: {"start": pid} and {"request": {...}} in order."""
@@ -77,6 +79,10 @@ class FakeLean:
     def requests(self) -> list[dict]:
         """Every request any REPL process read, in order."""
         return [e["request"] for e in self.events() if "request" in e]
+
+    def requests_by_process(self) -> list[tuple[int, dict]]:
+        """Every request any REPL process read, in order, with the id of the process that read it."""
+        return [(e["pid"], e["request"]) for e in self.events() if "request" in e]
 
     def starts(self) -> int:
         """How many REPL processes were started."""

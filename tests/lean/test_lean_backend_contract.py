@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 
 import pytest
 from lean_fakes import RECORDED_MAIN, RECORDED_MATHLIB, WRITTEN, FakeLean, recorded
@@ -19,6 +20,16 @@ from prover.errors import InputError
 from search.types import Failed, Progress, Proved, State, Theorem
 
 MATHLIB_HEADER = "import Mathlib\nopen BigOperators\nopen Real\nopen Nat"
+
+
+def _wait_for_exit(pid: int) -> None:
+    """Until the killed REPL is gone (it is lean-interact's child: reaped once it exits)."""
+    import psutil
+
+    try:
+        psutil.Process(pid).wait(timeout=10)
+    except psutil.NoSuchProcess:
+        pass
 
 
 def _proof_steps(fake_lean: FakeLean) -> list[dict]:
@@ -246,8 +257,10 @@ def test_a_state_survives_a_restart_by_replaying_its_path(fake_lean: FakeLean) -
         root = env.start(Theorem(name="f", statement="def f : Nat :="))
         middle = env.step(root, "have t : Nat := 42")
         assert isinstance(middle, Progress)
-        os.killpg(os.getpgid(env._server._proc.pid), signal.SIGKILL)  # the REPL dies between steps
-        env._server._proc.wait()
+        pid = env.process_id
+        assert pid is not None
+        os.killpg(os.getpgid(pid), signal.SIGKILL)  # the REPL dies between steps
+        _wait_for_exit(pid)
         done = env.step(middle.state, "exact t")
     assert done == Proved(("have t : Nat := 42", "exact t"))
     assert fake_lean.starts() == 2
@@ -294,15 +307,17 @@ def test_a_hanging_tactic_fails_and_the_search_goes_on_in_a_new_process(fake_lea
         root = env.start(Theorem(name="add_zero'", statement="theorem add_zero' (n : Nat) : n + 0 = n :="))
         skipped = env.step(root, "skip")
         assert isinstance(skipped, Progress)
+        first = env.process_id
         hung = env.step(skipped.state, "nlinarith [sq_nonneg (n - 1), sq_nonneg (n + 1)]")
         assert isinstance(hung, Failed) and hung.message.startswith("timeout")
         done = env.step(skipped.state, "simp")
         assert done == Proved(("skip", "simp"))
+        after_hang = env.process_id
         crashed = env.step(skipped.state, "omega")
         assert isinstance(crashed, Failed) and "crashed" in crashed.message
         again = env.step(skipped.state, "simp")
-    assert again == Proved(("skip", "simp"))
-    assert fake_lean.starts() == 3
+        assert again == Proved(("skip", "simp"))
+        assert len({first, after_hang, env.process_id}) == 3  # each failure left its process behind
 
 
 def test_verify_accepts_a_clean_proof_and_reports_its_axioms(fake_lean: FakeLean) -> None:
@@ -319,7 +334,7 @@ def test_verify_accepts_a_clean_proof_and_reports_its_axioms(fake_lean: FakeLean
     assert verdict.axioms == ("propext", "Classical.choice", "Quot.sound")
     sent = [r["cmd"] for r in fake_lean.requests()]
     assert sent[0] == "import Mathlib\n\nset_option maxHeartbeats 200000\n\nopen BigOperators Real Nat Topology Rat"
-    assert sent[1].endswith(":= by\n  ring") and sent[2] == "#print axioms mathd_algebra_182"
+    assert sent[1].endswith(":= by\n  ring") and sent[2] == "#print axioms _root_.mathd_algebra_182"
 
 
 def test_verify_refuses_sorry_reached_through_a_lemma(fake_lean: FakeLean) -> None:
@@ -378,22 +393,114 @@ def test_the_hard_memory_limit_reaches_the_repl_process(fake_lean: FakeLean) -> 
     fake_lean.use(recorded(*RECORDED_MAIN))
     with fake_lean.backend(memory_limit_mb=4096).open_environment(step_timeout=60) as env:
         env.start(Theorem(name="f", statement="def f : Nat :="))
-        text = open(f"/proc/{env._server._proc.pid}/limits", encoding="utf-8").read()
+        text = open(f"/proc/{env.process_id}/limits", encoding="utf-8").read()
     line = next(row for row in text.splitlines() if row.startswith("Max address space"))
     assert line.split()[3] == str(4096 * 1024 * 1024)
 
 
-def test_over_the_soft_memory_limit_the_repl_restarts_between_steps_and_the_search_goes_on(fake_lean: FakeLean) -> None:
-    """RECORDED proof_step: with a restart threshold below the process's size, every step runs in a fresh REPL, rebuilt by replay."""
+def test_over_the_soft_memory_limit_lean_interact_restarts_the_repl_and_the_state_is_replayed(
+    fake_lean: FakeLean, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RECORDED proof_step: `AutoLeanServer` finds the REPL past 80% of its hard limit before a step
+    and restarts it; the step's id meant nothing in the new process, so the state is replayed there."""
+    import lean_interact.server
+
+    measured: list[int] = []
+
+    def memory_meter(process: object) -> int:
+        measured.append(1)  # the second request (the first step) finds the process too big
+        return 4096 * 1024**2 if len(measured) == 2 else 0
+
+    monkeypatch.setattr(lean_interact.server, "get_total_memory_usage", memory_meter)
     fake_lean.use(recorded(*RECORDED_MAIN))
-    with fake_lean.backend(memory_limit_mb=None, memory_restart_mb=1).open_environment(step_timeout=60) as env:
+    with fake_lean.backend(memory_limit_mb=4096).open_environment(step_timeout=60) as env:
         root = env.start(Theorem(name="f", statement="def f : Nat :="))
+        first = env.process_id
         middle = env.step(root, "have t : Nat := 42")
-        assert isinstance(middle, Progress)
+        assert isinstance(middle, Progress) and env.process_id != first
         done = env.step(middle.state, "exact t")
         assert done == Proved(("have t : Nat := 42", "exact t"))
-        assert env.restarts == 2
-    assert fake_lean.starts() == 3
+        assert env.restarts == 1
+    assert fake_lean.starts() == 2
+    assert [r.get("cmd", r.get("tactic")) for r in fake_lean.requests()] == [
+        "def f : Nat := by sorry",
+        "have t : Nat := 42",  # sent to the new process: `Unknown proof state.`
+        "def f : Nat := by sorry",  # so the state is rebuilt there
+        "have t : Nat := 42",
+        "exact t",
+    ]
+
+
+def test_after_a_timeout_a_standby_repl_with_the_header_elaborated_replaces_the_killed_one(fake_lean: FakeLean) -> None:
+    """WRITTEN written_timeout_under_a_header: the timeout kills the REPL; a standby started in the
+    background elaborates the header while the search does other work, so the next step re-imports
+    nothing inside the search's time: the process that answers it had the header before it was asked."""
+    fake_lean.use(WRITTEN / "written_timeout_under_a_header.in")
+    theorem = Theorem(name="double_two", statement="theorem double_two : double 2 = 4 :=", header="def double (n : Nat) : Nat := 2 * n\n\n")
+    with fake_lean.backend().open_environment(step_timeout=2.0) as env:
+        root = env.start(theorem)
+        hung = env.step(root, "nlinarith [sq_nonneg (double 2 - 4)]")
+        assert isinstance(hung, Failed) and hung.message.startswith("timeout")
+        for _ in range(600):  # the policy's turn: the standby gets ready meanwhile
+            if env.standby_ready():
+                break
+            time.sleep(0.05)
+        asked = len(fake_lean.requests())
+        done = env.step(root, "rfl")
+        assert done == Proved(("rfl",))
+        answering = env.process_id
+    sent = fake_lean.requests_by_process()
+    to_answering = [(index, request) for index, (pid, request) in enumerate(sent) if pid == answering]
+    assert [request.get("cmd", request.get("tactic")) for _, request in to_answering] == [
+        "def double (n : Nat) : Nat := 2 * n",
+        "theorem double_two : double 2 = 4 := by sorry",
+        "rfl",
+    ]
+    assert to_answering[0][0] < asked  # the header was elaborated before the step was asked
+
+
+def _is_running_repl(process: "psutil.Process") -> bool:  # noqa: F821
+    import psutil
+
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE and "fake_repl.py" in " ".join(process.cmdline())
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_closing_the_environment_stops_the_standby_repl_too(fake_lean: FakeLean) -> None:
+    """WRITTEN written_timeout_under_a_header: closed right after a timeout, while its standby may still
+    be starting, the environment leaves no REPL process running."""
+    import psutil
+
+    fake_lean.use(WRITTEN / "written_timeout_under_a_header.in")
+    theorem = Theorem(name="double_two", statement="theorem double_two : double 2 = 4 :=", header="def double (n : Nat) : Nat := 2 * n\n\n")
+    with fake_lean.backend().open_environment(step_timeout=1.0) as env:
+        root = env.start(theorem)
+        assert isinstance(env.step(root, "nlinarith [sq_nonneg (double 2 - 4)]"), Failed)
+        standby = env._repl._standby  # held here: only an explicit stop ends its process, not garbage collection
+        assert standby is not None  # the timeout started one
+    for _ in range(200):  # a standby caught while starting is stopped as soon as it has started
+        running = [child for child in psutil.Process().children(recursive=True) if _is_running_repl(child)]
+        if not running:
+            break
+        time.sleep(0.05)
+    assert running == [] and standby is not None
+
+
+def test_verify_asks_the_axioms_of_a_protected_theorem_in_a_namespace_by_its_full_name(fake_lean: FakeLean) -> None:
+    """WRITTEN written_verify_namespaced: inside `namespace Arith` the short name would find the root's
+    sorried `two_add_two` (a protected `Arith.two_add_two` is not found by it); verify asks `_root_.Arith.two_add_two`."""
+    fake_lean.use(WRITTEN / "written_verify_namespaced.in")
+    theorem = Theorem(
+        name="two_add_two",
+        statement="protected theorem two_add_two : 2 + 2 = 4 :=",
+        header="theorem two_add_two : 2 + 2 = 5 := sorry\n\nnamespace Arith\n\n",
+    )
+    with fake_lean.backend().open_environment(step_timeout=60) as env:
+        verdict = env.verify(theorem, ["rfl"])
+    assert verdict.accepted and verdict.axioms == ()
+    assert fake_lean.requests()[-1] == {"cmd": "#print axioms _root_.Arith.two_add_two", "env": 1}
 
 
 def test_a_later_theorem_extends_the_earlier_header_env_instead_of_reimporting(fake_lean: FakeLean) -> None:

@@ -47,6 +47,6 @@ def test_prove_lean_file_proves_writes_and_reports_kernel_checked(
     assert "sorry" not in written and result["proof"] in written
     # The final check re-ran the whole theorem on the (heartbeat-bounded) header env and read its axioms.
     commands = [r["cmd"] for r in fake_lean.requests() if "cmd" in r]
-    assert commands[-1] == "#print axioms mathd_algebra_182"
+    assert commands[-1] == "#print axioms _root_.mathd_algebra_182"
     assert commands[-2].startswith(row["formal_statement"].removesuffix(" by sorry"))
     assert "set_option maxHeartbeats 0" not in commands[0] and "set_option maxHeartbeats 200000" in commands[0]

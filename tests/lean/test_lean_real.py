@@ -11,7 +11,7 @@ import json
 import pytest
 from lean_fakes import lake_on_path, recorded
 
-from prover.backends.lean import LeanBackend
+from prover.backends.lean import LeanBackend, LeanOptions
 from prover.errors import ToolchainMissing
 from prover.policies.lean_portfolio import LeanPortfolioPolicy
 from search import best_first_search
@@ -54,7 +54,7 @@ def test_real_error_with_empty_goals_is_failed(backend: LeanBackend) -> None:
 
 def test_real_leftover_metavariables_and_kernel_failure_are_failed(backend: LeanBackend) -> None:
     """`apply ?succ` leaves metavariables; `exact ex` fails the REPL's kernel check: both Failed."""
-    lean = LeanBackend(root_sorry="sorry")
+    lean = LeanBackend(options=LeanOptions(root_sorry="sorry"))
     with lean.open_environment(step_timeout=60) as env:
         root = env.start(Theorem(name="example_L1", statement="example : 1 = 0 :="))
         split = env.step(root, "cases 1")
@@ -72,7 +72,7 @@ def test_real_restart_replays_the_path(backend: LeanBackend) -> None:
         root = env.start(Theorem(name="f", statement="def f : Nat :="))
         middle = env.step(root, "have t : Nat := 42")
         assert isinstance(middle, Progress)
-        env._server.kill()
+        env._repl._server.kill()  # as a timeout or the OOM killer would
         assert env.step(middle.state, "exact t") == Proved(("have t : Nat := 42", "exact t"))
 
 

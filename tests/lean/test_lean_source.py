@@ -8,7 +8,7 @@ import pytest
 from lean_fakes import recorded
 
 from prover.backends.lean import LeanBackend, bounded_header, parse_axioms
-from prover.backends.lean_source import declared_name, name_example, smuggled_command
+from prover.backends.lean_source import declared_name, full_name_for_lookup, name_example, open_namespaces, smuggled_command
 from prover.errors import InputError
 
 FILE = """import Mathlib
@@ -110,6 +110,20 @@ def test_declared_name_and_example_renaming() -> None:
     assert declared_name("@[simp] private theorem Foo.bar (x : Nat) : x = x :=") == ("theorem", "Foo.bar")
     assert declared_name("/-- an example doc -/\nexample : True :=") == ("example", None)
     assert name_example("/-- an example doc -/\nexample : True := by\n  trivial", "fresh") == "/-- an example doc -/\ntheorem fresh : True := by\n  trivial"
+
+
+def test_the_name_verify_looks_up_is_the_full_name_from_the_root() -> None:
+    """`#print axioms` names a theorem by `_root_.` and its namespaces (sections, closed namespaces and
+    comments do not count), the same full name the file's parse gives it."""
+    header = "import Mathlib\n\nnamespace A.B\n\nsection s\n-- namespace Fake\nend s\n\nnamespace C\nend C\n\n"
+    assert open_namespaces(header) == ["A", "B"]
+    assert full_name_for_lookup(header, "t") == "_root_.A.B.t"
+    assert full_name_for_lookup(header, "D.t") == "_root_.A.B.D.t"
+    assert full_name_for_lookup(header, "_root_.t") == "_root_.t"
+    assert full_name_for_lookup("theorem t : True := sorry\n", "t") == "_root_.t"
+    text = header + "protected theorem t : True := by sorry\n"
+    (open_theorem,) = LeanBackend().parse_file("n.lean", text).theorems
+    assert full_name_for_lookup(open_theorem.theorem.header, open_theorem.theorem.name) == "_root_." + open_theorem.qualified_name
 
 
 def test_unbounded_heartbeats_become_finite_and_bounded_ones_stay() -> None:

@@ -77,19 +77,23 @@ def tiny_classifier(tmp_path_factory: pytest.TempPathFactory) -> Path:
 class ServerScript:
     """How the fake server behaves, and what it saw.
 
-    fail_first: answer this many requests with HTTP 500 before answering normally.
+    fail_first: answer this many requests with HTTP `fail_status` (500) before answering normally.
     status: when set, answer every request with this status (after fail_first).
+    retry_after: when set, failed answers carry this `Retry-After` header.
     delay: seconds to wait before answering.
     logprobs: include token log-probabilities in the answers.
     texts: the texts of the choices, in order (n choices are cycled from it).
     """
 
     fail_first: int = 0
+    fail_status: int = 500
     status: int | None = None
+    retry_after: str | None = None
     delay: float = 0.0
     logprobs: bool = True
     texts: list[str] = field(default_factory=lambda: ["simp", "ring", "simp", "linarith"])
     requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    arrivals: list[float] = field(default_factory=list)  # time.monotonic() of each request
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -119,13 +123,16 @@ class _Handler(BaseHTTPRequestHandler):
         script = self.server.script  # type: ignore[attr-defined]
         with script.lock:
             script.requests.append((self.path, payload))
+            script.arrivals.append(time.monotonic())
             failing = len(script.requests) <= script.fail_first
         if script.delay:
             time.sleep(script.delay)
         if failing or script.status is not None:
-            status = 500 if failing else int(script.status)  # type: ignore[arg-type]
+            status = script.fail_status if failing else int(script.status)  # type: ignore[arg-type]
             body = json.dumps({"error": {"message": f"scripted failure {status}"}}).encode()
             self.send_response(status)
+            if script.retry_after is not None:
+                self.send_header("Retry-After", script.retry_after)
         else:
             n = int(payload.get("n", 1))
             texts = [script.texts[index % len(script.texts)] for index in range(n)]

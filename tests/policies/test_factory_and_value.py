@@ -12,7 +12,8 @@ from policy_test_fakes import ScriptedPolicy
 import prover.policies
 from prover.errors import InputError, ModelUnavailable
 from prover.policies import build_policy, build_value
-from prover.policies.factory import ALIASES, PolicyTerm, default_template, parse_policy_spec
+from prover.policies.factory import ALIASES, default_template, parse_policy_spec
+from prover.policies.specs import HfSpec, MixtureSpec, MixtureTerm, PortfolioSpec
 from prover.policies.generation import ModelPolicy
 from prover.policies.mixture import MixturePolicy
 from prover.policies.whole_proof import WholeProofPolicy
@@ -45,11 +46,13 @@ def test_public_names_exist() -> None:
 
 
 def test_spec_parsing_reads_weights_and_expands_aliases() -> None:
-    assert parse_policy_spec("0.3*portfolio + 0.7*reprover") == [
-        PolicyTerm(0.3, "portfolio"),
-        PolicyTerm(0.7, "hf:kaiyuy/leandojo-lean4-tacgen-byt5-small"),
-    ]
-    assert parse_policy_spec("portfolio") == [PolicyTerm(1.0, "portfolio")]
+    assert parse_policy_spec("0.3*portfolio + 0.7*reprover") == MixtureSpec(
+        terms=(
+            MixtureTerm(weight=0.3, policy=PortfolioSpec()),
+            MixtureTerm(weight=0.7, policy=HfSpec(model="kaiyuy/leandojo-lean4-tacgen-byt5-small")),
+        )
+    )
+    assert parse_policy_spec("portfolio") == PortfolioSpec()
 
 
 @pytest.mark.parametrize("spec", ["", "portfolio+", "0*portfolio", "nonsense", "whole:portfolio"])

@@ -98,6 +98,14 @@ def test_nlarith_is_silent_on_linear_goals_and_uses_z_lemmas_in_z() -> None:
     assert "pose proof (Z.square_nonneg (x - y)); nia" in z_tactics
 
 
+def test_nlarith_gives_square_root_facts_and_splits_absolute_values() -> None:
+    roots = proposed(NonlinearHintGenerator(), "k, x : R\nH : x = (13 - sqrt 131) / 4" + RULE + "2 * x ^ 2 - 13 * x + k = 0")
+    assert "pose proof (sqrt_pos (131)); pose proof (sqrt_sqrt (131) ltac:(nra)); nra" in roots
+    absolute = proposed(NonlinearHintGenerator(), "x, y : R\nH : Rabs (x + y) + Rabs (x - y) = 2" + RULE + "x ^ 2 <= 8")
+    assert any(t.startswith("repeat match goal with H : context [Rabs _]") and "destruct (Rcase_abs e)" in t and t.endswith("; nra") for t in absolute)
+    assert not any("Rabs" in t for t in proposed(NonlinearHintGenerator(), "x : R" + RULE + "x ^ 2 >= 0"))
+
+
 # --- 2. computer algebra ------------------------------------------------------------------------
 
 
@@ -120,6 +128,54 @@ def test_cas_factors_completes_squares_and_asserts_denominators() -> None:
     assert "pose proof (pow2_ge_0 ((- 3) + x)); nra" in square
     field = proposed(ComputerAlgebraGenerator(), "x : R\nh : 0 < x" + RULE + "x / x = 1")
     assert "assert (x <> 0) by nra; field_simplify_eq; nra" in field
+
+
+def test_cas_evaluates_square_roots_unfolds_definitions_and_computes_substitutions() -> None:
+    definition = "f : R -> R\nh0 : forall x : R, f x = x ^ 2 - 4 * sqrt x + 1"
+    assert "rewrite !h0" in proposed(ComputerAlgebraGenerator(), definition + RULE + "f (f 4) = 70")
+    unfolded = proposed(ComputerAlgebraGenerator(), definition + RULE + "(4 ^ 2 - 4 * sqrt 4 + 1) ^ 2 - 4 * sqrt (4 ^ 2 - 4 * sqrt 4 + 1) + 1 = 70")
+    # The inner root first (4 = 2 * 2); the outer one is evaluated once it is closed arithmetic.
+    assert unfolded[0] == "replace (sqrt (4)) with (2) by (replace (4) with (2 * 2) by lra; symmetry; apply sqrt_square; lra)"
+    assert not any("sqrt (((4" in t for t in unfolded)
+    assert not any(t.startswith("replace (sqrt") for t in proposed(ComputerAlgebraGenerator(), "x : R" + RULE + "sqrt 7 < x"))
+    halves = proposed(ComputerAlgebraGenerator(), "x : R\nH : x = sqrt (9 / 4)" + RULE + "x = 3 / 2")
+    assert any(t.startswith("replace (sqrt ((9 / 4))) with ((3 / 2)) in * by") for t in halves)
+    computed = proposed(ComputerAlgebraGenerator(), "t, s : R\nn : nat\nH : t = 2 * s - s ^ 2\nH0 : s = INR (n * n) - 2 ^ n + 1\nH1 : n = 3%nat" + RULE + "t = 0")
+    assert "subst; simpl; lra" in computed
+    assert not any("field_simplify in *" in t for t in proposed(ComputerAlgebraGenerator(), "x, y : R\nh : x / y = 2\nh1 : y > 0" + RULE + "x = 2 * y"))
+
+
+def test_cas_splits_logarithms_and_computes_casts_of_literals() -> None:
+    from prover.policies.generators.cas import LOG_RULES
+
+    system = proposed(ComputerAlgebraGenerator(), "x, y : R\nH : 0 < x\nH0 : 0 < y\nH1 : ln (x * y ^ 3) = 1" + RULE + "ln (x * y) = 3 / 5")
+    assert f"{LOG_RULES}; lra" in system
+    # A closed quotient of logarithms: no variables, still read as real arithmetic through `ln`.
+    closed = proposed(ComputerAlgebraGenerator(), RULE + "ln (5 ^ 4) / ln (5 ^ 2) = 2")
+    assert any("ln_increasing 1 5 " in t and t.endswith("field; lra") for t in closed)
+    assert not any("ln" in t for t in proposed(ComputerAlgebraGenerator(), "x : R" + RULE + "x + 1 = 2"))
+    assert "simpl; lra" in proposed(ComputerAlgebraGenerator(), RULE + "INR (fact 3) * (2 ^ 3 + 3) / 2 = 33")
+
+
+def test_cas_instantiates_universal_hypotheses_where_they_are_needed() -> None:
+    shifted = "a, b, c : R\nf : R -> R\nH : forall x : R, f (x - 2) = x ^ 2 + 1\nH0 : forall x : R, f x = a * x ^ 2 + b * x + c"
+    tactics = proposed(ComputerAlgebraGenerator(), shifted + RULE + "a + b + c = 10")
+    # x - 2 = 1 at x = 3: the instance's argument rewritten to 1, then f unfolded by its definition.
+    assert ("pose proof (H 3) as Hv; match type of Hv with context [f ?a] => replace a with (1) in Hv by lra end; "
+            "rewrite !H0 in *; nra") in tactics
+    assert "rewrite !H0 in *" not in tactics  # f is applied only under H's binder: nothing to rewrite
+    recursive = proposed(ComputerAlgebraGenerator(), "f : R -> R\nh : forall x : R, f x = f (x - 1) + 2" + RULE + "f 3 = 6")
+    assert not any(t.startswith("rewrite !h") for t in recursive)  # it would rewrite forever
+    recurrence = "k : nat\nu : nat -> nat\nh0 : u 0 = 4\nh1 : forall n : nat, u (n + 2) = u n + u (n + 1)"
+    instances = proposed(ComputerAlgebraGenerator(), recurrence + RULE + "u 3 = k")
+    # n + 2 = 3 at n = 1; n + 2 = 0 would need n = -2, no natural number.
+    assert "pose proof (h1 1) as Hv; match type of Hv with context [u ?a] => replace a with (3) in Hv by lia end" in instances
+    assert not any("h1 (- 2)" in t for t in instances)
+    fractions = "A, B : R\nH : forall x : R, x - 1 <> 0 /\\ x + 1 <> 0 -> 1 / ((x - 1) * (x + 1)) = A / (x - 1) + B / (x + 1)"
+    instances = proposed(ComputerAlgebraGenerator(), fractions + RULE + "A = 1 / 2 /\\ B = - (1 / 2)")
+    # 1 and -1 break the premises: the points are 0 and 2, each premise discharged by lra.
+    assert ("pose proof (H 0 ltac:(repeat split; lra)) as Hi0; pose proof (H 2 ltac:(repeat split; lra)) as Hi1; "
+            "field_simplify in Hi0; field_simplify in Hi1; repeat split; lra") in instances
 
 
 # --- 3. witnesses and bounded cases -------------------------------------------------------------
@@ -145,12 +201,42 @@ def test_modular_gives_division_equations_rewrites_and_remainder_cases() -> None
     tactics = proposed(ModularGenerator(), "n : nat\nH : n mod 7 = 5" + RULE + "5 * n mod 7 = 4")
     assert any(t.startswith("pose proof (Nat.div_mod (5 * n) 7 ltac:(lia))") and t.endswith("nia") for t in tactics)
     assert "rewrite Nat.mul_mod by lia" in tactics
-    assert any(t.startswith("assert (Hr : n mod 7 = 0 \\/ n mod 7 = 1") for t in tactics)
     z = proposed(ModularGenerator(), "x : Z" + RULE + "(x * x) mod 4 <> 2")
-    assert "Z.to_euclidean_division_equations; nia" in z
+    # Parenthesised: a step that starts with `Z.` would be refused as a command.
+    assert "(Z.to_euclidean_division_equations; nia)" in z
     closed = proposed(ModularGenerator(), RULE + "1999 ^ 2000 mod 5 = 1")
     assert any(t.startswith("apply Nat2Z.inj;") for t in closed)
     assert proposed(ModularGenerator(), "x : R" + RULE + "x = x") == []
+
+
+def test_modular_splits_on_the_remainder_of_each_variable_of_a_dividend() -> None:
+    # x = 3q + r with r in 0..2, substituted, then the division equations: a^2 mod 3 is 0 or 1.
+    z = proposed(ModularGenerator(), "a : Z" + RULE + "a ^ 2 mod 3 = 0 \\/ a ^ 2 mod 3 = 1")
+    split = [t for t in z if t.startswith("pose proof (Z.div_mod a 3 ltac:(lia)) as Hx")]
+    assert split and "remember (Z.modulo a 3) as r" in split[0] and "r = 0%Z \\/ r = 1%Z \\/ r = 2%Z" in split[0]
+    assert split[0].endswith("subst r; (Z.to_euclidean_division_equations; nia)")
+    # In nat: every variable of the dividend, closed by the nat division equations (no zify import needed).
+    nat = proposed(ModularGenerator(), "n, m : nat" + RULE + "(n * n + m) mod 2 = 0")
+    assert sum(t.startswith(f"pose proof (Nat.div_mod {v} 2") for t in nat for v in "nm") >= 2
+    assert any("r = 0%nat \\/ r = 1%nat" in t and t.endswith("nia)") for t in nat)
+    assert not any("Nat.pow_mod" in t or "Zpower_mod" in t for t in nat + z)  # not in Coq 8.16's default scope
+    # A divisor too large for a case split gets none.
+    assert not any("remember" in t for t in proposed(ModularGenerator(), "n : nat" + RULE + "n mod 97 < 97"))
+
+
+def test_divisibility_gets_the_polynomial_quotient_or_the_remainder_split() -> None:
+    assert parse_term("(a + b | a ^ 2 - b ^ 2)")[:2] == ("app", "divide")
+    assert to_coq(parse_term("(6 | n * (n + 1))")) == "(6 | (n * (n + 1)))"
+    quotient = proposed(ModularGenerator(), "a, b : Z" + RULE + "(a + b | a ^ 2 - b ^ 2)")
+    assert "exists ((a + ((- 1) * b))); ring" in quotient
+    # A literal divisor: to `e mod 6 = 0`, then the remainder split on n closes it.
+    product = proposed(ModularGenerator(), "n : Z" + RULE + "(6 | n * (n + 1) * (n + 2))")
+    assert any(t.startswith("apply Z.mod_divide; [lia | pose proof (Z.div_mod n 6") and t.endswith("nia)]") for t in product)
+    assert not any(t.startswith("exists") for t in product)  # n(n+1)(n+2)/6 is no integer polynomial
+    nat = proposed(ModularGenerator(), "n : nat" + RULE + "Nat.divide 2 (n * (n + 1))")
+    assert any(t.startswith("apply Nat.mod_divide; [lia | pose proof (Nat.div_mod n 2") for t in nat)
+    # In nat a quotient with a negative coefficient is no witness (truncated subtraction).
+    assert not any(t.startswith("exists") for t in proposed(ModularGenerator(), "a, b : nat" + RULE + "Nat.divide (a + b) (a * a - b * b)"))
 
 
 # --- 5. induction and structure -----------------------------------------------------------------
@@ -165,6 +251,27 @@ def test_induction_on_user_types_and_forall_binders_with_follow_ups() -> None:
     listed = proposed(InductionGenerator(), RULE + conclusion)
     assert "induction l1; intros; simpl; congruence" in listed
     assert not any(t.startswith("induction A") for t in listed)
+
+
+def test_induction_for_real_sums_absorbs_the_lower_bound() -> None:
+    goal = "n : nat\nH : (1 <= n)%nat" + RULE + "sum_f_R0 (fun k : nat => / (INR (k + 1) * INR (k + 2))) (n - 1) = INR n / (INR n + 1)"
+    tactics = proposed(InductionGenerator(), goal)
+    strengthened = [t for t in tactics if t.startswith("destruct n as [|n]; [lia |]; rewrite ?Nat.sub_succ, ?Nat.sub_0_r in *; clear H; induction n")]
+    assert strengthened and "rewrite tech5, IH" in strengthened[0] and "field" in strengthened[0]
+    assert not any("tech5" in t for t in proposed(InductionGenerator(), "n : nat" + RULE + "n + 0 = n"))
+
+
+def test_divisibility_induction_computes_the_witnesses() -> None:
+    from prover.policies.generators.induction import _power_form, divisibility_induction
+
+    assert _power_form(parse_term("10 ^ n - 1"), "n") == (1, 10, -1)
+    assert _power_form(parse_term("2 * 4 ^ n + 1"), "n") == (2, 4, 1)
+    assert _power_form(parse_term("n ^ 2 + 1"), "n") is None
+    tactics = proposed(InductionGenerator(), "n : nat\nH : 0 < n" + RULE + "Nat.divide 9 (10 ^ n - 1)")
+    # 10^n - 1 = 9c  =>  10^(n+1) - 1 = 9 (10c + 1); at n = 0 the witness is 0, so the bound is dropped.
+    assert any(t.startswith("clear H; induction n as [|n IH]; [exists 0; simpl; lia |") and "exists (10 * c + 1)" in t for t in tactics)
+    assert "exists (8 * c - 6)" in divisibility_induction("n", 7, (1, 8, 6))
+    assert divisibility_induction("n", 5, (1, 10, 1)) is None  # 5 does not divide 10^0 + 1
 
 
 def test_destruct_inversion_unfold_and_the_files_lemmas() -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+import time
 
 import pytest
 
+from prover import budget
 from prover.errors import ModelUnavailable
 from prover.policies import build_policy
 from prover.policies.generation import ModelPolicy, rank_prior
@@ -76,6 +78,61 @@ def test_a_client_error_is_not_retried(openai_server) -> None:
     assert len(openai_server.script.requests) == 1
 
 
+def test_a_429_with_retry_after_is_retried_after_the_servers_wait(openai_server) -> None:
+    openai_server.script.fail_first, openai_server.script.fail_status = 1, 429
+    openai_server.script.retry_after = "0.4"
+    with generator(openai_server.url, max_retries=2, backoff=0.01) as gen:
+        assert gen.generate(["⊢ a:::"], 1)[0][0].text == "simp"
+    first, second = openai_server.script.arrivals
+    assert second - first >= 0.4  # the server's wait, not the 0.01 s backoff
+
+
+def test_a_503_is_retried_with_jittered_backoff(openai_server) -> None:
+    openai_server.script.fail_first, openai_server.script.fail_status = 2, 503
+    with generator(openai_server.url, max_retries=2, backoff=0.05) as gen:
+        assert gen.generate(["⊢ a:::"], 1)[0][0].text == "simp"
+    arrivals = openai_server.script.arrivals
+    gaps = [later - earlier for earlier, later in zip(arrivals, arrivals[1:])]
+    # backoff * 2**k plus up to backoff of jitter: at least 0.05 then 0.1.
+    assert len(gaps) == 2 and gaps[0] >= 0.05 and gaps[1] >= 0.1
+
+
+@pytest.mark.parametrize("status", [400, 401, 422])
+def test_other_client_errors_are_not_retried(openai_server, status: int) -> None:
+    openai_server.script.status = status
+    with generator(openai_server.url, max_retries=3) as gen, pytest.raises(ModelUnavailable, match=f"HTTP {status}"):
+        gen.generate(["⊢ a:::"], 1)
+    assert len(openai_server.script.requests) == 1
+
+
+def test_a_retry_after_past_the_deadline_is_not_waited_for(openai_server) -> None:
+    openai_server.script.status, openai_server.script.retry_after = 429, "30"
+    with generator(openai_server.url, max_retries=5) as gen, budget.deadline_scope(1.0):
+        started = time.monotonic()
+        assert gen.generate(["⊢ a:::"], 1) == [[]]  # no samples: the search ends on its budget
+        elapsed = time.monotonic() - started
+    assert len(openai_server.script.requests) == 1 and elapsed < 1.0
+
+
+def test_the_deadline_bounds_retries_of_a_failing_server(openai_server) -> None:
+    openai_server.script.status = 500
+    with generator(openai_server.url, max_retries=1000, backoff=0.05) as gen, budget.deadline_scope(0.8):
+        started = time.monotonic()
+        assert gen.generate(["⊢ a:::"], 1) == [[]]
+        elapsed = time.monotonic() - started
+    assert 2 <= len(openai_server.script.requests) < 1000
+    assert elapsed <= 0.8 + budget.DEADLINE_GRACE_SECONDS
+
+
+def test_the_deadline_cuts_a_stalled_request(openai_server) -> None:
+    openai_server.script.delay = 5.0
+    with generator(openai_server.url, timeout=60.0, max_retries=3) as gen, budget.deadline_scope(0.3):
+        started = time.monotonic()
+        assert gen.generate(["⊢ a:::"], 1) == [[]]
+        elapsed = time.monotonic() - started
+    assert elapsed <= 0.3 + budget.DEADLINE_GRACE_SECONDS + 0.5
+
+
 def test_slow_server_times_out_into_model_unavailable(openai_server) -> None:
     openai_server.script.delay = 0.5
     with generator(openai_server.url, timeout=0.05, max_retries=1) as gen:
@@ -122,3 +179,20 @@ def test_factory_whole_proof_spec_uses_chat_with_the_deepseek_prompt(openai_serv
     assert path == "/v1/chat/completions"
     assert payload["messages"][0]["content"].startswith("Complete the following Lean 4 code:")
     assert [c.tactic for c in candidates] == ["intro x\nsimp"]
+
+
+def test_retry_after_is_read_in_seconds_milliseconds_or_as_an_http_date() -> None:
+    import email.utils
+
+    import httpx
+
+    from prover.policies.openai_compat import _retry_after_seconds
+
+    def wait(**headers: str) -> float | None:
+        return _retry_after_seconds(httpx.Response(429, headers=headers))
+
+    assert wait() is None and wait(**{"retry-after": "soon"}) is None
+    assert wait(**{"retry-after": "2"}) == 2.0 and wait(**{"retry-after": "-5"}) == 0.0
+    assert wait(**{"retry-after-ms": "250", "retry-after": "9"}) == 0.25  # the finer header wins
+    in_ten = email.utils.formatdate(time.time() + 10, usegmt=True)
+    assert 8.0 <= wait(**{"retry-after": in_ten}) <= 10.0  # type: ignore[operator]

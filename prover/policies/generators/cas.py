@@ -7,15 +7,37 @@
 - Complete the square of an inequality's slack (after substituting the hypotheses' definitions
   `y = ...`): the hint `(2*a*x + b)^2 >= 0` then `nra`/`nia`.
 - Division by a non-constant: assert each denominator non-zero, then `field_simplify_eq`/
-  `field_simplify in *` and `nra`.
+  `field_simplify in H` (one hypothesis at a time: Coq 8.16 has no `field_simplify in *`) and `nra`.
+- Evaluation: a square root of a closed expression whose value is a rational square becomes that
+  value (`sqrt (2 * 8 - 7) = 3` by `sqrt_square`); a function defined by a hypothesis
+  `forall x, f x = ...` is unfolded everywhere (`rewrite !h`); substituted values are computed
+  (`subst; simpl`, so `INR (3 * 3)` and `2 ^ 3` become numbers) before `lra`/`nra`.
+- Instances: a hypothesis `forall x, ... f (x + 3) = ...` is instantiated where its argument
+  meets a constant the goal or a definition needs (`x + 3 = 1` solved: `H (-2)`, then the argument
+  rewritten to `1`), and any universal hypothesis at a few small points whose premises hold (for
+  identities such as partial fractions: two instances, `field_simplify`, `lra`).
+- Logarithms: `ln` of products, quotients and powers rewritten into sums of `ln` of the factors
+  (`ln_mult`, `ln_div`, `ln_pow`, side conditions by `lra`), so that equations between logarithms
+  become linear in `ln x`, `ln y`; each `ln b` of a literal `b > 1` gets `0 < ln b` (for `field`).
 """
 
 from __future__ import annotations
 
-from prover.policies.generators.base import GoalView, Proposal, domain_of
-from prover.policies.generators.terms import Domain, Term, Unreadable, subterms, to_coq, to_sympy
+import re
 
-__all__ = ["ComputerAlgebraGenerator", "sympy_to_coq"]
+from prover.policies.generators.base import GoalView, Proposal, domain_of
+from fractions import Fraction
+from math import isqrt
+
+from prover.policies.generators.terms import Domain, Term, Unreadable, evaluate, subterms, to_coq, to_sympy, variables
+
+__all__ = ["ComputerAlgebraGenerator", "sympy_to_coq", "LOG_RULES"]
+
+LOG_RULES = (
+    "rewrite ?ln_mult in * by (try apply pow_lt; lra); rewrite ?ln_div in * by (try apply pow_lt; lra); "
+    "rewrite ?ln_pow in * by lra; simpl in *"
+)
+"""`ln` of products, quotients and powers split into sums of `ln` of the factors, everywhere."""
 
 _MAX_EQUATIONS = 4
 _MAX_UNKNOWNS = 4
@@ -58,19 +80,28 @@ class ComputerAlgebraGenerator:
     name = "cas"
 
     def propose(self, goal: GoalView) -> list[Proposal]:
+        logarithms = self._logarithms(goal)
         domain = domain_of(goal)
         if domain is None:
-            return []
+            return logarithms
+        out: list[Proposal] = self._definitions(goal) + logarithms + self._instances(goal, domain)
+        if domain == "R":
+            out.extend(self._evaluate_roots(goal))
+            if re.search(r"\b(?:INR|IZR|fact)\b", goal.conclusion):
+                out.append(Proposal(-0.8, "simpl; lra"))  # casts of literals computed to numbers
+                out.append(Proposal(-1.1, "simpl; nra"))
         numbers = set(goal.variables_of(domain))
         if not numbers and domain != "R":
-            return []
+            return out
         facts = []
         for name, kind in goal.facts():
             term = goal.term(kind)
             if term is not None and term[0] == "rel":
                 facts.append((name, term))
         conclusion = goal.term(goal.conclusion)
-        out: list[Proposal] = []
+        if domain == "R" and any(term[1] == "=" and term[2][0] == "var" for _, term in facts):
+            out.append(Proposal(-0.9, "subst; simpl; lra"))
+            out.append(Proposal(-1.1, "subst; simpl; nra"))
         for method in (self._solve, self._factor, self._complete_square, self._field):
             try:
                 out.extend(method(goal, facts, conclusion, domain, numbers))
@@ -133,7 +164,7 @@ class ComputerAlgebraGenerator:
             assertion = f"assert ({name} = {text}) by {closer}"
             out.append(Proposal(-0.7, f"{assertion}; subst {name}"))
             if domain == "R":
-                out.append(Proposal(-1.2, f"assert ({name} = {text}) by (field_simplify in *; nra); subst {name}"))
+                out.append(Proposal(-1.2, f"assert ({name} = {text}) by (subst; nra); subst {name}"))
             else:
                 out.append(Proposal(-1.2, f"assert ({name} = {text}) by lia; subst {name}"))
         return out
@@ -216,8 +247,168 @@ class ComputerAlgebraGenerator:
         if not denominators:
             return []
         asserts = "; ".join(f"assert ({d} <> 0) by nra" for d in denominators[:4])
-        out = [Proposal(-0.9, f"{asserts}; field_simplify in *; nra")]
+        out = [Proposal(-0.9, f"{asserts}; field_simplify; nra")]
+        for name, term in facts:
+            if any(sub[0] in ("bin", "inv") and (sub[0] == "inv" or sub[1] == "/") for sub in subterms(term)):
+                out.append(Proposal(-1.0, f"{asserts}; field_simplify in {name}; solve [nra | auto]"))
+                out.append(Proposal(-1.4, f"{asserts}; field_simplify in {name}"))
         if conclusion is not None and conclusion[0] == "rel" and conclusion[1] == "=":
             out.append(Proposal(-0.8, f"{asserts}; field_simplify_eq; nra"))
             out.append(Proposal(-1.3, f"{asserts}; field_simplify_eq; [nra | auto]"))
         return out
+
+    def _definitions(self, goal: GoalView) -> list[Proposal]:
+        """`rewrite !h` for each hypothesis `forall x .., f x .. = rhs` whose `f` the goal applies."""
+        out: list[Proposal] = []
+        for name, kind in goal.facts():
+            term = goal.term(kind)
+            if term is None or term[0] != "forall" or term[2][0] != "rel" or term[2][1] != "=":
+                continue
+            left = term[2][2]
+            bound = [binder for binder, _ in term[1]]
+            if left[0] != "app" or [arg for arg in left[2]] != [("var", b) for b in bound]:
+                continue  # only definitions by a pattern of bare variables: rewriting them terminates
+            if any(sub[0] == "app" and sub[1] == left[1] for sub in subterms(term[2][3])):
+                continue  # a recursive equation: `rewrite !` would not terminate
+            others = " ".join(k for n, k in goal.hypotheses if n != name and not k.startswith("forall"))
+            if f"{left[1]} " in goal.conclusion or f"{left[1]} " in others:
+                out.append(Proposal(-0.5, f"rewrite !{name}"))
+                out.append(Proposal(-0.9, f"rewrite !{name} in *"))
+        return out
+
+    def _evaluate_roots(self, goal: GoalView) -> list[Proposal]:
+        """`sqrt c = r` for closed `c` whose value is the square of a rational `r`, rewritten everywhere."""
+        out: list[Proposal] = []
+        seen: set[str] = set()
+        terms = [goal.term(goal.conclusion), *(goal.term(kind) for _, kind in goal.facts())]
+        for term in (t for t in terms if t is not None):
+            for sub in subterms(term):
+                if not (sub[0] == "app" and sub[1] in ("sqrt", "Rsqrt") and len(sub[2]) == 1):
+                    continue
+                radicand = sub[2][0]
+                text = to_coq(radicand)
+                if text in seen or variables(radicand) or any(s[0] == "app" for s in subterms(radicand)):
+                    continue  # a nested root or function is evaluated once the inner one is
+                seen.add(text)
+                try:
+                    value = evaluate(radicand, {}, "R")
+                except Unreadable:
+                    continue
+                root = _rational_root(value) if isinstance(value, Fraction) else None
+                if root is None:
+                    continue
+                number = f"({root.numerator} / {root.denominator})" if root.denominator != 1 else str(root.numerator)
+                proof = f"replace ({text}) with ({number} * {number}) by lra; symmetry; apply sqrt_square; lra"
+                in_goal = any(s == sub for s in subterms(terms[0])) if terms[0] is not None else False
+                where = "" if in_goal else " in *"
+                out.append(Proposal(-0.4, f"replace (sqrt ({text})) with ({number}){where} by ({proof})"))
+        return out[:4]
+
+    def _instances(self, goal: GoalView, domain: Domain) -> list[Proposal]:
+        """Instances of universal hypotheses over one number: where an argument meets a needed constant,
+        and at small points whose premises hold."""
+        import sympy
+
+        arith = "lra" if domain == "R" else "lia"
+        closer = "nra" if domain == "R" else "nia"
+        facts = [(name, goal.term(kind)) for name, kind in goal.facts()]
+        definitions = {}  # function name -> hypothesis defining it by a pattern of bare variables
+        for name, term in facts:
+            if term is not None and term[0] == "forall" and term[2][0] == "rel" and term[2][1] == "=":
+                left = term[2][2]
+                if left[0] == "app" and list(left[2]) == [("var", b) for b, _ in term[1]]:
+                    definitions[left[1]] = name
+        wanted: dict[str, list[Term]] = {}  # function -> constant arguments applied elsewhere
+        for term in [goal.term(goal.conclusion), *(t for _, t in facts)]:
+            for sub in subterms(term) if term is not None and term[0] != "forall" else ():
+                if sub[0] == "app" and len(sub[2]) == 1 and not variables(sub[2][0]):
+                    wanted.setdefault(sub[1], []).append(sub[2][0])
+        out: list[Proposal] = []
+        for name, term in facts:
+            if term is None or term[0] != "forall" or len(term[1]) != 1 or name in definitions.values():
+                continue
+            (bound, kind), body = term[1][0], term[2]
+            if (kind or "").strip() not in ("R", "Z", "nat", ""):
+                continue
+            premises = body[1] if body[0] == "imp" else None
+            conclusion = body[2] if body[0] == "imp" else body
+            side = f" ltac:(repeat split; {arith})" if premises is not None else ""
+            symbol = sympy.Symbol(bound)
+            # Where the hypothesis's argument meets a constant the goal applies the function to, or 0 and 1.
+            for sub in subterms(conclusion):
+                if not (sub[0] == "app" and len(sub[2]) == 1 and variables(sub[2][0]) == {bound} and sub[2][0] != ("var", bound)):
+                    continue
+                function, argument = sub[1], sub[2][0]
+                targets = wanted.get(function) or [("num", "0"), ("num", "1")]
+                for target in targets[:3]:
+                    try:
+                        solutions = sympy.solve(sympy.Eq(to_sympy(argument, domain), to_sympy(target, domain)), symbol)
+                    except Exception:  # noqa: BLE001 - not solvable in closed form
+                        continue
+                    if len(solutions) != 1 or not solutions[0].is_Rational or (domain != "R" and not solutions[0].is_Integer):
+                        continue
+                    if (domain == "nat" or (kind or "").strip() == "nat") and solutions[0] < 0:
+                        continue
+                    value = sympy_to_coq(solutions[0], domain)
+                    instance = (
+                        f"pose proof ({name} {value}{side}) as Hv; "
+                        f"match type of Hv with context [{function} ?a] => replace a with ({to_coq(target)}) in Hv by {arith} end"
+                    )
+                    out.append(Proposal(-0.8, instance))
+                    if function in definitions:
+                        out.append(Proposal(-0.6, f"{instance}; rewrite !{definitions[function]} in *; {closer}"))
+                break
+            # Small points whose premises hold: identities in unknown coefficients need a few instances.
+            points = []
+            for candidate in (0, 1, 2, -1, 4):
+                try:
+                    if premises is not None and evaluate(premises, {bound: Fraction(candidate)}, domain) is not True:
+                        continue
+                except Unreadable:
+                    pass
+                points.append(candidate)
+            unknowns = len(variables(goal.term(goal.conclusion) or ("num", "0")) - {bound}) or 1
+            chosen = points[: min(3, max(2, unknowns))]
+            if len(chosen) < 2:
+                continue
+            names = [f"Hi{index}" for index in range(len(chosen))]
+            poses = "; ".join(
+                f"pose proof ({name} {sympy_to_coq(sympy.Integer(v), domain)}{side}) as {h}" for v, h in zip(chosen, names)
+            )
+            if domain == "R" and any(sub[0] == "bin" and sub[1] == "/" for sub in subterms(conclusion)):
+                simplify = "; ".join(f"field_simplify in {h}" for h in names)
+                out.append(Proposal(-0.9, f"{poses}; {simplify}; repeat split; lra"))
+            out.append(Proposal(-1.1, f"{poses}; repeat split; {closer}"))
+        return out
+
+    def _logarithms(self, goal: GoalView) -> list[Proposal]:
+        """`LOG_RULES`, then `lra`, or `field` with `0 < ln b` for each literal `b > 1` under an `ln`."""
+        text = " ".join([kind for _, kind in goal.hypotheses] + [goal.conclusion])
+        if not re.search(r"\bln\b", text):
+            return []
+        bases: list[str] = []
+        for term in (goal.term(t) for t in [goal.conclusion, *(kind for _, kind in goal.facts())]):
+            for sub in subterms(term) if term is not None else ():
+                if not (sub[0] == "app" and sub[1] == "ln" and len(sub[2]) == 1):
+                    continue
+                argument = sub[2][0]
+                base = argument[2] if argument[0] == "bin" and argument[1] == "^" else argument
+                if base[0] == "num" and Fraction(base[1]) > 1 and base[1] not in bases:
+                    bases.append(base[1])
+        positive = "".join(f"; pose proof (ln_increasing 1 {b} ltac:(lra) ltac:(lra))" for b in bases[:3])
+        positive += "; rewrite ln_1 in *" if bases else ""
+        out = [Proposal(-0.5, f"{LOG_RULES}; lra"), Proposal(-1.2, LOG_RULES)]
+        if bases:
+            out.append(Proposal(-0.6, f"{LOG_RULES}{positive}; field; lra"))
+            out.append(Proposal(-0.9, f"{LOG_RULES}{positive}; nra"))
+        return out
+
+
+def _rational_root(value: Fraction) -> Fraction | None:
+    """The nonnegative rational whose square is `value`, or None."""
+    if value < 0:
+        return None
+    top, bottom = isqrt(value.numerator), isqrt(value.denominator)
+    if top * top == value.numerator and bottom * bottom == value.denominator:
+        return Fraction(top, bottom)
+    return None

@@ -6,6 +6,11 @@ a human would: squares of the atoms, of their differences and sums (`pow2_ge_0 (
 from `x <= y` and `a <= b`), then calls `nra`/`psatz R 2`/`nia`. Candidates are ranked by a cheap
 heuristic: hint sets whose atoms the conclusion shares come first, and nothing is proposed for a
 conclusion of degree below two (linear arithmetic needs no hints).
+
+Square roots and absolute values are atoms to `nra`: each `sqrt e` gets its two facts
+(`sqrt_pos e`, `sqrt_sqrt e`: `sqrt e * sqrt e = e` when `0 <= e`), and `Rabs` is eliminated by
+the case split on the sign of each argument (`unfold Rabs` and `destruct (Rcase_abs e)`, with the
+hypotheses that mention `Rabs` reverted first so that they are split too).
 """
 
 from __future__ import annotations
@@ -13,11 +18,18 @@ from __future__ import annotations
 import itertools
 
 from prover.policies.generators.base import GoalView, Proposal, domain_of
-from prover.policies.generators.terms import Term, Unreadable, to_coq, to_sympy, variables
+from prover.policies.generators.terms import Term, Unreadable, subterms, to_coq, to_sympy, variables
 
 __all__ = ["NonlinearHintGenerator", "slack_of", "degree_of"]
 
 _MAX_ATOMS = 5
+_MAX_ROOTS = 4
+
+RABS_CASES = (
+    "repeat match goal with H : context [Rabs _] |- _ => revert H end; unfold Rabs; "
+    "repeat match goal with |- context [Rcase_abs ?e] => destruct (Rcase_abs e) end; intros"
+)
+"""Every `Rabs e` of the goal and the hypotheses replaced by `e` or `- e` with the sign as a hypothesis."""
 _ORDER = ("<", "<=", ">", ">=")
 
 
@@ -60,8 +72,41 @@ class NonlinearHintGenerator:
         if domain not in ("R", "Z"):
             return []
         conclusion = goal.term(goal.conclusion)
-        if conclusion is None or conclusion[0] not in ("rel", "and", "not"):
+        if conclusion is None or conclusion[0] not in ("rel", "and", "or", "not"):
             return []
+        roots_and_signs = self._roots_and_signs(goal, conclusion) if domain == "R" else []
+        if conclusion[0] == "or":
+            return roots_and_signs
+        return roots_and_signs + self._hints(goal, conclusion, domain)
+
+    def _roots_and_signs(self, goal: GoalView, conclusion: Term) -> list[Proposal]:
+        """The facts of each `sqrt e` for nra, and the sign case split of each `Rabs e`."""
+        terms = [conclusion, *self._fact_terms(goal)]
+        radicands: list[str] = []
+        absolute = False
+        for term in terms:
+            for sub in subterms(term):
+                if sub[0] == "app" and sub[1] in ("sqrt", "Rsqrt") and len(sub[2]) == 1:
+                    text = to_coq(sub[2][0])
+                    if text not in radicands:
+                        radicands.append(text)
+                absolute = absolute or (sub[0] == "app" and sub[1] == "Rabs")
+        out: list[Proposal] = []
+        if radicands:
+            facts = "; ".join(
+                f"pose proof (sqrt_pos ({e})); pose proof (sqrt_sqrt ({e}) ltac:(nra))" for e in radicands[:_MAX_ROOTS]
+            )
+            out.append(Proposal(-0.6, f"{facts}; nra"))
+            out.append(Proposal(-1.2, f"subst; {facts}; nra"))
+            out.append(Proposal(-1.6, facts))
+        if absolute:
+            out.append(Proposal(-0.5, f"{RABS_CASES}; nra"))
+            out.append(Proposal(-0.8, f"{RABS_CASES}; lra"))
+            out.append(Proposal(-1.5, RABS_CASES))
+        return out
+
+    def _hints(self, goal: GoalView, conclusion: Term, domain: str) -> list[Proposal]:
+        """Squares and products of the hypotheses' slacks, for a goal or hypotheses of degree two or more."""
         if conclusion[0] == "rel" and degree_of(conclusion, domain) < 2 and not any(
             degree_of(term, domain) >= 2 for term in self._fact_terms(goal)
         ):

@@ -46,7 +46,7 @@ _TOKEN = re.compile(
     r"(?P<num>\d+(?:\.\d+)?)"
     r"|(?P<scope>%\w+)"
     r"|(?P<ident>[^\W\d][\w']*(?:\.[^\W\d][\w']*)*)"
-    r"|(?P<op><->|->|<=|>=|<>|/\\|\\/|=\?|<=\?|<\?|[-+*/^=<>~(),:])"
+    r"|(?P<op><->|->|<=|>=|<>|/\\|\\/|=\?|<=\?|<\?|[-+*/^=<>~(),:|])"
     r")"
 )
 _MAX_TOKENS = 400  # goals longer than this are not arithmetic a generator should touch
@@ -105,7 +105,7 @@ class _Parser:
         left = self.prefix(max_level)
         while True:
             token = self.peek()
-            if token is None or token in (")", ",", ":"):
+            if token is None or token in (")", ",", ":", "|"):
                 return left
             if token in RELATIONS:
                 if _RELATION_LEVEL > max_level:
@@ -143,6 +143,11 @@ class _Parser:
         token = self.take()
         if token == "(":
             inner = self.parse(200)
+            if self.peek() == "|":  # `(k | e)`: divisibility, in whichever number type
+                self.take("|")
+                multiple = self.parse(200)
+                self.take(")")
+                return ("app", "divide", (inner, multiple))
             self.take(")")
             return self.applied(inner)
         if token == "-":
@@ -246,6 +251,8 @@ def to_coq(term: Term) -> str:
     if kind == "var":
         return term[1]
     if kind == "app":
+        if term[1] == "divide" and len(term[2]) == 2:
+            return f"({to_coq(term[2][0])} | {to_coq(term[2][1])})"
         return f"({term[1]} " + " ".join(to_coq(arg) for arg in term[2]) + ")"
     if kind == "bin":
         op = _PRINT_OPS.get(term[1], f" {term[1]} ")
