@@ -7,7 +7,8 @@ premise selection do: candidates are what Coq's `Search` finds for the goal's he
 lemmas the file declares before the theorem; they are ranked by BM25 (`rank_bm25.BM25Plus`) of
 their statement's tokens against the goal's (BM25+, whose weights stay positive on the small
 candidate sets a single goal gets); the best few are proposed as `apply L`, `rewrite L`,
-`eapply L`, `auto using L1, L2, L3` and `hauto use: L1, L2, L3`.
+`eapply L`, `eauto using L1, L2, L3` and `hauto use: L1, L2, L3`, after `intros` on a goal that
+opens with binders; definitions the goal mentions are proposed for `unfold`.
 
 The policy asks its environment through `PremiseSource` (the Coq environment implements it); the
 wiring gives it the environment with `attach_premise_source`. A learned retriever can replace
@@ -113,7 +114,7 @@ class RetrievalPolicy:
     """Tactics that use the lemmas best matching the first goal (see the module docstring).
 
     premises: how many ranked lemmas get `apply`/`rewrite`/`eapply` candidates.
-    combined: how many of the best go into `auto using ...` and `hauto use: ...`.
+    combined: how many of the best go into `eauto using ...` and `hauto use: ...`.
     hammer_tactics: propose `hauto use: ...` (needs CoqHammer's Tactics in the environment);
         None means "when CoqHammer is installed".
     Without a `premise_source` (nothing attached) it proposes nothing.
@@ -181,7 +182,8 @@ class RetrievalPolicy:
         scored: list[tuple[float, str]] = []
         if ranked:
             best = [name for _, name, _ in ranked[: self.combined]]
-            scored.append((-0.4, f"auto using {', '.join(best)}"))
+            # eauto: auto refuses, as a whole, a lemma with a variable its conclusion lacks.
+            scored.append((-0.4, f"eauto using {', '.join(best)}"))
             if self.hammer_tactics:
                 scored.append((-0.6, f"hauto use: {', '.join(best)}"))
             for place, (_, name, statement) in enumerate(ranked[: self.premises]):
@@ -191,7 +193,15 @@ class RetrievalPolicy:
                     scored.append((-0.2 - 0.3 * place, f"rewrite {name}"))
                     scored.append((-1.0 - 0.3 * place, f"rewrite <- {name}"))
                 scored.append((-0.9 - 0.3 * place, f"eapply {name}"))
-        unfoldable = [symbol for symbol in goal_symbols(state) if symbol in self.local_definitions]
+        symbols = goal_symbols(state)
+        # The file's own definitions, and the conclusion's leading constant (a library definition
+        # such as `Boule`; on an inductive or an axiom `unfold` fails at once).
+        unfoldable = [symbol for symbol in symbols if symbol in self.local_definitions]
+        _, conclusion = _split_first_goal(state)
+        body = set(_IDENT.findall(_BINDERS.sub("", conclusion)))
+        leading = next((symbol for symbol in symbols if symbol not in _UBIQUITOUS and symbol in body), None)
+        if leading is not None and leading not in unfoldable:
+            unfoldable.append(leading)
         if unfoldable:
             scored.append((-0.5, f"unfold {', '.join(unfoldable)}"))
         if not scored:

@@ -48,7 +48,7 @@ def test_premises_are_searched_ranked_and_turned_into_tactics() -> None:
         names = [name for _, name, _ in policy.rank(root, policy.candidates(root))]
         assert names[0] == "rev_length", names[:5]  # found by Search, ranked first
         tactics = [c.tactic for c in policy.propose(root, 8)]
-        assert "apply rev_length" in tactics and any(t.startswith("auto using rev_length") for t in tactics)
+        assert "apply rev_length" in tactics and any(t.startswith("eauto using rev_length") for t in tactics)
         root = env.start(local)
         assert ("double_is_times_two", "forall n : nat, n + n = 2 * n") in env.local_premises(root)
         assert "rewrite double_is_times_two" in [c.tactic for c in policy.propose(root, 8)]
@@ -104,6 +104,7 @@ def test_candidates_are_facts_and_unintroduced_goals_get_intros_first() -> None:
         introduced = env.step(root, "intros; apply Union_introl")  # leaves the hypothesis to give
         assert isinstance(introduced, Progress) and introduced.state.goals[0].endswith("In U A x")
         assert not [t for t in tactics if "using" in t and "_ind" in t], tactics
+        assert "intros; unfold In" in tactics  # the leading constant of the conclusion (a library definition)
         # A definition the file makes before the theorem is proposed for unfolding.
         policy.observe_theorem(twice_is_double)
         root = env.start(twice_is_double)
