@@ -133,6 +133,8 @@ def main() -> None:
     parser.add_argument("--step-timeout", type=float, default=10.0)
     parser.add_argument("--arms", default=",".join(ARMS), help=f"comma-separated subset of {','.join(ARMS)}")
     parser.add_argument("--work", type=Path, default=Path("/tmp/stdlib-heldout"), help="trace and rows folder")
+    parser.add_argument("--reuse-trace", action="store_true",
+                        help="keep the --work folder's trace when it traced exactly these files (the trace is deterministic)")
     parser.add_argument("--summarize", type=Path, default=None,
                         help="only summarise an outcomes.jsonl (a run that was stopped): the problems every arm finished")
     parser.add_argument("--knn-rows", type=Path, default=None,
@@ -159,7 +161,8 @@ def main() -> None:
     # their proofs (the kNN's in-file context: a theorem sees only the rows of earlier theorems).
     args.work.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    trace_coq([(file_of(m), m) for m in modules], args.work, jobs=1, sentence_timeout=30.0)
+    if not (args.reuse_trace and traced_modules(args.work) == set(modules)):
+        trace_coq([(file_of(m), m) for m in modules], args.work, jobs=1, sentence_timeout=30.0)
     trace_seconds = time.monotonic() - started
     problems: list[Theorem] = []
     texts: dict[str, str] = {}
@@ -230,6 +233,12 @@ def main() -> None:
         "duplicates": duplicates, "outcomes": outcomes,
     }
     write_result(result, "reduced" if args.reduced else "full")
+
+
+def traced_modules(work: Path) -> set[str]:
+    """The modules the trace in `work` covers (empty when there is none)."""
+    theorems = work / "theorems.jsonl"
+    return {entry["source"] for entry in read_jsonl(theorems)} if theorems.is_file() else set()
 
 
 def summary(outcomes: dict[str, list[dict]], arms: list[str], total: int) -> tuple[dict, dict]:
