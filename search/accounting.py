@@ -4,8 +4,8 @@ kernel-check time; and the one place where a found proof meets the kernel check 
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
-from typing import Callable, Iterator
+from types import TracebackType
+from typing import Callable
 
 from search.types import Budget, Failed, FailureKind, Outcome, ProofVerifier, Proved, Verdict
 
@@ -29,6 +29,9 @@ class Meter:
         self.rejected = 0  # proofs the kernel check rejected
         self.last_rejection = ""  # the kernel check's reason for the last one
         self.verdict: Verdict | None = None  # the kernel's acceptance of the proof found, once there is one
+        self._policy_timer = _Timer(self, "policy_seconds")
+        self._env_timer = _Timer(self, "env_seconds")
+        self._verify_timer = _Timer(self, "verify_seconds")
 
     def elapsed(self) -> float:
         """Wall seconds since the search started."""
@@ -42,41 +45,26 @@ class Meter:
 
     def out_of_budget(self, in_flight: int = 0) -> bool:
         """True when no further step may be started (`in_flight` steps already started count)."""
-        left = self.expansions_left()
-        if left is not None and left - in_flight <= 0:
+        budget = self.budget  # inlined `expansions_left` and `out_of_time`: this runs before every step
+        if budget.max_expansions is not None and budget.max_expansions - self.expansions - in_flight <= 0:
             return True
-        return self.out_of_time()
+        return budget.max_seconds is not None and self.clock() - self.started >= budget.max_seconds
 
     def out_of_time(self) -> bool:
         """True when the wall-clock budget is spent."""
         return self.budget.max_seconds is not None and self.elapsed() >= self.budget.max_seconds
 
-    @contextmanager
-    def timing_policy(self) -> Iterator[None]:
-        """Add the enclosed block's seconds to policy (model) time."""
-        start = self.clock()
-        try:
-            yield
-        finally:
-            self.policy_seconds += self.clock() - start
+    def timing_policy(self) -> _Timer:
+        """A context adding the enclosed block's seconds to policy (model) time."""
+        return self._policy_timer
 
-    @contextmanager
-    def timing_env(self) -> Iterator[None]:
-        """Add the enclosed block's seconds to environment (prover) time."""
-        start = self.clock()
-        try:
-            yield
-        finally:
-            self.env_seconds += self.clock() - start
+    def timing_env(self) -> _Timer:
+        """A context adding the enclosed block's seconds to environment (prover) time."""
+        return self._env_timer
 
-    @contextmanager
-    def timing_verify(self) -> Iterator[None]:
-        """Add the enclosed block's seconds to kernel-check time."""
-        start = self.clock()
-        try:
-            yield
-        finally:
-            self.verify_seconds += self.clock() - start
+    def timing_verify(self) -> _Timer:
+        """A context adding the enclosed block's seconds to kernel-check time."""
+        return self._verify_timer
 
     def check_proof(self, outcome: Outcome, verify: ProofVerifier | None) -> Outcome:
         """Have the kernel check a step's `Proved` (when a verifier is given): an accepted proof is
@@ -92,3 +80,31 @@ class Meter:
         self.rejected += 1
         self.last_rejection = verdict.reason
         return Failed(f"kernel rejected the proof: {verdict.reason}", FailureKind.KERNEL_REJECTED)
+
+
+class _Timer:
+    """Adds the seconds `with` blocks took to one of a `Meter`'s totals, however each block ends.
+
+    One per total and meter, reused by every block (a plain class rather than a generator-based
+    `contextlib.contextmanager`, which costs several times more, several times per search step); a
+    block nested in another of the same total is counted once, with the outer one."""
+
+    __slots__ = ("meter", "total", "start", "depth")
+
+    def __init__(self, meter: Meter, total: str) -> None:
+        self.meter = meter
+        self.total = total  # the name of the Meter attribute that collects the seconds
+        self.start = 0.0
+        self.depth = 0  # blocks of this total open now
+
+    def __enter__(self) -> None:
+        if not self.depth:
+            self.start = self.meter.clock()
+        self.depth += 1
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+        self.depth -= 1
+        if not self.depth:
+            meter = self.meter
+            elapsed = meter.clock() - self.start
+            setattr(meter, self.total, getattr(meter, self.total) + elapsed)

@@ -164,6 +164,13 @@ def test_cas_instantiates_universal_hypotheses_where_they_are_needed() -> None:
     assert ("pose proof (H 3) as Hv; match type of Hv with context [f ?a] => replace a with (1) in Hv by lra end; "
             "rewrite !H0 in *; nra") in tactics
     assert "rewrite !H0 in *" not in tactics  # f is applied only under H's binder: nothing to rewrite
+    recursive = proposed(ComputerAlgebraGenerator(), "f : R -> R\nh : forall x : R, f x = f (x - 1) + 2" + RULE + "f 3 = 6")
+    assert not any(t.startswith("rewrite !h") for t in recursive)  # it would rewrite forever
+    recurrence = "k : nat\nu : nat -> nat\nh0 : u 0 = 4\nh1 : forall n : nat, u (n + 2) = u n + u (n + 1)"
+    instances = proposed(ComputerAlgebraGenerator(), recurrence + RULE + "u 3 = k")
+    # n + 2 = 3 at n = 1; n + 2 = 0 would need n = -2, no natural number.
+    assert "pose proof (h1 1) as Hv; match type of Hv with context [u ?a] => replace a with (3) in Hv by lia end" in instances
+    assert not any("h1 (- 2)" in t for t in instances)
     fractions = "A, B : R\nH : forall x : R, x - 1 <> 0 /\\ x + 1 <> 0 -> 1 / ((x - 1) * (x + 1)) = A / (x - 1) + B / (x + 1)"
     instances = proposed(ComputerAlgebraGenerator(), fractions + RULE + "A = 1 / 2 /\\ B = - (1 / 2)")
     # 1 and -1 break the premises: the points are 0 and 2, each premise discharged by lra.

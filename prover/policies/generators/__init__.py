@@ -4,12 +4,17 @@ Each generator reads the first goal and proposes plain Coq tactics with portfoli
 (no model, CPU milliseconds per state); the portfolio merges them with its own candidates, so
 they mix with `knn:`, `hf:` and `openai:` policies like the rest of the portfolio does.
 
-    nlarith    hint terms for nonlinear arithmetic (squares, products of hypotheses) + nra/psatz/nia
+    nlarith    hint terms for nonlinear arithmetic (squares, products of hypotheses), sqrt facts,
+               Rabs sign cases + nra/psatz/nia
     cas        sympy: solved values of the hypotheses' equations, factorisations, completed
-               squares, field_simplify with the denominators asserted non-zero
+               squares, field_simplify with the denominators asserted non-zero, square roots of
+               perfect squares evaluated, definitions unfolded, universal hypotheses instantiated,
+               logarithms split
     witness    `exists` witnesses and bounded case splits found by evaluation in Python
-    modular    mod/divisibility: computation, division equations, stdlib rewrites, remainder cases
-    induction  induction with follow-ups, destruct, inversion, unfold of the file's definitions,
+    modular    mod/divisibility: computation, division equations, stdlib rewrites, the remainder
+               split x = k*q + r, polynomial quotients as divisibility witnesses
+    induction  induction with follow-ups, real-sum and divisibility inductions (computed witnesses,
+               lower bounds absorbed), destruct, inversion, unfold of the file's definitions,
                rewrite/apply with the file's earlier lemmas
 
 Selected with the portfolio's option `generators` (`portfolio?generators=none`, `=all`, or a

@@ -268,6 +268,8 @@ class ComputerAlgebraGenerator:
             bound = [binder for binder, _ in term[1]]
             if left[0] != "app" or [arg for arg in left[2]] != [("var", b) for b in bound]:
                 continue  # only definitions by a pattern of bare variables: rewriting them terminates
+            if any(sub[0] == "app" and sub[1] == left[1] for sub in subterms(term[2][3])):
+                continue  # a recursive equation: `rewrite !` would not terminate
             others = " ".join(k for n, k in goal.hypotheses if n != name and not k.startswith("forall"))
             if f"{left[1]} " in goal.conclusion or f"{left[1]} " in others:
                 out.append(Proposal(-0.5, f"rewrite !{name}"))
@@ -344,6 +346,8 @@ class ComputerAlgebraGenerator:
                     except Exception:  # noqa: BLE001 - not solvable in closed form
                         continue
                     if len(solutions) != 1 or not solutions[0].is_Rational or (domain != "R" and not solutions[0].is_Integer):
+                        continue
+                    if (domain == "nat" or (kind or "").strip() == "nat") and solutions[0] < 0:
                         continue
                     value = sympy_to_coq(solutions[0], domain)
                     instance = (
