@@ -78,10 +78,12 @@ HELDOUT_FILES = (
 )
 REDUCED_FILES = HELDOUT_FILES[::4]
 ARMS = ("portfolio", "+hammer", "+retrieval", "+knn", "all")
-# Mixture weights (portfolio 1), set before any run: hammer's one candidate gets its component's
-# whole weight, so a small one puts it after the portfolio's few best closers; retrieval's
-# candidates are spread over several premises and tactics.
-HAMMER_WEIGHT = 0.1
+# Mixture weights (portfolio 1). Retrieval's candidates are spread over several premises and
+# tactics. Hammer's one candidate (at the root only) gets its component's whole weight; a call
+# costs 15-30 s where the portfolio's closers cost under a second, so by expected cost it goes
+# after the portfolio's first dozen root candidates (0.02: just after `intros; sauto`) rather than
+# third (0.1, where it took a 10 s budget's whole time before the cheap closers had run).
+HAMMER_WEIGHT = 0.02
 RETRIEVAL_WEIGHT = 0.5
 KNN_WEIGHT = 0.3
 
@@ -131,6 +133,10 @@ def main() -> None:
     parser.add_argument("--step-timeout", type=float, default=10.0)
     parser.add_argument("--arms", default=",".join(ARMS), help=f"comma-separated subset of {','.join(ARMS)}")
     parser.add_argument("--work", type=Path, default=Path("/tmp/stdlib-heldout"), help="trace and rows folder")
+    parser.add_argument("--reuse-trace", action="store_true",
+                        help="keep the --work folder's trace when it traced exactly these files (the trace is deterministic)")
+    parser.add_argument("--summarize", type=Path, default=None,
+                        help="only summarise an outcomes.jsonl (a run that was stopped): the problems every arm finished")
     parser.add_argument("--knn-rows", type=Path, default=None,
                         help="the kNN's main index: rows of a `prove trace` of other files (refused if it holds a "
                              "held-out module; near-duplicates of held-out theorems and twin files are dropped)")
@@ -141,6 +147,9 @@ def main() -> None:
     unknown = set(arms) - set(ARMS)
     if unknown:
         sys.exit(f"unknown arm(s) {sorted(unknown)}; expected {ARMS}")
+    if args.summarize is not None:
+        summarize_progress(args, arms)
+        return
     modules = REDUCED_FILES if args.reduced else HELDOUT_FILES
     per_file = args.per_file or (5 if args.reduced else None)
 
@@ -152,7 +161,8 @@ def main() -> None:
     # their proofs (the kNN's in-file context: a theorem sees only the rows of earlier theorems).
     args.work.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    trace_coq([(file_of(m), m) for m in modules], args.work, jobs=1, sentence_timeout=30.0)
+    if not (args.reuse_trace and traced_modules(args.work) == set(modules)):
+        trace_coq([(file_of(m), m) for m in modules], args.work, jobs=1, sentence_timeout=30.0)
     trace_seconds = time.monotonic() - started
     problems: list[Theorem] = []
     texts: dict[str, str] = {}
@@ -215,7 +225,25 @@ def main() -> None:
         for prover in provers.values():
             prover.close()
 
-    total = len(problems)
+    table, paired = summary(outcomes, arms, len(problems))
+    result = {
+        "command": " ".join(sys.argv), "reduced": args.reduced, "files": list(modules), "problems": len(problems),
+        "per_file": per_file, "budget_seconds": args.budget_seconds, "step_timeout": args.step_timeout,
+        "search": "best_first", "trace_seconds": round(trace_seconds, 1), "arms": table, "paired": paired,
+        "duplicates": duplicates, "outcomes": outcomes,
+    }
+    write_result(result, "reduced" if args.reduced else "full")
+
+
+def traced_modules(work: Path) -> set[str]:
+    """The modules the trace in `work` covers (empty when there is none)."""
+    theorems = work / "theorems.jsonl"
+    return {entry["source"] for entry in read_jsonl(theorems)} if theorems.is_file() else set()
+
+
+def summary(outcomes: dict[str, list[dict]], arms: list[str], total: int) -> tuple[dict, dict]:
+    """Per arm: solved, 95% interval, solved against time, mean seconds; and each arm paired with
+    the portfolio (McNemar). `outcomes[arm]` lists the same problems in the same order for every arm."""
     table = {}
     for arm in arms:
         solved = sum(o["proved"] for o in outcomes[arm])
@@ -234,17 +262,30 @@ def main() -> None:
             only_base = sum(b["proved"] and not a["proved"] for a, b in zip(outcomes[arm], outcomes["portfolio"]))
             paired[f"{arm} vs portfolio"] = {"only_arm": only_arm, "only_portfolio": only_base,
                                             "mcnemar_p": round(mcnemar_exact(only_arm, only_base), 4)}
-    result = {
-        "command": " ".join(sys.argv), "reduced": args.reduced, "files": list(modules), "problems": total,
-        "per_file": per_file, "budget_seconds": args.budget_seconds, "step_timeout": args.step_timeout,
-        "search": "best_first", "trace_seconds": round(trace_seconds, 1), "arms": table, "paired": paired,
-        "duplicates": duplicates, "outcomes": outcomes,
-    }
+    return table, paired
+
+
+def summarize_progress(args: argparse.Namespace, arms: list[str]) -> None:
+    """The figures of a stopped run from its outcomes.jsonl, over the problems every arm finished
+    (a prefix of the fixed problem order, so still a paired comparison on problems chosen beforehand)."""
+    rows = list(read_jsonl(args.summarize))
+    by_arm = {arm: {row["problem"]: row for row in rows if row["arm"] == arm} for arm in arms}
+    order = list(dict.fromkeys(row["problem"] for row in rows))
+    finished = [problem for problem in order if all(problem in by_arm[arm] for arm in arms)]
+    outcomes = {arm: [by_arm[arm][problem] for problem in finished] for arm in arms}
+    table, paired = summary(outcomes, arms, len(finished))
+    result = {"command": " ".join(sys.argv), "partial": True, "problems": len(finished),
+              "arms": table, "paired": paired, "outcomes": outcomes}
+    write_result(result, "partial")
+
+
+def write_result(result: dict, kind: str) -> None:
+    """Print the figures and write them, outcomes included, under benchmarks/results/."""
     print(json.dumps({k: v for k, v in result.items() if k != "outcomes"}, indent=2))
     results = REPO / "benchmarks" / "results"
     results.mkdir(exist_ok=True)
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    name = f"stdlib_heldout-{'reduced' if args.reduced else 'full'}-{stamp}.json"
+    name = f"stdlib_heldout-{kind}-{stamp}.json"
     (results / name).write_text(json.dumps(result, indent=2) + "\n")
     print(f"written to benchmarks/results/{name}")
 

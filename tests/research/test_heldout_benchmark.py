@@ -33,3 +33,28 @@ def test_the_held_out_set_is_fixed_large_enough_and_the_reduced_set_is_part_of_i
     assert len(bench.HELDOUT_FILES) == len(set(bench.HELDOUT_FILES)) == 48
     assert bench.REDUCED_FILES == bench.HELDOUT_FILES[::4] and len(bench.REDUCED_FILES) == 12
     assert all(m.startswith("Coq.") for m in bench.HELDOUT_FILES)
+
+
+def test_a_stopped_run_is_summarised_over_the_problems_every_arm_finished(tmp_path: Path, monkeypatch) -> None:
+    """--summarize: a run stopped mid-way still gives paired figures, over the finished prefix only."""
+    import argparse
+    import json
+
+    bench = _benchmark()
+    rows = [
+        {"arm": "portfolio", "problem": "F::a", "proved": True, "seconds": 2.0},
+        {"arm": "all", "problem": "F::a", "proved": True, "seconds": 4.0},
+        {"arm": "portfolio", "problem": "F::b", "proved": False, "seconds": 30.0},
+        {"arm": "all", "problem": "F::b", "proved": True, "seconds": 12.0},
+        {"arm": "portfolio", "problem": "F::c", "proved": True, "seconds": 1.0},  # `all` never ran it
+    ]
+    outcomes = tmp_path / "outcomes.jsonl"
+    outcomes.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    written: list[tuple[dict, str]] = []
+    monkeypatch.setattr(bench, "write_result", lambda result, kind: written.append((result, kind)))
+    bench.summarize_progress(argparse.Namespace(summarize=outcomes), ["portfolio", "all"])
+    ((result, kind),) = written
+    assert kind == "partial" and result["partial"] is True and result["problems"] == 2
+    assert result["arms"]["portfolio"]["solved"] == 1 and result["arms"]["all"]["solved"] == 2
+    assert result["arms"]["all"]["mean_seconds"] == 8.0
+    assert result["paired"]["all vs portfolio"] == {"only_arm": 1, "only_portfolio": 0, "mcnemar_p": 1.0}
