@@ -89,7 +89,7 @@ class _Timer:
     `contextlib.contextmanager`, which costs several times more, several times per search step); a
     block nested in another of the same total is counted once, with the outer one."""
 
-    __slots__ = ("meter", "total", "start", "depth")
+    __slots__ = ("depth", "meter", "start", "total")
 
     def __init__(self, meter: Meter, total: str) -> None:
         self.meter = meter

@@ -165,8 +165,24 @@ class _Node:
     search's time went to it).
     """
 
-    __slots__ = ("key", "state", "stats", "attempts", "exhausted", "visits", "value_sum", "known", "priors",
-                 "touched", "fresh", "fresh_from", "ordered", "virtual", "virtual_total", "in_flight")
+    __slots__ = (
+        "attempts",
+        "exhausted",
+        "fresh",
+        "fresh_from",
+        "in_flight",
+        "key",
+        "known",
+        "ordered",
+        "priors",
+        "state",
+        "stats",
+        "touched",
+        "value_sum",
+        "virtual",
+        "virtual_total",
+        "visits",
+    )
 
     def __init__(self, graph: ProofGraph, key: str) -> None:
         self.key, self.state, self.stats = key, graph.state(key), graph.stats(key)
