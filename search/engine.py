@@ -11,8 +11,11 @@ A rule (`search.best_first.BestFirstRule`, `search.mcts.MctsRule`) decides only 
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import threading
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Callable, Iterator, Protocol
 
 from search.accounting import Clock, Meter
 from search.tree import QED_KEY, Attempt, NodeStatus, ProofGraph
@@ -28,7 +31,42 @@ from search.types import (
     State,
 )
 
-__all__ = ["Run", "SearchRule", "run_search"]
+__all__ = ["Run", "SearchRule", "run_search", "collector_paced"]
+
+SEARCH_GC_THRESHOLD0 = 20_000
+"""The cyclic collector's first-generation threshold while a search runs (Python's default is 700).
+
+A search only adds long-lived records (graph nodes, attempts, MCTS statistics), all freed by
+reference counting or kept to the end, so the collector's passes over them find nothing; at the
+default they cost a tenth of MCTS's time on the zero-latency fake (benchmarks/search_overhead.py).
+Cyclic garbage made meanwhile (a policy's, say) waits at most 20,000 allocations: not disabled."""
+
+_paced_searches = 0
+_paced_lock = threading.Lock()
+_saved_threshold0 = 0
+
+
+@contextlib.contextmanager
+def collector_paced() -> Iterator[None]:
+    """Raise the collector's first threshold to `SEARCH_GC_THRESHOLD0` while any search runs, then restore it.
+
+    Counted, so that concurrent or nested searches (threads) restore the threshold set before the first.
+    """
+    global _paced_searches, _saved_threshold0
+    with _paced_lock:
+        if _paced_searches == 0:
+            threshold0, threshold1, threshold2 = gc.get_threshold()
+            _saved_threshold0 = threshold0
+            gc.set_threshold(max(threshold0, SEARCH_GC_THRESHOLD0), threshold1, threshold2)
+        _paced_searches += 1
+    try:
+        yield
+    finally:
+        with _paced_lock:
+            _paced_searches -= 1
+            if _paced_searches == 0:
+                _, threshold1, threshold2 = gc.get_threshold()
+                gc.set_threshold(_saved_threshold0, threshold1, threshold2)
 
 
 @dataclass
@@ -101,7 +139,8 @@ def run_search(
     if graph.status(graph.root) is NodeStatus.PROVED:  # a resumed graph that already holds a proof
         return _result(SearchStatus.PROVED, graph.state(QED_KEY).path, run)
     try:
-        proof = rule.search(run)
+        with collector_paced():
+            proof = rule.search(run)
     finally:
         rule.stop()
     if proof is not None:

@@ -152,7 +152,8 @@ class _Node:
     visits, value_sum: backups through the node's actions, summed (kept in step with the Attempts).
     known: the number of candidates `priors` was computed for (priors change only when candidates are added).
     priors: tactic -> prior (the softmax of the candidates' log-probabilities, with root noise at the root).
-    touched: the actions with a visit or a walk in flight, each scored on every pass.
+    touched: the actions with a visit or a walk in flight, each scored on every pass;
+        touched_priors: their priors, in the same order (so that a pass reads no dict).
     fresh: the other actions when `priors` was computed, best first by (log-probability, tactic);
         fresh_from: how many leading entries have since been touched (skipped for good).
     ordered: the priors rise with the log-probabilities (no root noise, no NaN), so PUCT scores the
@@ -178,6 +179,7 @@ class _Node:
         "state",
         "stats",
         "touched",
+        "touched_priors",
         "value_sum",
         "virtual",
         "virtual_total",
@@ -193,6 +195,7 @@ class _Node:
         self.known = -1  # priors not computed yet
         self.priors: dict[str, float] = {}
         self.touched: list[Attempt] = []
+        self.touched_priors: list[float] = []
         self.fresh: list[Attempt] = []
         self.fresh_from = 0
         self.ordered = False
@@ -237,6 +240,7 @@ class MctsRule:
         self.exploration: dict[float, tuple[float, float]] = {}  # N -> PUCT's (c(N), sqrt(N)), as computed
         # the default rule is inlined in `pick` (same arithmetic, no call per action); any other is called
         self.puct = settings.selection if type(settings.selection) is Puct else None
+        self.virtual_loss = settings.virtual_loss
 
     # ------------------------------------------------------------------------------ engine hooks
 
@@ -383,7 +387,7 @@ class MctsRule:
             if not node.attempts:
                 return None
             self.priors(node)
-        virtual_loss, virtual, priors = self.settings.virtual_loss, node.virtual, node.priors
+        virtual_loss, virtual, priors = self.virtual_loss, node.virtual, node.priors
         parent_visits = 1.0 + node.visits + virtual_loss * (node.virtual_total if virtual else 0)
         explore = self.exploration.get(parent_visits)
         if explore is None:
@@ -396,7 +400,7 @@ class MctsRule:
         best: Attempt | None = None
         best_score = -math.inf
         if node.ordered and c >= 0.0:
-            candidates: Iterable[Attempt] = node.touched
+            candidates: Iterable[tuple[Attempt, float]] = zip(node.touched, node.touched_priors)
             fresh, start = node.fresh, node.fresh_from
             first_fresh = fresh[start] if start < len(fresh) else None
             if first_fresh is not None and (first_fresh.visits > 0 or first_fresh.tactic in virtual
@@ -406,10 +410,10 @@ class MctsRule:
                 best = first_fresh
                 best_score = first_play_value + c * priors[first_fresh.tactic] * sqrt_parent / 1.0
         else:  # root noise, NaN priors or a negative constant: score every action
-            candidates = node.attempts.values()
+            candidates = [(action, priors[action.tactic]) for action in node.attempts.values()]
         untried, progress, open_nodes = _UNTRIED, _PROGRESS, self.open_keys
         if not virtual:  # nothing in flight below this node: the loop below without virtual visits
-            for action in candidates:
+            for action, prior in candidates:
                 outcome = action.outcome
                 if outcome is progress:
                     if action.child not in open_nodes:
@@ -418,13 +422,13 @@ class MctsRule:
                     continue
                 visits = action.visits
                 mean = action.value_sum / visits if visits > 0 else first_play_value
-                score = mean + c * priors[action.tactic] * sqrt_parent / (1.0 + visits)
+                score = mean + c * prior * sqrt_parent / (1.0 + visits)
                 if best is None or score > best_score or (  # ties: the likelier, then alphabetically first, tactic
                         score == best_score and (-action.log_prob, action.tactic) < (-best.log_prob, best.tactic)):
                     best, best_score = action, score
             return best
         in_flight = node.in_flight
-        for action in candidates:
+        for action, prior in candidates:
             outcome = action.outcome
             if outcome is untried:
                 if action.tactic in in_flight:
@@ -433,7 +437,7 @@ class MctsRule:
                 continue
             visits = action.visits + virtual_loss * virtual.get(action.tactic, 0)
             mean = action.value_sum / visits if visits > 0 else first_play_value
-            score = mean + c * priors[action.tactic] * sqrt_parent / (1.0 + visits)
+            score = mean + c * prior * sqrt_parent / (1.0 + visits)
             if best is None or score > best_score or (
                     score == best_score and (-action.log_prob, action.tactic) < (-best.log_prob, best.tactic)):
                 best, best_score = action, score
@@ -493,6 +497,7 @@ class MctsRule:
             fresh = []
             for action in attempts:
                 (node.touched if node.is_touched(action) else fresh).append(action)
+        node.touched_priors = [priors[action.tactic] for action in node.touched]
         fresh.sort(key=_canonical_order)
         node.fresh, node.fresh_from = fresh, 0
         node.ordered = not noisy and not any(map(math.isnan, log_probs))
@@ -567,6 +572,7 @@ class MctsRule:
             count = node.virtual.get(tactic, 0)
             if not count and not action.visits:
                 node.touched.append(action)
+                node.touched_priors.append(node.priors[tactic])
             node.virtual[tactic] = count + 1
             node.virtual_total += 1
         leaf_node, leaf = walk[-1]
@@ -581,6 +587,7 @@ class MctsRule:
             for node, action in walk:
                 if not action.visits:
                     node.touched.append(action)  # touched now (`add_virtual_loss` does it with walks in flight)
+                    node.touched_priors.append(node.priors[action.tactic])
                 action.visits += 1
                 action.value_sum += value
                 node.visits += 1
