@@ -240,7 +240,7 @@ class MctsRule:
         self.exploration: dict[float, tuple[float, float]] = {}  # N -> PUCT's (c(N), sqrt(N)), as computed
         # the default rule is inlined in `pick` (same arithmetic, no call per action); any other is called
         self.puct = settings.selection if type(settings.selection) is Puct else None
-        self.virtual_loss = settings.virtual_loss
+        self.virtual_loss, self.max_candidates = settings.virtual_loss, settings.max_candidates
 
     # ------------------------------------------------------------------------------ engine hooks
 
@@ -374,17 +374,19 @@ class MctsRule:
         c * P * sqrt(N), which never rises along `fresh`, and ties go to the earlier one in `fresh`
         too, so no later one can win.
         """
+        known = len(node.attempts)
         if not node.exhausted:  # `widen(node, all_dead=False)` does nothing unless the visits allow more candidates
             allowed, visits = self.allowed, node.visits
             wanted = allowed[visits] if visits < len(allowed) else self.allowed_candidates(visits)
-            if not wanted <= len(node.attempts) < self.settings.max_candidates:
+            if not wanted <= known < self.max_candidates:
                 self.widen(node, all_dead=False)
+                known = len(node.attempts)
         rule = self.puct
         if rule is None:  # any other selection rule: called once per action
             actions = self.selectable(node)
             return self.choose(node, actions) if actions else None
-        if node.known != len(node.attempts):
-            if not node.attempts:
+        if node.known != known:
+            if not known:
                 return None
             self.priors(node)
         virtual_loss, virtual, priors = self.virtual_loss, node.virtual, node.priors
