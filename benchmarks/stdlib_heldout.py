@@ -226,6 +226,7 @@ def main() -> None:
             prover.close()
 
     table, paired = summary(outcomes, arms, len(problems))
+    duplicates["proofs_copied_from_knn_index"] = copied_proofs(outcomes, knn_rows)
     result = {
         "command": " ".join(sys.argv), "reduced": args.reduced, "files": list(modules), "problems": len(problems),
         "per_file": per_file, "budget_seconds": args.budget_seconds, "step_timeout": args.step_timeout,
@@ -233,6 +234,23 @@ def main() -> None:
         "duplicates": duplicates, "outcomes": outcomes,
     }
     write_result(result, "reduced" if args.reduced else "full")
+
+
+def copied_proofs(outcomes: dict[str, list[dict]], index: list[TraceRow]) -> dict[str, list[str]]:
+    """Per arm, the problems whose proof is, up to layout, the whole proof script of a theorem in
+    the kNN's main index: an audit of what the leak filter let through (a copy is not a proof found)."""
+    scripts: dict[tuple[str, str], list[TraceRow]] = {}
+    for row in index:
+        scripts.setdefault((row.source, row.theorem), []).append(row)
+    known = {" ".join(" ".join(r.tactic for r in sorted(rows, key=lambda r: r.step)).split()) for rows in scripts.values()}
+    copied: dict[str, list[str]] = {}
+    for arm, rows in outcomes.items():
+        for outcome in rows:
+            body = (outcome.get("proof") or "").strip()
+            body = body.removeprefix("Proof.").removesuffix("Qed.")
+            if outcome["proved"] and " ".join(body.split()) in known:
+                copied.setdefault(arm, []).append(outcome["problem"])
+    return copied
 
 
 def traced_modules(work: Path) -> set[str]:
@@ -274,8 +292,9 @@ def summarize_progress(args: argparse.Namespace, arms: list[str]) -> None:
     finished = [problem for problem in order if all(problem in by_arm[arm] for arm in arms)]
     outcomes = {arm: [by_arm[arm][problem] for problem in finished] for arm in arms}
     table, paired = summary(outcomes, arms, len(finished))
+    audit = copied_proofs(outcomes, list(read_rows(args.knn_rows))) if args.knn_rows is not None else {}
     result = {"command": " ".join(sys.argv), "partial": True, "problems": len(finished),
-              "arms": table, "paired": paired, "outcomes": outcomes}
+              "arms": table, "paired": paired, "proofs_copied_from_knn_index": audit, "outcomes": outcomes}
     write_result(result, "partial")
 
 

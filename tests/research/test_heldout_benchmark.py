@@ -52,9 +52,24 @@ def test_a_stopped_run_is_summarised_over_the_problems_every_arm_finished(tmp_pa
     outcomes.write_text("".join(json.dumps(row) + "\n" for row in rows))
     written: list[tuple[dict, str]] = []
     monkeypatch.setattr(bench, "write_result", lambda result, kind: written.append((result, kind)))
-    bench.summarize_progress(argparse.Namespace(summarize=outcomes), ["portfolio", "all"])
+    bench.summarize_progress(argparse.Namespace(summarize=outcomes, knn_rows=None), ["portfolio", "all"])
     ((result, kind),) = written
     assert kind == "partial" and result["partial"] is True and result["problems"] == 2
     assert result["arms"]["portfolio"]["solved"] == 1 and result["arms"]["all"]["solved"] == 2
     assert result["arms"]["all"]["mean_seconds"] == 8.0
     assert result["paired"]["all vs portfolio"] == {"only_arm": 1, "only_portfolio": 0, "mcnemar_p": 1.0}
+
+
+def test_proofs_that_copy_an_index_proof_are_listed_per_arm() -> None:
+    from prover.data.rows import NO_GOALS, TraceRow
+
+    bench = _benchmark()
+    index = [TraceRow("Coq.Numbers.HexadecimalPos", "of_lu_revapp", 0, "s0", "revert d'.", "s1"),
+             TraceRow("Coq.Numbers.HexadecimalPos", "of_lu_revapp", 1, "s1", "induction d;\n  simpl; ring.", NO_GOALS)]
+    outcomes = {"all": [
+        {"problem": "Coq.Numbers.DecimalPos::of_lu_revapp", "proved": True,
+         "proof": "Proof.\n  revert d'.\n  induction d; simpl; ring.\nQed."},
+        {"problem": "Coq.Numbers.DecimalPos::other", "proved": True, "proof": "Proof.\n  revert d'.\nQed."},
+        {"problem": "Coq.Numbers.DecimalPos::failed", "proved": False, "proof": None},
+    ]}
+    assert bench.copied_proofs(outcomes, index) == {"all": ["Coq.Numbers.DecimalPos::of_lu_revapp"]}
