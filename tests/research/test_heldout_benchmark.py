@@ -65,11 +65,14 @@ def test_proofs_that_copy_an_index_proof_are_listed_per_arm() -> None:
 
     bench = _benchmark()
     index = [TraceRow("Coq.Numbers.HexadecimalPos", "of_lu_revapp", 0, "s0", "revert d'.", "s1"),
-             TraceRow("Coq.Numbers.HexadecimalPos", "of_lu_revapp", 1, "s1", "induction d;\n  simpl; ring.", NO_GOALS)]
+             TraceRow("Coq.Numbers.HexadecimalPos", "of_lu_revapp", 1, "s1",
+                      "induction d; simpl; intro d';\n  [ now rewrite N.mul_1_r | .. ]; ring.", NO_GOALS),
+             TraceRow("Coq.Bool.Bool", "short", 0, "b0", "auto.", NO_GOALS)]
     outcomes = {"all": [
         {"problem": "Coq.Numbers.DecimalPos::of_lu_revapp", "proved": True,
-         "proof": "Proof.\n  revert d'.\n  induction d; simpl; ring.\nQed."},
+         "proof": "Proof.\n  revert d'.\n  induction d; simpl; intro d'; [ now rewrite N.mul_1_r | .. ]; ring.\nQed."},
         {"problem": "Coq.Numbers.DecimalPos::other", "proved": True, "proof": "Proof.\n  revert d'.\nQed."},
+        {"problem": "Coq.Bool.BoolOrder::le_refl", "proved": True, "proof": "Proof.\n  auto.\nQed."},  # idiom
         {"problem": "Coq.Numbers.DecimalPos::failed", "proved": False, "proof": None},
     ]}
     assert bench.copied_proofs(outcomes, index) == {"all": ["Coq.Numbers.DecimalPos::of_lu_revapp"]}
