@@ -5,15 +5,16 @@ expansion budget and the time measured is the search's bookkeeping alone (graph 
 priority queue), the ceiling on how fast a search can drive a real prover.
 
     .venv/bin/python benchmarks/search_overhead.py [--expansions 20000] [--repeats 3]
-    .venv/bin/python benchmarks/search_overhead.py --baseline /tmp/old --expansions 10000 --repeats 5
+    .venv/bin/python benchmarks/search_overhead.py --baseline filed=/tmp/old --expansions 10000 --repeats 5
 
 Prints a table and writes benchmarks/results/search_overhead.json. Rates per CPU-second are also
 given because wall-clock rates on a shared machine move with the load.
 
-`--baseline DIR` compares two arms in one run: DIR holds another tree of the project (e.g.
-`git archive 5f919d6 | tar -x -C DIR`), whose `search` package is timed on this file's fakes. The
-arms run one trial each in turn, in fresh processes, alternating which goes first, so both see the
-same load; the figures and the load averages go to benchmarks/results/search_overhead-before-after.json.
+`--baseline [LABEL=]DIR` (repeatable) compares arms in one run: DIR holds another tree of the
+project (e.g. `git archive 5f919d6 | tar -x -C DIR`), whose `search` package is timed on this
+file's fakes, against this tree ("after"). The arms run one trial each in turn, in fresh processes,
+the order rotating every round, so all see the same load; the figures, the ratios to each baseline
+and the load averages go to benchmarks/results/search_overhead-before-after.json.
 """
 
 from __future__ import annotations
@@ -107,52 +108,59 @@ def trial_in(tree: Path, expansions: int) -> dict[str, dict[str, float | int]]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def compare(baseline: Path, expansions: int, repeats: int) -> None:
-    """Both arms in turn, `repeats` trials each, alternating which goes first; print and write the comparison."""
-    arms = {"before": baseline.resolve(), "after": REPOSITORY}
+def compare(baselines: dict[str, Path], expansions: int, repeats: int) -> None:
+    """Every arm in turn, `repeats` trials each, the order rotating; print and write the comparison."""
+    arms = {**{label: tree.resolve() for label, tree in baselines.items()}, "after": REPOSITORY}
+    names = list(arms)
     trials: dict[str, list[dict[str, dict[str, float | int]]]] = {arm: [] for arm in arms}
     load_before = os.getloadavg()
     for repeat in range(repeats):
-        for arm in (("before", "after") if repeat % 2 == 0 else ("after", "before")):
+        for arm in names[repeat % len(names):] + names[: repeat % len(names)]:
             trials[arm].append(trial_in(arms[arm], expansions))
     load_after = os.getloadavg()
     summaries = {arm: summary(trials[arm]) for arm in arms}
-    ratios = {name: {kind: summaries["after"][name][f"expansions_per_{kind}_median"]  # type: ignore[operator]
-                     / summaries["before"][name][f"expansions_per_{kind}_median"]
-                     for kind in ("second", "cpu_second")} for name in CONFIGURATIONS}
+    ratios = {f"after/{label}": {name: {kind: summaries["after"][name][f"expansions_per_{kind}_median"]  # type: ignore[operator]
+                                        / summaries[label][name][f"expansions_per_{kind}_median"]
+                                        for kind in ("second", "cpu_second")} for name in CONFIGURATIONS}
+              for label in baselines}
     for name in CONFIGURATIONS:
-        before, after = summaries["before"][name], summaries["after"][name]
-        print(f"{name:34s} before {before['expansions_per_second_median']:>9,.0f}/s "
-              f"after {after['expansions_per_second_median']:>9,.0f}/s  x{ratios[name]['second']:.2f} wall, "
-              f"x{ratios[name]['cpu_second']:.2f} per CPU-second (medians of {repeats})")
+        figures = "  ".join(f"{arm} {summaries[arm][name]['expansions_per_second_median']:>8,.0f}/s" for arm in names)
+        versus = ", ".join(f"x{ratios[f'after/{label}'][name]['cpu_second']:.2f} vs {label}" for label in baselines)
+        print(f"{name:32s} {figures}  (per CPU-second: {versus}; medians of {repeats})")
     report = {
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "method": (f"{repeats} trials per arm of {expansions} expansions per configuration, each trial in a fresh "
-                   "process, the arms alternating (which goes first alternates too); medians and bests over trials"),
-        "arms": {"before": str(arms["before"]), "after": str(arms["after"])},
+                   "process, the arms in turn (the order rotating every round); medians and bests over trials"),
+        "arms": {arm: str(tree) for arm, tree in arms.items()},
         "machine": {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
                     "load_average_1_5_15_before": load_before, "load_average_1_5_15_after": load_after},
-        "after_over_before_median": ratios,
-        "before": summaries["before"],
-        "after": summaries["after"],
+        "ratios_of_medians": ratios,
+        **summaries,
     }
     BEFORE_AFTER.parent.mkdir(parents=True, exist_ok=True)
     BEFORE_AFTER.write_text(json.dumps(report, indent=1) + "\n")
     print(f"wrote {BEFORE_AFTER}")
 
 
+def baseline_arm(text: str) -> tuple[str, Path]:
+    """`LABEL=DIR` or `DIR` (labelled "before") as given to `--baseline`."""
+    label, _, tree = text.rpartition("=")
+    return (label or "before"), Path(tree)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--expansions", type=int, default=20_000)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--baseline", type=Path, help="another tree of the project to compare against, in one run")
+    parser.add_argument("--baseline", type=baseline_arm, action="append", default=[], metavar="[LABEL=]DIR",
+                        help="another tree of the project to compare against, in the same run (repeatable)")
     parser.add_argument("--one-trial", action="store_true", help=argparse.SUPPRESS)  # a `--baseline` run's child
     args = parser.parse_args()
     if args.one_trial:
         print(json.dumps(one_trial(args.expansions)))
         return
-    if args.baseline is not None:
-        compare(args.baseline, args.expansions, args.repeats)
+    if args.baseline:
+        compare(dict(args.baseline), args.expansions, args.repeats)
         return
     trials = [one_trial(args.expansions) for _ in range(args.repeats)]
     rows = []

@@ -23,15 +23,27 @@ class Meter:
         self.clock = clock
         self.started = clock()
         self.expansions = 0
-        self.policy_seconds = 0.0
-        self.env_seconds = 0.0
-        self.verify_seconds = 0.0
         self.rejected = 0  # proofs the kernel check rejected
         self.last_rejection = ""  # the kernel check's reason for the last one
         self.verdict: Verdict | None = None  # the kernel's acceptance of the proof found, once there is one
-        self._policy_timer = _Timer(self, "policy_seconds")
-        self._env_timer = _Timer(self, "env_seconds")
-        self._verify_timer = _Timer(self, "verify_seconds")
+        self._policy_timer = _Timer(clock)
+        self._env_timer = _Timer(clock)
+        self._verify_timer = _Timer(clock)
+
+    @property
+    def policy_seconds(self) -> float:
+        """Seconds in the policy and the value function (model time)."""
+        return self._policy_timer.seconds
+
+    @property
+    def env_seconds(self) -> float:
+        """Seconds in the environment's steps (prover time)."""
+        return self._env_timer.seconds
+
+    @property
+    def verify_seconds(self) -> float:
+        """Seconds in kernel checks of proofs found."""
+        return self._verify_timer.seconds
 
     def elapsed(self) -> float:
         """Wall seconds since the search started."""
@@ -83,28 +95,26 @@ class Meter:
 
 
 class _Timer:
-    """Adds the seconds `with` blocks took to one of a `Meter`'s totals, however each block ends.
+    """Adds up the seconds `with` blocks took, however each block ends: one of a `Meter`'s totals.
 
     One per total and meter, reused by every block (a plain class rather than a generator-based
     `contextlib.contextmanager`, which costs several times more, several times per search step); a
     block nested in another of the same total is counted once, with the outer one."""
 
-    __slots__ = ("meter", "total", "start", "depth")
+    __slots__ = ("clock", "depth", "seconds", "start")
 
-    def __init__(self, meter: Meter, total: str) -> None:
-        self.meter = meter
-        self.total = total  # the name of the Meter attribute that collects the seconds
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.seconds = 0.0
         self.start = 0.0
         self.depth = 0  # blocks of this total open now
 
     def __enter__(self) -> None:
         if not self.depth:
-            self.start = self.meter.clock()
+            self.start = self.clock()
         self.depth += 1
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
         self.depth -= 1
         if not self.depth:
-            meter = self.meter
-            elapsed = meter.clock() - self.start
-            setattr(meter, self.total, getattr(meter, self.total) + elapsed)
+            self.seconds += self.clock() - self.start

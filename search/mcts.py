@@ -165,8 +165,24 @@ class _Node:
     search's time went to it).
     """
 
-    __slots__ = ("key", "state", "stats", "attempts", "exhausted", "visits", "value_sum", "known", "priors",
-                 "touched", "fresh", "fresh_from", "ordered", "virtual", "virtual_total", "in_flight")
+    __slots__ = (
+        "attempts",
+        "exhausted",
+        "fresh",
+        "fresh_from",
+        "in_flight",
+        "key",
+        "known",
+        "ordered",
+        "priors",
+        "state",
+        "stats",
+        "touched",
+        "value_sum",
+        "virtual",
+        "virtual_total",
+        "visits",
+    )
 
     def __init__(self, graph: ProofGraph, key: str) -> None:
         self.key, self.state, self.stats = key, graph.state(key), graph.stats(key)
@@ -219,7 +235,7 @@ class MctsRule:
         self.root_noise: dict[str, float] = {}
         self.allowed: list[int] = []  # settings.allowed_candidates(v) at index v, filled as visits grow
         self.exploration: dict[float, tuple[float, float]] = {}  # N -> PUCT's (c(N), sqrt(N)), as computed
-        # the default rule is inlined (same arithmetic, no call per action); any other rule is called
+        # the default rule is inlined in `pick` (same arithmetic, no call per action); any other is called
         self.puct = settings.selection if type(settings.selection) is Puct else None
 
     # ------------------------------------------------------------------------------ engine hooks
@@ -228,6 +244,9 @@ class MctsRule:
         """Bind the run; evaluate the root once (a resumed graph keeps its evaluation)."""
         self.run, self.graph, self.meter = run, run.graph, run.meter
         self.open_keys = run.graph.open_keys  # live set of the open nodes' keys
+        # With one walk in flight no walk is selected while another is out, so virtual losses and
+        # in-flight leaves would never be read: they are kept only with several in flight.
+        self.concurrent = self.settings.expansions_in_flight > 1
         self.executor = self.executor or InProcessExecutor(run.env)
         root_stats = self.graph.stats(self.graph.root)
         if root_stats.evaluation is None:
@@ -258,7 +277,8 @@ class MctsRule:
                 walk = self.select()
                 if walk is None:
                     break
-                self.add_virtual_loss(walk)
+                if self.concurrent:
+                    self.add_virtual_loss(walk)
                 leaf_node, leaf = walk[-1]
                 job = Job(next(job_ids), leaf_node.state, leaf.tactic)
                 in_flight[job.id] = walk
@@ -304,18 +324,6 @@ class MctsRule:
             # `node` just failed (its policy had nothing more): walk again, it is now avoided.
         return None
 
-    def pick(self, node: _Node) -> Attempt | None:
-        """Widen `node` if allowed, then the selection rule's choice among its selectable actions (None: none)."""
-        if not node.exhausted:  # `widen(node, all_dead=False)` does nothing unless the visits allow more candidates
-            allowed, visits = self.allowed, node.visits
-            wanted = allowed[visits] if visits < len(allowed) else self.allowed_candidates(visits)
-            if not wanted <= len(node.attempts) < self.settings.max_candidates:
-                self.widen(node, all_dead=False)
-        if self.puct is not None:
-            return self._pick_puct(node, self.puct)
-        actions = self.selectable(node)
-        return self.choose(node, actions) if actions else None
-
     def selectable(self, node: _Node) -> list[Attempt]:
         """Actions a walk may take at `node`: untried and not in flight, or leading to an open state."""
         in_flight, open_keys = node.in_flight, self.open_keys
@@ -353,13 +361,24 @@ class MctsRule:
 
         return min(actions, key=rank)
 
-    def _pick_puct(self, node: _Node, rule: Puct) -> Attempt | None:
-        """`selectable` and `choose` in one pass for `Puct`: the same filter, scores and ties, operation for operation.
+    def pick(self, node: _Node) -> Attempt | None:
+        """Widen `node` if allowed, then the selection rule's choice among its selectable actions (None: none).
 
-        When the priors are ordered (`_Node.ordered`) only the touched actions and the first selectable
-        untouched one are scored: an untouched action scores first-play value + c * P * sqrt(N), which
-        never rises along `fresh`, and ties go to the earlier one in `fresh` too, so no later one can win.
+        For `Puct`, `selectable` and `choose` in one pass: the same filter, scores and ties, operation
+        for operation. When the priors are ordered (`_Node.ordered`) only the touched actions and the
+        first selectable untouched one are scored: an untouched action scores first-play value +
+        c * P * sqrt(N), which never rises along `fresh`, and ties go to the earlier one in `fresh`
+        too, so no later one can win.
         """
+        if not node.exhausted:  # `widen(node, all_dead=False)` does nothing unless the visits allow more candidates
+            allowed, visits = self.allowed, node.visits
+            wanted = allowed[visits] if visits < len(allowed) else self.allowed_candidates(visits)
+            if not wanted <= len(node.attempts) < self.settings.max_candidates:
+                self.widen(node, all_dead=False)
+        rule = self.puct
+        if rule is None:  # any other selection rule: called once per action
+            actions = self.selectable(node)
+            return self.choose(node, actions) if actions else None
         if node.known != len(node.attempts):
             if not node.attempts:
                 return None
@@ -557,7 +576,16 @@ class MctsRule:
             leaf_node.in_flight = {leaf.tactic}
 
     def backup(self, walk: Walk, value: float) -> None:
-        """Remove the walk's virtual loss and add one visit with `value` to every action on it."""
+        """Remove the walk's virtual loss (if kept) and add one visit with `value` to every action on it."""
+        if not self.concurrent:
+            for node, action in walk:
+                if not action.visits:
+                    node.touched.append(action)  # touched now (`add_virtual_loss` does it with walks in flight)
+                action.visits += 1
+                action.value_sum += value
+                node.visits += 1
+                node.value_sum += value
+            return
         leaf_node, leaf = walk[-1]
         leaf_node.in_flight.discard(leaf.tactic)  # type: ignore[union-attr]  # it holds the leaf: a set
         if not leaf_node.in_flight:
