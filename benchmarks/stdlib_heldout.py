@@ -1,7 +1,11 @@
 """Held-out Coq standard-library files, Tactician's protocol: does premise selection and learning help?
 
     .venv/bin/python benchmarks/stdlib_heldout.py                      # the full protocol (hours)
-    .venv/bin/python benchmarks/stdlib_heldout.py --reduced            # 12 files x 5 theorems, 10 s, 2 arms
+    .venv/bin/python benchmarks/stdlib_heldout.py --reduced            # 12 files x 5 theorems
+    .venv/bin/python benchmarks/stdlib_heldout.py --reduced --arms portfolio,all --reuse-trace \
+        --knn-rows /tmp/siblings/rows.jsonl                             # + a kNN index of other files
+    .venv/bin/python benchmarks/stdlib_heldout.py --arms portfolio,all --summarize WORK/outcomes.jsonl
+                                                                       # figures of a stopped run
 
 Protocol (issue 16). The problems are the theorems of a fixed set of standard-library files
 (`HELDOUT_FILES`, below), in file order; each theorem is stated with its file's text up to its
@@ -15,7 +19,9 @@ full protocol: every stdlib file outside the held-out set, traced with `prove tr
 held-out theorems' near-duplicates and twin files are dropped from it (`prover.data.leakfree`).
 Reported: solved with a 95% Wilson interval per arm, a paired exact McNemar test between each arm
 and the portfolio, solved against time, mean seconds per problem, and a duplicate report
-(held-out statements that occur verbatim, after normalisation, in a library file outside the set).
+(held-out statements that occur verbatim, after normalisation, in a library file outside the set;
+what the leak filter dropped from the kNN index; and, as an audit, the proofs found that are a
+whole proof of the index verbatim: DecimalPos and HexadecimalPos share proofs word for word).
 A `hammer` call may overrun the per-problem budget (the search checks it between steps): its
 time counts in the arm's seconds, so the time figures show what it costs.
 
