@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/stdlib_heldout.py                      # the full protocol (hours)
     .venv/bin/python benchmarks/stdlib_heldout.py --reduced            # 12 files x 5 theorems
     .venv/bin/python benchmarks/stdlib_heldout.py --reduced --arms portfolio,all --reuse-trace \
-        --knn-rows /tmp/siblings/rows.jsonl                             # + a kNN index of other files
+        --knn-siblings                         # + a kNN index of the non-held-out files next to them
     .venv/bin/python benchmarks/stdlib_heldout.py --arms portfolio,all --summarize WORK/outcomes.jsonl
                                                                        # figures of a stopped run
 
@@ -40,6 +40,7 @@ import argparse
 import datetime as dt
 import json
 import math
+import re
 import signal
 import sys
 import time
@@ -96,6 +97,23 @@ RETRIEVAL_WEIGHT = 0.5
 KNN_WEIGHT = 0.3
 
 
+def sibling_files(modules: tuple[str, ...]) -> list[tuple[Path, str]]:
+    """The kNN index's files for `--knn-siblings`: every stdlib file in the folders of `modules`
+    that is not held out, declares no functor or module type and has 8 to 60 theorem-like
+    declarations (the held-out set's own rules, less the preamble's); fixed before any run."""
+    folders = sorted({file_of(module).parent for module in modules})
+    chosen = []
+    for folder in folders:
+        for path in sorted(folder.glob("*.v")):
+            module = "Coq." + ".".join(path.relative_to(COQ_STDLIB).with_suffix("").parts)
+            text = path.read_text()
+            theorems = len(re.findall(r"^\s*(?:Lemma|Theorem|Corollary|Proposition|Fact|Remark)\s", text, re.MULTILINE))
+            functor = re.search(r"^\s*Module\s+Type|Declare Module|^\s*Module\s+\w+\s*\(", text, re.MULTILINE)
+            if module not in HELDOUT_FILES and 8 <= theorems <= 60 and not functor:
+                chosen.append((path, module))
+    return chosen
+
+
 def file_of(module: str) -> Path:
     """`Coq.Reals.Rpower` -> .../theories/Reals/Rpower.v"""
     return COQ_STDLIB.joinpath(*module.split(".")[1:]).with_suffix(".v")
@@ -143,6 +161,8 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/stdlib-heldout"), help="trace and rows folder")
     parser.add_argument("--reuse-trace", action="store_true",
                         help="keep the --work folder's trace when it traced exactly these files (the trace is deterministic)")
+    parser.add_argument("--knn-siblings", action="store_true",
+                        help="trace `sibling_files` into WORK/siblings and use their rows as the kNN's index")
     parser.add_argument("--summarize", type=Path, default=None,
                         help="only summarise an outcomes.jsonl (a run that was stopped): the problems every arm finished")
     parser.add_argument("--knn-rows", type=Path, default=None,
@@ -188,6 +208,11 @@ def main() -> None:
 
     duplicates = duplicate_statement_report(problems, COQ_STDLIB, exclude_modules=set(modules))
     knn_rows: list[TraceRow] = []
+    if args.knn_siblings:
+        siblings = sibling_files(modules)
+        if not (args.reuse_trace and traced_modules(args.work / "siblings") == {module for _, module in siblings}):
+            trace_coq(siblings, args.work / "siblings", jobs=1, sentence_timeout=30.0)
+        args.knn_rows = args.work / "siblings" / "rows.jsonl"
     if args.knn_rows is not None:
         knn_rows = list(read_rows(args.knn_rows))
         leaked = sorted({row.source for row in knn_rows} & set(modules))

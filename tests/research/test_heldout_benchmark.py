@@ -76,3 +76,16 @@ def test_proofs_that_copy_an_index_proof_are_listed_per_arm() -> None:
         {"problem": "Coq.Numbers.DecimalPos::failed", "proved": False, "proof": None},
     ]}
     assert bench.copied_proofs(outcomes, index) == {"all": ["Coq.Numbers.DecimalPos::of_lu_revapp"]}
+
+
+def test_the_knn_index_files_are_the_held_out_files_neighbours_never_held_out_ones() -> None:
+    from prover.data.coq_trace import COQ_STDLIB
+
+    if not COQ_STDLIB.is_dir():
+        pytest.skip("the Coq standard library sources are not installed")
+    bench = _benchmark()
+    siblings = [module for _, module in bench.sibling_files(bench.REDUCED_FILES)]
+    assert siblings and not set(siblings) & set(bench.HELDOUT_FILES)
+    folders = {module.rsplit(".", 1)[0] for module in bench.REDUCED_FILES}
+    assert all(module.rsplit(".", 1)[0] in folders for module in siblings)
+    assert "Coq.Numbers.HexadecimalPos" in siblings  # DecimalPos's twin: novel_split must clean it
