@@ -333,7 +333,7 @@ def summarize_progress(args: argparse.Namespace, arms: list[str]) -> None:
     audit = copied_proofs(outcomes, list(read_rows(args.knn_rows))) if args.knn_rows is not None else {}
     result = {"command": " ".join(sys.argv), "partial": True, "problems": len(finished),
               "arms": table, "paired": paired, "proofs_copied_from_knn_index": audit, "outcomes": outcomes}
-    write_result(result, "partial")
+    write_result(result, "summary")
 
 
 def write_result(result: dict, kind: str) -> None:

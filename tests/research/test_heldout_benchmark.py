@@ -54,7 +54,7 @@ def test_a_stopped_run_is_summarised_over_the_problems_every_arm_finished(tmp_pa
     monkeypatch.setattr(bench, "write_result", lambda result, kind: written.append((result, kind)))
     bench.summarize_progress(argparse.Namespace(summarize=outcomes, knn_rows=None), ["portfolio", "all"])
     ((result, kind),) = written
-    assert kind == "partial" and result["partial"] is True and result["problems"] == 2
+    assert kind == "summary" and result["partial"] is True and result["problems"] == 2
     assert result["arms"]["portfolio"]["solved"] == 1 and result["arms"]["all"]["solved"] == 2
     assert result["arms"]["all"]["mean_seconds"] == 8.0
     assert result["paired"]["all vs portfolio"] == {"only_arm": 1, "only_portfolio": 0, "mcnemar_p": 1.0}
