@@ -33,6 +33,8 @@ from search.types import (
 
 __all__ = ["BestFirstSettings", "BestFirstRule", "best_first_search"]
 
+_PROGRESS = AttemptOutcome.PROGRESS  # read per step: in Python 3.11 an Enum member read through its class is slow
+
 T = TypeVar("T")
 
 
@@ -79,7 +81,7 @@ class _Frontier:
         popped: list[str] = []
         while self._heap and len(popped) < count:
             _, _, key = heapq.heappop(self._heap)
-            if graph.status(key) is NodeStatus.OPEN and not graph.stats(key).expanded and key not in popped:
+            if graph.is_open(key) and not graph.stats(key).expanded and key not in popped:
                 popped.append(key)
         return popped
 
@@ -111,7 +113,7 @@ class BestFirstRule:
         proof = None
         while proof is None and self.unfinished and not meter.out_of_budget():
             proof = self._expand(run, self.unfinished.pop(0))
-        while proof is None and graph.status(graph.root) is NodeStatus.OPEN and not meter.out_of_budget():
+        while proof is None and graph.is_open(graph.root) and not meter.out_of_budget():
             batch = self.frontier.pop_expandable(settings.states_per_policy_call, graph)
             if not batch:
                 break
@@ -146,7 +148,7 @@ class BestFirstRule:
                 _, proof = run.record_step(key, attempt.tactic, outcome)
                 if proof is not None:
                     return proof
-                if attempt.outcome is AttemptOutcome.PROGRESS:
+                if attempt.outcome is _PROGRESS:
                     self._queue_child(run, attempt.child, _known(graph.stats(key).log_prob) + attempt.log_prob)
         graph.mark_exhausted(key)
         if run.check_invariants:

@@ -35,7 +35,7 @@ import itertools
 import math
 import time
 from dataclasses import dataclass
-from typing import Callable, NamedTuple, Protocol
+from typing import Callable, Iterable, NamedTuple, Protocol
 
 import numpy as np
 
@@ -56,6 +56,9 @@ from search.types import (
 from search.values import HeuristicValue
 
 __all__ = ["ActionStats", "SelectionRule", "Puct", "MctsSettings", "MctsRule", "mcts_search"]
+
+# Read on every pass of a walk: in Python 3.11 an Enum member read through its class costs ten global lookups.
+_UNTRIED, _PROGRESS, _PROVED_STEP = AttemptOutcome.UNTRIED, AttemptOutcome.PROGRESS, AttemptOutcome.PROVED
 
 
 class ActionStats(NamedTuple):
@@ -141,18 +144,83 @@ class MctsSettings:
         return min(self.max_candidates, max(self.initial_candidates, widened))
 
 
-Walk = tuple[tuple[str, str], ...]
-"""A selection: the (node key, tactic) pairs from the root to the leaf action."""
+class _Node:
+    """MCTS's view of one graph node, in one slotted record so that a walk reads it without dict lookups.
+
+    key, state, stats, attempts: the graph node's key, state, `NodeStats` and live tactic -> Attempt map.
+    exhausted: the graph's flag, mirrored (only `MctsRule.widen` sets it once the search runs).
+    visits, value_sum: backups through the node's actions, summed (kept in step with the Attempts).
+    known: the number of candidates `priors` was computed for (priors change only when candidates are added).
+    priors: tactic -> prior (the softmax of the candidates' log-probabilities, with root noise at the root).
+    touched: the actions with a visit or a walk in flight, each scored on every pass.
+    fresh: the other actions when `priors` was computed, best first by (log-probability, tactic);
+        fresh_from: how many leading entries have since been touched (skipped for good).
+    ordered: the priors rise with the log-probabilities (no root noise, no NaN), so PUCT scores the
+        untouched actions in `fresh` order, ties included, and only the first selectable one can win.
+    virtual, virtual_total: tactic -> walks in flight through the action, and their sum.
+    in_flight: tactics whose step from this node is in flight (the leaves of walks in flight).
+
+    The containers hold attempts, not (attempt, prior) pairs, and `in_flight` is a shared empty set
+    while nothing is in flight: fewer objects for the garbage collector to walk (a fifth of the
+    search's time went to it).
+    """
+
+    __slots__ = (
+        "attempts",
+        "exhausted",
+        "fresh",
+        "fresh_from",
+        "in_flight",
+        "key",
+        "known",
+        "ordered",
+        "priors",
+        "state",
+        "stats",
+        "touched",
+        "value_sum",
+        "virtual",
+        "virtual_total",
+        "visits",
+    )
+
+    def __init__(self, graph: ProofGraph, key: str) -> None:
+        self.key, self.state, self.stats = key, graph.state(key), graph.stats(key)
+        self.attempts = attempts = graph.attempts_view(key)
+        self.exhausted = graph.is_exhausted(key)
+        self.visits = sum(a.visits for a in attempts.values()) if attempts else 0
+        self.value_sum = math.fsum(a.value_sum for a in attempts.values()) if attempts else 0.0
+        self.known = -1  # priors not computed yet
+        self.priors: dict[str, float] = {}
+        self.touched: list[Attempt] = []
+        self.fresh: list[Attempt] = []
+        self.fresh_from = 0
+        self.ordered = False
+        self.virtual: dict[str, int] = {}
+        self.virtual_total = 0
+        self.in_flight: set[str] | frozenset[str] = _NOTHING_IN_FLIGHT
+
+    def is_touched(self, action: Attempt) -> bool:
+        """True once a walk has gone through `action` (it has a visit, or a walk through it is in flight)."""
+        return action.visits > 0 or action.tactic in self.virtual
+
+    def value(self) -> float:
+        """The node's mean backed-up value, or its first evaluation when nothing was backed up through it."""
+        if self.visits:
+            return self.value_sum / self.visits
+        evaluation = self.stats.evaluation
+        return 0.0 if evaluation is None else evaluation
 
 
-class _NodeTotals:
-    """Backups through a node's actions, summed (kept in step with the `Attempt`s so nothing is re-summed)."""
+_NOTHING_IN_FLIGHT: frozenset[str] = frozenset()
 
-    __slots__ = ("visits", "value_sum")
+Walk = list[tuple[_Node, Attempt]]
+"""A selection: the (node, action) pairs from the root to the leaf action."""
 
-    def __init__(self, attempts: dict[str, Attempt]) -> None:
-        self.visits = sum(a.visits for a in attempts.values())
-        self.value_sum = math.fsum(a.value_sum for a in attempts.values())
+
+def _canonical_order(action: Attempt) -> tuple[float, str]:
+    """Sort key of `_Node.fresh`: likelier first, then the tactic text (the rule's tie order)."""
+    return -action.log_prob, action.tactic
 
 
 class MctsRule:
@@ -163,17 +231,22 @@ class MctsRule:
         self.value = value
         self.executor = executor
         self.rng = np.random.default_rng(seed)
-        self.virtual: dict[str, dict[str, int]] = {}  # node -> tactic -> in-flight walks through that action
-        self.in_flight_leaves: set[tuple[str, str]] = set()
+        self.nodes: dict[str, _Node] = {}  # graph key -> MCTS record, made when a walk or a value first needs it
         self.root_noise: dict[str, float] = {}
-        self.prior_cache: dict[str, tuple[int, dict[str, float]]] = {}  # node -> (candidates, priors)
-        self.totals: dict[str, _NodeTotals] = {}
+        self.allowed: list[int] = []  # settings.allowed_candidates(v) at index v, filled as visits grow
+        self.exploration: dict[float, tuple[float, float]] = {}  # N -> PUCT's (c(N), sqrt(N)), as computed
+        # the default rule is inlined in `pick` (same arithmetic, no call per action); any other is called
+        self.puct = settings.selection if type(settings.selection) is Puct else None
 
     # ------------------------------------------------------------------------------ engine hooks
 
     def start(self, run: Run) -> None:
         """Bind the run; evaluate the root once (a resumed graph keeps its evaluation)."""
         self.run, self.graph, self.meter = run, run.graph, run.meter
+        self.open_keys = run.graph.open_keys  # live set of the open nodes' keys
+        # With one walk in flight no walk is selected while another is out, so virtual losses and
+        # in-flight leaves would never be read: they are kept only with several in flight.
+        self.concurrent = self.settings.expansions_in_flight > 1
         self.executor = self.executor or InProcessExecutor(run.env)
         root_stats = self.graph.stats(self.graph.root)
         if root_stats.evaluation is None:
@@ -194,17 +267,20 @@ class MctsRule:
 
         Keeps up to `expansions_in_flight` walks in flight, topping up after each result comes back.
         """
-        graph, meter, settings, executor = self.graph, self.meter, self.settings, self.executor
+        meter, executor, most_in_flight = self.meter, self.executor, self.settings.expansions_in_flight
         assert executor is not None
         job_ids = itertools.count()
         in_flight: dict[int, Walk] = {}
-        while graph.status(graph.root) is NodeStatus.OPEN:
-            while len(in_flight) < settings.expansions_in_flight and not meter.out_of_budget(len(in_flight)):
+        root, open_keys = self.graph.root, self.open_keys
+        while root in open_keys:
+            while len(in_flight) < most_in_flight and not meter.out_of_budget(len(in_flight)):
                 walk = self.select()
                 if walk is None:
                     break
-                self.add_virtual_loss(walk)
-                job = Job(next(job_ids), graph.state(walk[-1][0]), walk[-1][1])
+                if self.concurrent:
+                    self.add_virtual_loss(walk)
+                leaf_node, leaf = walk[-1]
+                job = Job(next(job_ids), leaf_node.state, leaf.tactic)
                 in_flight[job.id] = walk
                 executor.submit(job)
             if not in_flight or meter.out_of_time():
@@ -220,61 +296,61 @@ class MctsRule:
 
     # ------------------------------------------------------------------------------------ select
 
+    def node(self, key: str) -> _Node:
+        """The MCTS record of graph node `key` (made on first use, from the graph's statistics)."""
+        node = self.nodes.get(key)
+        if node is None:
+            node = self.nodes[key] = _Node(self.graph, key)
+        return node
+
     def select(self) -> Walk | None:
         """Walk from the root to an untried action; None when every open route ends at in-flight work."""
-        while self.graph.status(self.graph.root) is NodeStatus.OPEN:
-            walk: list[tuple[str, str]] = []
-            node = self.graph.root
+        open_keys, root, nodes, untried = self.open_keys, self.graph.root, self.nodes, _UNTRIED
+        while root in open_keys:
+            walk: Walk = []
+            node = nodes.get(root) or self.node(root)
             while True:
                 action = self.pick(node)
                 if action is None and not self.has_live_action(node) and self.widen(node, all_dead=True):
                     action = self.pick(node)
                 if action is None:
                     break
-                walk.append((node, action.tactic))
-                if action.outcome is AttemptOutcome.UNTRIED:
-                    return tuple(walk)
-                node = action.child  # type: ignore[assignment]  # a PROGRESS action has a child
-            if self.graph.status(node) is NodeStatus.OPEN:
+                walk.append((node, action))
+                if action.outcome is untried:
+                    return walk
+                node = nodes.get(action.child) or self.node(action.child)  # type: ignore[arg-type]  # PROGRESS: a child
+            if node.key in open_keys:
                 return None  # blocked by in-flight work below `node`
             # `node` just failed (its policy had nothing more): walk again, it is now avoided.
         return None
 
-    def pick(self, node: str) -> Attempt | None:
-        """Widen `node` if allowed, then the selection rule's choice among its selectable actions (None: none)."""
-        self.widen(node, all_dead=False)
-        if type(self.settings.selection) is Puct:  # the default rule, inlined: same arithmetic, no call per action
-            return self._pick_puct(node)
-        actions = self.selectable(node)
-        return self.choose(node, actions) if actions else None
-
-    def selectable(self, node: str) -> list[Attempt]:
+    def selectable(self, node: _Node) -> list[Attempt]:
         """Actions a walk may take at `node`: untried and not in flight, or leading to an open state."""
-        in_flight, status = self.in_flight_leaves, self.graph.status
+        in_flight, open_keys = node.in_flight, self.open_keys
         return [
             a
-            for a in self.graph.attempts_view(node).values()
-            if (a.outcome is AttemptOutcome.UNTRIED and (node, a.tactic) not in in_flight)
-            or (a.outcome is AttemptOutcome.PROGRESS and status(a.child) is NodeStatus.OPEN)  # type: ignore[arg-type]
+            for a in node.attempts.values()
+            if (a.outcome is _UNTRIED and a.tactic not in in_flight)
+            or (a.outcome is _PROGRESS and a.child in open_keys)
         ]
 
-    def has_live_action(self, node: str) -> bool:
+    def has_live_action(self, node: _Node) -> bool:
         """True when some action at `node` is untried (perhaps in flight) or leads to an open state."""
+        open_keys = self.open_keys
         return any(
-            a.outcome is AttemptOutcome.UNTRIED
-            or (a.outcome is AttemptOutcome.PROGRESS and self.graph.status(a.child) is NodeStatus.OPEN)  # type: ignore[arg-type]
-            for a in self.graph.attempts_view(node).values()
+            a.outcome is _UNTRIED or (a.outcome is _PROGRESS and a.child in open_keys)
+            for a in node.attempts.values()
         )
 
-    def choose(self, node: str, actions: list[Attempt]) -> Attempt:
+    def choose(self, node: _Node, actions: list[Attempt]) -> Attempt:
         """The action the selection rule scores highest; ties to the likelier, then alphabetically first, tactic.
 
         Each action is seen as `ActionStats`, in-flight walks through it counted as virtual losses.
         """
         priors = self.priors(node)
-        first_play_value = self.node_value(node)
-        virtual_loss, virtual = self.settings.virtual_loss, self.virtual.get(node)
-        parent_visits = 1.0 + self.node_totals(node).visits + virtual_loss * (sum(virtual.values()) if virtual else 0)
+        first_play_value = node.value()
+        virtual_loss, virtual = self.settings.virtual_loss, node.virtual
+        parent_visits = 1.0 + node.visits + virtual_loss * (node.virtual_total if virtual else 0)
         rule = self.settings.selection
 
         def rank(action: Attempt) -> tuple[float, float, str]:
@@ -285,143 +361,247 @@ class MctsRule:
 
         return min(actions, key=rank)
 
-    def _pick_puct(self, node: str) -> Attempt | None:
-        """`selectable` and `choose` in one pass for `Puct`: the same filter, scores and ties, operation for operation."""
-        attempts = self.graph.attempts_view(node)
-        if not attempts:
-            return None
-        rule: Puct = self.settings.selection  # type: ignore[assignment]
-        priors, first_play_value = self.priors(node), self.node_value(node)
-        virtual_loss, virtual, in_flight = self.settings.virtual_loss, self.virtual.get(node), self.in_flight_leaves
-        parent_visits = 1.0 + self.node_totals(node).visits + virtual_loss * (sum(virtual.values()) if virtual else 0)
-        c = rule.c_puct
-        if rule.c_base is not None:
-            c += math.log((parent_visits + rule.c_base + 1.0) / rule.c_base)
-        sqrt_parent = math.sqrt(parent_visits)
-        untried, progress, open_nodes = AttemptOutcome.UNTRIED, AttemptOutcome.PROGRESS, self.graph.open_keys
+    def pick(self, node: _Node) -> Attempt | None:
+        """Widen `node` if allowed, then the selection rule's choice among its selectable actions (None: none).
+
+        For `Puct`, `selectable` and `choose` in one pass: the same filter, scores and ties, operation
+        for operation. When the priors are ordered (`_Node.ordered`) only the touched actions and the
+        first selectable untouched one are scored: an untouched action scores first-play value +
+        c * P * sqrt(N), which never rises along `fresh`, and ties go to the earlier one in `fresh`
+        too, so no later one can win.
+        """
+        if not node.exhausted:  # `widen(node, all_dead=False)` does nothing unless the visits allow more candidates
+            allowed, visits = self.allowed, node.visits
+            wanted = allowed[visits] if visits < len(allowed) else self.allowed_candidates(visits)
+            if not wanted <= len(node.attempts) < self.settings.max_candidates:
+                self.widen(node, all_dead=False)
+        rule = self.puct
+        if rule is None:  # any other selection rule: called once per action
+            actions = self.selectable(node)
+            return self.choose(node, actions) if actions else None
+        if node.known != len(node.attempts):
+            if not node.attempts:
+                return None
+            self.priors(node)
+        virtual_loss, virtual, priors = self.settings.virtual_loss, node.virtual, node.priors
+        parent_visits = 1.0 + node.visits + virtual_loss * (node.virtual_total if virtual else 0)
+        explore = self.exploration.get(parent_visits)
+        if explore is None:
+            explore = self.exploration[parent_visits] = self._exploration(rule, parent_visits)
+        c, sqrt_parent = explore
+        if node.visits:  # `node.value()`, inlined
+            first_play_value = node.value_sum / node.visits
+        else:
+            first_play_value = 0.0 if node.stats.evaluation is None else node.stats.evaluation
         best: Attempt | None = None
         best_score = -math.inf
-        for action, prior in zip(attempts.values(), priors.values()):  # both in the order candidates were added
-            if action.outcome is untried:
-                if in_flight and (node, action.tactic) in in_flight:
+        if node.ordered and c >= 0.0:
+            candidates: Iterable[Attempt] = node.touched
+            fresh, start = node.fresh, node.fresh_from
+            first_fresh = fresh[start] if start < len(fresh) else None
+            if first_fresh is not None and (first_fresh.visits > 0 or first_fresh.tactic in virtual
+                                            or first_fresh.outcome is not _UNTRIED):
+                first_fresh = self._first_fresh(node)  # the usual case above: the cursor's action, untried
+            if first_fresh is not None:  # no visits, none in flight: the formula below with visits = 0
+                best = first_fresh
+                best_score = first_play_value + c * priors[first_fresh.tactic] * sqrt_parent / 1.0
+        else:  # root noise, NaN priors or a negative constant: score every action
+            candidates = node.attempts.values()
+        untried, progress, open_nodes = _UNTRIED, _PROGRESS, self.open_keys
+        if not virtual:  # nothing in flight below this node: the loop below without virtual visits
+            for action in candidates:
+                outcome = action.outcome
+                if outcome is progress:
+                    if action.child not in open_nodes:
+                        continue
+                elif outcome is not untried:
                     continue
-            elif action.outcome is not progress or action.child not in open_nodes:
+                visits = action.visits
+                mean = action.value_sum / visits if visits > 0 else first_play_value
+                score = mean + c * priors[action.tactic] * sqrt_parent / (1.0 + visits)
+                if best is None or score > best_score or (  # ties: the likelier, then alphabetically first, tactic
+                        score == best_score and (-action.log_prob, action.tactic) < (-best.log_prob, best.tactic)):
+                    best, best_score = action, score
+            return best
+        in_flight = node.in_flight
+        for action in candidates:
+            outcome = action.outcome
+            if outcome is untried:
+                if action.tactic in in_flight:
+                    continue
+            elif outcome is not progress or action.child not in open_nodes:
                 continue
-            visits = action.visits + (virtual_loss * virtual.get(action.tactic, 0) if virtual else 0)
+            visits = action.visits + virtual_loss * virtual.get(action.tactic, 0)
             mean = action.value_sum / visits if visits > 0 else first_play_value
-            score = mean + c * prior * sqrt_parent / (1.0 + visits)
-            if best is None or score > best_score or (  # ties: the likelier, then alphabetically first, tactic
+            score = mean + c * priors[action.tactic] * sqrt_parent / (1.0 + visits)
+            if best is None or score > best_score or (
                     score == best_score and (-action.log_prob, action.tactic) < (-best.log_prob, best.tactic)):
                 best, best_score = action, score
         return best
 
-    def priors(self, node: str) -> dict[str, float]:
-        """Softmax of the log-probabilities of every known candidate at `node`, with root noise if set."""
-        attempts = self.graph.attempts_view(node)
-        cached = self.prior_cache.get(node)
-        if cached is not None and cached[0] == len(attempts):  # priors change only when candidates are added
-            return cached[1]
-        top = max(a.log_prob for a in attempts.values())
+    @staticmethod
+    def _exploration(rule: Puct, parent_visits: float) -> tuple[float, float]:
+        """PUCT's exploration constant c(N) and sqrt(N) at N = `parent_visits` (kept per N in `exploration`)."""
+        c = rule.c_puct
+        if rule.c_base is not None:
+            c += math.log((parent_visits + rule.c_base + 1.0) / rule.c_base)
+        return c, math.sqrt(parent_visits)
+
+    def _first_fresh(self, node: _Node) -> Attempt | None:
+        """The first untouched action in `fresh` order that a walk may take (untried, or to an open state)."""
+        fresh, start, virtual = node.fresh, node.fresh_from, node.virtual
+        while start < len(fresh) and (fresh[start].visits > 0 or fresh[start].tactic in virtual):
+            start += 1  # touched for good: a visit is never taken back
+        node.fresh_from = start
+        open_keys = self.open_keys
+        for index in range(start, len(fresh)):
+            action = fresh[index]
+            if action.visits > 0 or action.tactic in virtual:
+                continue
+            if action.outcome is _UNTRIED or (
+                    action.outcome is _PROGRESS and action.child in open_keys):
+                return action
+        return None
+
+    def priors(self, node: _Node) -> dict[str, float]:
+        """Softmax of the log-probabilities of every known candidate at `node`, with root noise if set.
+
+        Computed again only when candidates were added; then also sorts the node's actions into
+        touched and fresh (see `_Node`)."""
+        if node.known == len(node.attempts):
+            return node.priors
+        attempts = list(node.attempts.values())
+        log_probs = [a.log_prob for a in attempts]
+        top = max(log_probs)
         if math.isfinite(top):
-            weights = {a.tactic: math.exp(a.log_prob - top) for a in attempts.values()}
+            weights = [math.exp(log_prob - top) for log_prob in log_probs]
         else:  # every candidate has probability 0 (or a policy sent nonsense): fall back to uniform
-            weights = {a.tactic: 1.0 for a in attempts.values()}
-        total = math.fsum(weights.values())
-        priors = {tactic: w / total for tactic, w in weights.items()}
+            weights = [1.0] * len(attempts)
+        total = math.fsum(weights)
+        priors = {a.tactic: w / total for a, w in zip(attempts, weights)}
         fraction = self.settings.root_dirichlet_fraction
-        if node == self.graph.root and fraction > 0.0:
+        noisy = node.key == self.graph.root and fraction > 0.0
+        if noisy:
             for tactic in priors:  # drawn once per root candidate, in the canonical candidate order
                 if tactic not in self.root_noise:
                     self.root_noise[tactic] = float(self.rng.gamma(self.settings.root_dirichlet_alpha))
             noise_total = math.fsum(self.root_noise[t] for t in priors)
             priors = {t: (1 - fraction) * p + fraction * self.root_noise[t] / noise_total for t, p in priors.items()}
-        self.prior_cache[node] = (len(attempts), priors)
+        node.known, node.priors = len(attempts), priors
+        node.touched, fresh = [], attempts  # (no action has a visit or a walk in flight)
+        if node.visits or node.virtual:
+            fresh = []
+            for action in attempts:
+                (node.touched if node.is_touched(action) else fresh).append(action)
+        fresh.sort(key=_canonical_order)
+        node.fresh, node.fresh_from = fresh, 0
+        node.ordered = not noisy and not any(map(math.isnan, log_probs))
         return priors
-
-    def node_totals(self, node: str) -> _NodeTotals:
-        """The node's summed backups (built from its attempts on first use, e.g. in a resumed graph)."""
-        totals = self.totals.get(node)
-        if totals is None:
-            totals = self.totals[node] = _NodeTotals(self.graph.attempts_view(node))
-        return totals
-
-    def node_value(self, node: str) -> float:
-        """A node's mean backed-up value, or its first evaluation when nothing was backed up through it."""
-        totals = self.node_totals(node)
-        if totals.visits:
-            return totals.value_sum / totals.visits
-        evaluation = self.graph.stats(node).evaluation
-        return 0.0 if evaluation is None else evaluation
 
     # ------------------------------------------------------------------------------------ expand
 
-    def widen(self, node: str, *, all_dead: bool) -> bool:
+    def allowed_candidates(self, visits: int) -> int:
+        """`settings.allowed_candidates(visits)`, tabulated (asked on every pass of a walk)."""
+        allowed = self.allowed
+        while len(allowed) <= visits:
+            allowed.append(self.settings.allowed_candidates(len(allowed)))
+        return allowed[visits]
+
+    def widen(self, node: _Node, *, all_dead: bool) -> bool:
         """Ask the policy for more candidates at `node` when widening allows it; True if any were added.
 
         `all_dead`: no known action is usable, so ask for a further batch whatever the visit count.
         A policy that returns fewer candidates than asked, or none new, has nothing more: the node
         is marked exhausted (and fails once its actions have failed).
         """
-        if self.graph.is_exhausted(node):
+        if node.exhausted:
             return False
-        attempts = self.graph.attempts_view(node)
+        attempts = node.attempts
         known = len(attempts)
-        wanted = self.settings.allowed_candidates(self.node_totals(node).visits)
+        wanted = self.allowed_candidates(node.visits)
         if all_dead:
             wanted = max(wanted, known + self.settings.initial_candidates)
         wanted = min(wanted, self.settings.max_candidates)
         if wanted <= known:
             if known >= self.settings.max_candidates:
-                self.graph.mark_exhausted(node)
+                self.mark_exhausted(node)
             return False
         with self.meter.timing_policy():
-            candidates = self.run.policy.propose(self.graph.state(node), wanted)
+            candidates = self.run.policy.propose(node.state, wanted)
         fresh = [c for c in sorted_candidates(candidates) if c.tactic not in attempts]
-        added = self.graph.add_candidates(node, fresh[: wanted - known])
+        added = self.graph.add_candidates(node.key, fresh[: wanted - known])
         if not added or len(candidates) < wanted or wanted >= self.settings.max_candidates:
-            self.graph.mark_exhausted(node)
+            self.mark_exhausted(node)
         return bool(added)
+
+    def mark_exhausted(self, node: _Node) -> None:
+        """Mark the node exhausted in the graph and in its record."""
+        self.graph.mark_exhausted(node.key)
+        node.exhausted = True
 
     # ---------------------------------------------------------------------------------- evaluate
 
     def evaluate(self, attempt: Attempt) -> float:
         """The value to back up for a finished action: 1 proved, 0 dead or failed, else the child's value."""
-        if attempt.outcome is AttemptOutcome.PROVED:
+        if attempt.outcome is _PROVED_STEP:
             return 1.0
         child = attempt.child
-        if attempt.outcome is not AttemptOutcome.PROGRESS or self.graph.status(child) is NodeStatus.FAILED:  # type: ignore[arg-type]
+        if attempt.outcome is not _PROGRESS or (child not in self.open_keys
+                                                and self.graph.status(child) is NodeStatus.FAILED):  # type: ignore[arg-type]
             return 0.0
         stats = self.graph.stats(child)  # type: ignore[arg-type]
         if stats.evaluation is None:
             with self.meter.timing_policy():
                 stats.evaluation = float(self.value.value(self.graph.state(child)))  # type: ignore[arg-type]
-        return self.node_value(child)  # type: ignore[arg-type]
+        node = self.nodes.get(child)  # type: ignore[arg-type]
+        if node is None and not self.graph.attempts_view(child):  # type: ignore[arg-type]
+            return stats.evaluation  # a new leaf: no record needed until a walk reaches it (the same value)
+        return (node or self.node(child)).value()  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------------------------ backup
 
     def add_virtual_loss(self, walk: Walk) -> None:
-        """Mark a walk as in flight."""
-        for node, tactic in walk:
-            at_node = self.virtual.setdefault(node, {})
-            at_node[tactic] = at_node.get(tactic, 0) + 1
-        self.in_flight_leaves.add(walk[-1])
+        """Mark a walk as in flight (each action on it becomes touched, see `_Node`)."""
+        for node, action in walk:
+            tactic = action.tactic
+            count = node.virtual.get(tactic, 0)
+            if not count and not action.visits:
+                node.touched.append(action)
+            node.virtual[tactic] = count + 1
+            node.virtual_total += 1
+        leaf_node, leaf = walk[-1]
+        if leaf_node.in_flight:
+            leaf_node.in_flight.add(leaf.tactic)  # type: ignore[union-attr]  # a non-empty one is a set
+        else:
+            leaf_node.in_flight = {leaf.tactic}
 
     def backup(self, walk: Walk, value: float) -> None:
-        """Remove the walk's virtual loss and add one visit with `value` to every action on it."""
-        self.in_flight_leaves.discard(walk[-1])
-        for node, tactic in walk:
-            at_node = self.virtual[node]
-            at_node[tactic] -= 1
-            if not at_node[tactic]:
-                del at_node[tactic]
-                if not at_node:
-                    del self.virtual[node]
-            attempt = self.graph.attempt(node, tactic)
-            attempt.visits += 1
-            attempt.value_sum += value
-            totals = self.node_totals(node)
-            totals.visits += 1
-            totals.value_sum += value
+        """Remove the walk's virtual loss (if kept) and add one visit with `value` to every action on it."""
+        if not self.concurrent:
+            for node, action in walk:
+                if not action.visits:
+                    node.touched.append(action)  # touched now (`add_virtual_loss` does it with walks in flight)
+                action.visits += 1
+                action.value_sum += value
+                node.visits += 1
+                node.value_sum += value
+            return
+        leaf_node, leaf = walk[-1]
+        leaf_node.in_flight.discard(leaf.tactic)  # type: ignore[union-attr]  # it holds the leaf: a set
+        if not leaf_node.in_flight:
+            leaf_node.in_flight = _NOTHING_IN_FLIGHT
+        for node, action in walk:
+            virtual, tactic = node.virtual, action.tactic
+            count = virtual[tactic] - 1
+            if count:
+                virtual[tactic] = count
+            else:
+                del virtual[tactic]
+            node.virtual_total -= 1
+            action.visits += 1
+            action.value_sum += value
+            node.visits += 1
+            node.value_sum += value
 
 
 def mcts_search(

@@ -57,12 +57,18 @@ class AttemptOutcome(str, Enum):
 
 LIVE_OUTCOMES = (AttemptOutcome.PROGRESS, AttemptOutcome.PROVED)
 
+# Module-level names for the members read on every search step: in Python 3.11 reading an Enum
+# member through its class costs about ten times a global lookup.
+_UNTRIED, _PROGRESS, _PROVED_STEP = AttemptOutcome.UNTRIED, AttemptOutcome.PROGRESS, AttemptOutcome.PROVED
+_OPEN, _PROVED, _FAILED = NodeStatus.OPEN, NodeStatus.PROVED, NodeStatus.FAILED
+_EDGE_OUTCOME = {_PROGRESS: _PROGRESS.value, _PROVED_STEP: _PROVED_STEP.value}  # the edges' "outcome" text
+
 
 class InvariantError(AssertionError):
     """The proof graph is inconsistent (a bug in a search, never a property of the theorem)."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Attempt:
     """One candidate tactic at a node and what became of it; mutable, filled in as the search runs.
 
@@ -193,7 +199,7 @@ class ProofGraph:
 
     def untried(self, key: str) -> list[Attempt]:
         """Attempts not yet resolved, in the order they were added."""
-        return [a for a in self._data[key]["attempts"].values() if a.outcome is AttemptOutcome.UNTRIED]
+        return [a for a in self._data[key]["attempts"].values() if a.outcome is _UNTRIED]
 
     def children(self, key: str) -> list[str]:
         """Keys of the node's children, in edge insertion order."""
@@ -215,8 +221,9 @@ class ProofGraph:
             attempt = Attempt(candidate.tactic, candidate.log_prob, candidate.source)
             attempts[candidate.tactic] = attempt
             added.append(attempt)
-        if added:
-            # Untried candidates reopen a failed node (and its ancestors): the rules decide.
+        if added and key not in self._open:
+            # Untried candidates reopen a failed node (and its ancestors): the rules decide. (An open
+            # node stays open: it has no proved child, and now an untried candidate.)
             self._refresh(key)
         return added
 
@@ -233,10 +240,14 @@ class ProofGraph:
         transient failure (`Failed.transient`) leaves the attempt untried the first time, so the
         search tries it again: this is the one place both searches and both backends retry.
         """
-        attempt = self.attempt(key, tactic)
-        if attempt.outcome is not AttemptOutcome.UNTRIED:
+        attempt = self._data[key]["attempts"][tactic]
+        if attempt.outcome is not _UNTRIED:
             raise ValueError(f"tactic {tactic!r} at this node was already recorded as {attempt.outcome.value}")
-        if isinstance(outcome, Failed) and outcome.transient and attempt.retries < TRANSIENT_RETRIES:
+        if isinstance(outcome, Progress):
+            # A "progress" with no goals left is a proof; file it where every proof goes.
+            self._link(key, attempt, outcome.state,
+                       _PROGRESS if outcome.state.goals else _PROVED_STEP)
+        elif isinstance(outcome, Failed) and outcome.transient and attempt.retries < TRANSIENT_RETRIES:
             # Not a dead end yet: the same step may succeed on a quieter machine or a fresh process.
             attempt.retries += 1
             attempt.message = outcome.message
@@ -244,21 +255,19 @@ class ProofGraph:
             attempt.outcome, attempt.message = AttemptOutcome.FAILED, outcome.message
             attempt.failure_kind = outcome.kind.value
         elif isinstance(outcome, Proved):
-            self._link(key, attempt, State(goals=(), path=tuple(outcome.path)), AttemptOutcome.PROVED)
-        elif isinstance(outcome, Progress) and not outcome.state.goals:
-            # A "progress" with no goals left is a proof; file it where every proof goes.
-            self._link(key, attempt, outcome.state, AttemptOutcome.PROVED)
-        elif isinstance(outcome, Progress):
-            self._link(key, attempt, outcome.state, AttemptOutcome.PROGRESS)
+            self._link(key, attempt, State(goals=(), path=tuple(outcome.path)), _PROVED_STEP)
         else:
             raise TypeError(f"not an Outcome: {outcome!r}")
+        if attempt.outcome is _UNTRIED or (
+                attempt.outcome is _PROGRESS and attempt.child in self._open):
+            return attempt  # a step to retry, or a new edge to an open child: the node's status cannot change
         self._refresh(key)
         return attempt
 
     def _link(self, key: str, attempt: Attempt, child: State, outcome: AttemptOutcome) -> None:
         child_key = child.key
         attempt.child = child_key
-        if child_key not in self.graph:
+        if child_key not in self._data:
             self._add_node(child)
         elif child_key == key or nx.has_path(self.graph, child_key, key):
             attempt.outcome = AttemptOutcome.CYCLE
@@ -267,24 +276,21 @@ class ProofGraph:
             attempt.outcome = AttemptOutcome.DUPLICATE
             return
         attempt.outcome = outcome
-        self.graph.add_edge(key, child_key, tactic=attempt.tactic, log_prob=attempt.log_prob, outcome=outcome.value)
+        self.graph.add_edge(key, child_key, tactic=attempt.tactic, log_prob=attempt.log_prob,
+                            outcome=_EDGE_OUTCOME[outcome])
 
     def _add_node(self, state: State) -> None:
-        proved = state.key == QED_KEY
-        self.graph.add_node(
-            state.key,
-            state=state,
-            status=NodeStatus.PROVED if proved else NodeStatus.OPEN,
-            attempts={},
-            exhausted=proved,
-            stats=NodeStats(),
-        )
-        self._data[state.key] = self.graph.nodes[state.key]
-        self._set_status(state.key, NodeStatus.PROVED if proved else NodeStatus.OPEN)
+        key = state.key
+        proved = key == QED_KEY
+        status = _PROVED if proved else _OPEN
+        self.graph.add_node(key, state=state, status=status, attempts={}, exhausted=proved, stats=NodeStats())
+        self._data[key] = self.graph.nodes[key]
+        if not proved:
+            self._open.add(key)
 
     def _set_status(self, key: str, status: NodeStatus) -> None:
         self._data[key]["status"] = status
-        if status is NodeStatus.OPEN:
+        if status is _OPEN:
             self._open.add(key)
         else:
             self._open.discard(key)
@@ -294,16 +300,19 @@ class ProofGraph:
     def _computed_status(self, key: str) -> NodeStatus:
         """The status the rules give node `key` from its children (the single source of truth)."""
         if key == QED_KEY:
-            return NodeStatus.PROVED
+            return _PROVED
         nodes = self._data
-        child_statuses = [nodes[c]["status"] for c in self.graph.successors(key)]
-        if NodeStatus.PROVED in child_statuses:
-            return NodeStatus.PROVED
+        children_failed = True
+        for child in self.graph.successors(key):
+            status = nodes[child]["status"]
+            if status is _PROVED:
+                return _PROVED
+            children_failed = children_failed and status is _FAILED
         data = nodes[key]
-        all_resolved = all(a.outcome is not AttemptOutcome.UNTRIED for a in data["attempts"].values())
-        if data["exhausted"] and all_resolved and all(s is NodeStatus.FAILED for s in child_statuses):
-            return NodeStatus.FAILED
-        return NodeStatus.OPEN
+        if (data["exhausted"] and children_failed
+                and all(a.outcome is not _UNTRIED for a in data["attempts"].values())):
+            return _FAILED
+        return _OPEN
 
     def _refresh(self, key: str) -> None:
         """Recompute `key`'s status and carry any change up to every ancestor that depends on it."""

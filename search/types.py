@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Callable, Hashable, Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING, Any, Callable, Generic, Hashable, Protocol, Sequence, TypeVar, runtime_checkable
 
 if TYPE_CHECKING:  # search.tree imports this module: the graph's type is named for checkers only
     from search.tree import ProofGraph
@@ -32,6 +32,26 @@ __all__ = [
     "ValueFunction",
     "ProofVerifier",
 ]
+
+_T = TypeVar("_T")
+
+
+class _computed_once(Generic[_T]):
+    """Like `functools.cached_property` without its lock (Python 3.11 takes one per first read, a
+    noticeable cost on a step's hot path): the first read stores the value on the instance, where
+    later reads find it before this (non-data) descriptor."""
+
+    def __init__(self, compute: Callable[[Any], _T]) -> None:
+        self.compute = compute
+        self.name = compute.__name__
+        self.__doc__ = compute.__doc__
+
+    def __get__(self, instance: Any, owner: type | None = None) -> _T:
+        if instance is None:
+            return self  # type: ignore[return-value]  # read on the class: the descriptor itself
+        value = self.compute(instance)
+        object.__setattr__(instance, self.name, value)  # past a frozen dataclass's guard, into the instance
+        return value
 
 
 @dataclass(frozen=True)
@@ -67,9 +87,11 @@ class State:
     path: tuple[str, ...] = ()
     handle: Hashable | None = field(default=None, compare=False, hash=False)
 
-    @property
+    @_computed_once
     def key(self) -> str:
-        """Canonical text of the goals: identical keys are the same proof state (transpositions)."""
+        """Canonical text of the goals: identical keys are the same proof state (transpositions).
+
+        Computed once per state (the searches read it several times per step); not a field."""
         return "\n\n".join(self.goals)
 
     @property
@@ -188,7 +210,7 @@ class SearchResult:
     proof: the tactic path that closed every goal, when status is PROVED.
     expansions: (state, tactic) steps sent to the environment.
     seconds: wall-clock seconds of the whole search (kernel checks of found proofs included).
-    policy_seconds: seconds spent in the policy (model time).
+    policy_seconds: seconds spent in the policy (model time; value-function calls included).
     env_seconds: seconds spent in the environment (prover time).
     verify_seconds: seconds spent in kernel checks of proofs found (the `verify` callback).
     verdict: the kernel's verdict on `proof` when the search checked it (a `verify` callback was given).
@@ -208,6 +230,17 @@ class SearchResult:
     rejected: int = 0
     last_rejection: str = ""
     graph: ProofGraph | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def overhead_seconds(self) -> float:
+        """The search's own seconds: `seconds` less the policy's, the environment's and the kernel
+        checks' (graph bookkeeping, selection, queues); at least 0."""
+        return max(0.0, self.seconds - self.policy_seconds - self.env_seconds - self.verify_seconds)
+
+    @property
+    def overhead_fraction(self) -> float:
+        """`overhead_seconds` as a fraction of `seconds` (0 for a search that took no time)."""
+        return self.overhead_seconds / self.seconds if self.seconds > 0 else 0.0
 
 
 @runtime_checkable

@@ -44,7 +44,7 @@ class HeuristicValue:
         """The heuristic estimate for `state`."""
         if not state.goals:
             return 1.0
-        characters = sum(len(goal) for goal in state.goals)
+        characters = sum(map(len, state.goals))
         return self.goal_factor ** (len(state.goals) - 1) / (1.0 + characters / self.characters_scale)
 
 

@@ -21,7 +21,7 @@ Policy specs
                                               E/Z3/CVC4 provers); the proof gets its reconstruction
             | "retrieval" [ "?" OPTIONS ]     Coq: lemmas from `Search` on the goal's symbols and the
                                               file's earlier lemmas, BM25-ranked, proposed as apply /
-                                              rewrite / eapply / auto using / hauto use:; options
+                                              rewrite / eapply / eauto using / hauto use:; options
                                               premises (6), combined (3)
             | ALIAS                           a named open model (below)
     OPTIONS := KEY "=" VALUE ( "&" KEY "=" VALUE )*      (URL query syntax; write "+" as %2B)

@@ -67,5 +67,7 @@ def test_hammer_spec_builds_a_policy_that_proposes_hammer_on_focused_goals_only(
     policy = build_policy("hammer", backend="coq")
     assert [c.tactic for c in policy.propose(State(("n : nat\n============================\nn + 0 = n",), ()), 8)] == ["hammer"]
     assert policy.propose(State(("(unfocused) x = x",), ()), 8) == []
+    # Once per theorem, on its statement: below the root a failed call would eat the budget again.
+    assert policy.propose(State(("n : nat\n============================\nn = n",), ("intros",)), 8) == []
     with pytest.raises(InputError):
         build_policy("hammer", backend="lean")

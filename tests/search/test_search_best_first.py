@@ -22,7 +22,7 @@ from search_test_fakes import (
 
 from search.best_first import BestFirstSettings, best_first_search
 from search.tree import AttemptOutcome, NodeStatus, ProofGraph
-from search.types import Budget, SearchStatus, Theorem
+from search.types import Budget, SearchResult, SearchStatus, Theorem
 from search.values import HeuristicValue
 
 CHECKED = BestFirstSettings(check_invariants=True)
@@ -166,3 +166,21 @@ def test_a_saved_search_resumes_to_the_same_proof_without_redoing_steps(cut: int
     assert not set(env.steps) & set(first_env.steps)
     assert partial.expansions + resumed.expansions == whole.expansions
     assert all(a.outcome is not AttemptOutcome.UNTRIED for a in resumed.graph.attempts(resumed.graph.root))
+
+
+def test_overhead_is_the_search_time_outside_policy_prover_and_kernel() -> None:
+    clock = FakeClock()
+
+    class SlowPolicy(EndlessPolicy):
+        def propose_batch(self, states, n):  # type: ignore[no-untyped-def]
+            clock.advance(0.5)  # model time
+            return super().propose_batch(states, n)
+
+    env = EndlessEnvironment(clock=clock, step_seconds=1.0)
+    result = best_first_search(env, SlowPolicy(), env.start(Theorem("e", "")), budget=Budget(max_expansions=4),
+                               settings=BestFirstSettings(clock=clock, candidates_per_state=4))
+    assert (result.seconds, result.env_seconds, result.policy_seconds) == (4.5, 4.0, 0.5)
+    assert result.overhead_seconds == 0.0 and result.overhead_fraction == 0.0  # the fake clock moves only outside
+    measured = SearchResult(SearchStatus.OUT_OF_BUDGET, None, expansions=10, seconds=10.0, policy_seconds=1.0,
+                            env_seconds=7.0, verify_seconds=1.5)
+    assert measured.overhead_seconds == pytest.approx(0.5) and measured.overhead_fraction == pytest.approx(0.05)
