@@ -14,7 +14,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "ARCHITECTURE.md"
 # Backticked words that are Coq commands or another library's names, not this repository's.
-NOT_OURS = {"Locate", "Search", "Check", "AutoLeanServer"}
+NOT_OURS = {"Locate", "Search", "Check", "AutoLeanServer", "Literal"}
 
 
 @cache
