@@ -1,7 +1,11 @@
 """Held-out Coq standard-library files, Tactician's protocol: does premise selection and learning help?
 
     .venv/bin/python benchmarks/stdlib_heldout.py                      # the full protocol (hours)
-    .venv/bin/python benchmarks/stdlib_heldout.py --reduced            # 12 files x 5 theorems, 10 s, 2 arms
+    .venv/bin/python benchmarks/stdlib_heldout.py --reduced            # 12 files x 5 theorems
+    .venv/bin/python benchmarks/stdlib_heldout.py --reduced --arms portfolio,all --reuse-trace \
+        --knn-siblings                         # + a kNN index of the non-held-out files next to them
+    .venv/bin/python benchmarks/stdlib_heldout.py --arms portfolio,all --summarize WORK/outcomes.jsonl
+                                                                       # figures of a stopped run
 
 Protocol (issue 16). The problems are the theorems of a fixed set of standard-library files
 (`HELDOUT_FILES`, below), in file order; each theorem is stated with its file's text up to its
@@ -15,7 +19,9 @@ full protocol: every stdlib file outside the held-out set, traced with `prove tr
 held-out theorems' near-duplicates and twin files are dropped from it (`prover.data.leakfree`).
 Reported: solved with a 95% Wilson interval per arm, a paired exact McNemar test between each arm
 and the portfolio, solved against time, mean seconds per problem, and a duplicate report
-(held-out statements that occur verbatim, after normalisation, in a library file outside the set).
+(held-out statements that occur verbatim, after normalisation, in a library file outside the set;
+what the leak filter dropped from the kNN index; and, as an audit, the proofs found that are a
+whole proof of the index verbatim: DecimalPos and HexadecimalPos share proofs word for word).
 A `hammer` call may overrun the per-problem budget (the search checks it between steps): its
 time counts in the arm's seconds, so the time figures show what it costs.
 
@@ -34,6 +40,7 @@ import argparse
 import datetime as dt
 import json
 import math
+import re
 import signal
 import sys
 import time
@@ -47,6 +54,8 @@ from prover.backends.coq import CoqBackend  # noqa: E402
 from prover.config import ProverConfig  # noqa: E402
 from prover.data.coq_trace import COQ_STDLIB  # noqa: E402
 from prover.data.leakfree import (  # noqa: E402
+    MIN_SCRIPT_CHARACTERS,
+    MIN_SCRIPT_STEPS,
     duplicate_statement_report,
     novel_split,
     preamble_loaded_modules,
@@ -86,6 +95,23 @@ ARMS = ("portfolio", "+hammer", "+retrieval", "+knn", "all")
 HAMMER_WEIGHT = 0.02
 RETRIEVAL_WEIGHT = 0.5
 KNN_WEIGHT = 0.3
+
+
+def sibling_files(modules: tuple[str, ...]) -> list[tuple[Path, str]]:
+    """The kNN index's files for `--knn-siblings`: every stdlib file in the folders of `modules`
+    that is not held out, declares no functor or module type and has 8 to 60 theorem-like
+    declarations (the held-out set's own rules, less the preamble's); fixed before any run."""
+    folders = sorted({file_of(module).parent for module in modules})
+    chosen = []
+    for folder in folders:
+        for path in sorted(folder.glob("*.v")):
+            module = "Coq." + ".".join(path.relative_to(COQ_STDLIB).with_suffix("").parts)
+            text = path.read_text()
+            theorems = len(re.findall(r"^\s*(?:Lemma|Theorem|Corollary|Proposition|Fact|Remark)\s", text, re.MULTILINE))
+            functor = re.search(r"^\s*Module\s+Type|Declare Module|^\s*Module\s+\w+\s*\(", text, re.MULTILINE)
+            if module not in HELDOUT_FILES and 8 <= theorems <= 60 and not functor:
+                chosen.append((path, module))
+    return chosen
 
 
 def file_of(module: str) -> Path:
@@ -135,6 +161,8 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/stdlib-heldout"), help="trace and rows folder")
     parser.add_argument("--reuse-trace", action="store_true",
                         help="keep the --work folder's trace when it traced exactly these files (the trace is deterministic)")
+    parser.add_argument("--knn-siblings", action="store_true",
+                        help="trace `sibling_files` into WORK/siblings and use their rows as the kNN's index")
     parser.add_argument("--summarize", type=Path, default=None,
                         help="only summarise an outcomes.jsonl (a run that was stopped): the problems every arm finished")
     parser.add_argument("--knn-rows", type=Path, default=None,
@@ -180,6 +208,11 @@ def main() -> None:
 
     duplicates = duplicate_statement_report(problems, COQ_STDLIB, exclude_modules=set(modules))
     knn_rows: list[TraceRow] = []
+    if args.knn_siblings:
+        siblings = sibling_files(modules)
+        if not (args.reuse_trace and traced_modules(args.work / "siblings") == {module for _, module in siblings}):
+            trace_coq(siblings, args.work / "siblings", jobs=1, sentence_timeout=30.0)
+        args.knn_rows = args.work / "siblings" / "rows.jsonl"
     if args.knn_rows is not None:
         knn_rows = list(read_rows(args.knn_rows))
         leaked = sorted({row.source for row in knn_rows} & set(modules))
@@ -226,6 +259,7 @@ def main() -> None:
             prover.close()
 
     table, paired = summary(outcomes, arms, len(problems))
+    duplicates["proofs_copied_from_knn_index"] = copied_proofs(outcomes, knn_rows)
     result = {
         "command": " ".join(sys.argv), "reduced": args.reduced, "files": list(modules), "problems": len(problems),
         "per_file": per_file, "budget_seconds": args.budget_seconds, "step_timeout": args.step_timeout,
@@ -233,6 +267,28 @@ def main() -> None:
         "duplicates": duplicates, "outcomes": outcomes,
     }
     write_result(result, "reduced" if args.reduced else "full")
+
+
+def copied_proofs(outcomes: dict[str, list[dict]], index: list[TraceRow]) -> dict[str, list[str]]:
+    """Per arm, the problems whose proof is, up to layout, the whole (non-idiomatic) proof script of
+    a theorem in the kNN's main index: an audit of what the leak filter let through."""
+    scripts: dict[tuple[str, str], list[TraceRow]] = {}
+    for row in index:
+        scripts.setdefault((row.source, row.theorem), []).append(row)
+    known = set()
+    for rows in scripts.values():
+        script = [" ".join(r.tactic.split()) for r in sorted(rows, key=lambda r: r.step)]
+        # Short scripts (`destruct b; simpl; auto.`) are idiom, found independently: as in `novel_split`.
+        if len(script) >= MIN_SCRIPT_STEPS or sum(len(step) for step in script) >= MIN_SCRIPT_CHARACTERS:
+            known.add(" ".join(script))
+    copied: dict[str, list[str]] = {}
+    for arm, rows in outcomes.items():
+        for outcome in rows:
+            body = (outcome.get("proof") or "").strip()
+            body = body.removeprefix("Proof.").removesuffix("Qed.")
+            if outcome["proved"] and " ".join(body.split()) in known:
+                copied.setdefault(arm, []).append(outcome["problem"])
+    return copied
 
 
 def traced_modules(work: Path) -> set[str]:
@@ -274,9 +330,10 @@ def summarize_progress(args: argparse.Namespace, arms: list[str]) -> None:
     finished = [problem for problem in order if all(problem in by_arm[arm] for arm in arms)]
     outcomes = {arm: [by_arm[arm][problem] for problem in finished] for arm in arms}
     table, paired = summary(outcomes, arms, len(finished))
+    audit = copied_proofs(outcomes, list(read_rows(args.knn_rows))) if args.knn_rows is not None else {}
     result = {"command": " ".join(sys.argv), "partial": True, "problems": len(finished),
-              "arms": table, "paired": paired, "outcomes": outcomes}
-    write_result(result, "partial")
+              "arms": table, "paired": paired, "proofs_copied_from_knn_index": audit, "outcomes": outcomes}
+    write_result(result, "summary")
 
 
 def write_result(result: dict, kind: str) -> None:

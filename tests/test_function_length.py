@@ -34,3 +34,8 @@ def test_no_function_in_the_config_and_command_modules_is_longer_than_80_lines(t
     for module in CONFIG_MODULES:  # copied flat under unique names: the counter scans a folder
         shutil.copy(repo / module, tmp_path / module.replace("/", "."))
     assert long_functions(tmp_path) == []
+
+
+def test_no_function_in_the_experiments_is_longer_than_80_lines() -> None:
+    repo = Path(prover.backends.__file__).parents[2]
+    assert long_functions(repo / "prover" / "experiments") == []

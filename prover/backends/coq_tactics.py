@@ -4,8 +4,9 @@ A search must not be able to "prove" a theorem by ending the proof early (`Admit
 `Abort.`), by adding assumptions (`Axiom`, `Require`, `Set`...), or by tactics that skip the
 kernel's type check (`exact_no_check`, ...) or leave holes (`admit`, `give_up`). Coq's vernacular
 commands all start with a capital letter while tactics start with a lower-case identifier, `(`,
-`[` or a goal selector (`2:`, `all:`, `par:`, `!:`, `[name]:`); bullets and braces are
-structure. So a sentence is accepted only when it has that shape and contains none of the denied
+`[` or a goal selector (`2:`, `all:`, `par:`, `!:`, `[name]:`), or are a library tactic named
+by its qualified name in an arithmetic module (`Z.to_euclidean_division_equations`); bullets and
+braces are structure. So a sentence is accepted only when it has that shape and contains none of the denied
 tactic names; the kernel check in `verify` is the last word in any case.
 """
 
@@ -15,7 +16,7 @@ import re
 
 from prover.backends.coq_sentences import Sentence, SentenceSyntaxError, split_sentences, strip_comments
 
-__all__ = ["TacticRefused", "DENIED_TACTICS", "COMMANDS_ALLOWED_IN_PROOFS", "tactic_sentences"]
+__all__ = ["TacticRefused", "DENIED_TACTICS", "TACTIC_MODULES", "COMMANDS_ALLOWED_IN_PROOFS", "tactic_sentences"]
 
 # Tactics that leave holes or bypass the kernel at tactic time (Qed would catch the latter, but
 # the search must never count them as progress).
@@ -36,6 +37,13 @@ COMMANDS_ALLOWED_IN_PROOFS = frozenset({"Unshelve."})
 # Goal selectors that may prefix a tactic: `2:`, `2-3:`, `1,3:`, `all:`, `par:`, `!:`, `[x]:`.
 _SELECTOR = r"(?:\d+(?:\s*-\s*\d+)?(?:\s*,\s*\d+(?:\s*-\s*\d+)?)*|all|par|!|\[\s*[A-Za-z_][\w']*\s*\])\s*:"
 _TACTIC_START = re.compile(rf"(?:{_SELECTOR}\s*)?[a-z_(\[]")
+# Tactics defined in a library module are called by their qualified name (`Z.to_euclidean_division_equations`,
+# `Nat.order`). Coq's lexer reads `Require.Import` as the command `Require`, so a capitalised first
+# segment is accepted only from this list of arithmetic modules, none of them a command keyword.
+TACTIC_MODULES = frozenset({"Z", "N", "Nat", "Pos", "Q", "R", "Zify", "PreOmega"})
+_QUALIFIED_TACTIC = re.compile(
+    rf"(?:{_SELECTOR}\s*)?(?P<module>[A-Z][\w']*)(?:\.[a-z_][\w']*)+(?=[\s.;|)\]]|$)"
+)
 _WORD = re.compile(r"[A-Za-z_][\w']*")
 _STRING = re.compile(r'"(?:[^"]|"")*"')
 # Characters XML 1.0 cannot carry (coqidetop's protocol is XML): C0 controls but tab/newline/return,
@@ -84,7 +92,8 @@ def tactic_sentences(tactic: str) -> tuple[str, ...]:
 def _check_sentence(part: Sentence, text: str) -> None:
     if part.is_bullet_or_brace or text in COMMANDS_ALLOWED_IN_PROOFS:
         return
-    if _TACTIC_START.match(text) is None:
+    qualified = _QUALIFIED_TACTIC.match(text)
+    if _TACTIC_START.match(text) is None and (qualified is None or qualified["module"] not in TACTIC_MODULES):
         word = _first_word(text)
         raise TacticRefused(f"refused {text[:60]!r}: `{word}` is a command, not a tactic")
     words = set(_WORD.findall(_STRING.sub(" ", text)))

@@ -141,6 +141,9 @@ def logical_module_path(path: str | Path) -> str | None:
 # ---------------------------------------------------------------- near-duplicates across a split
 TWIN_OVERLAP = 0.3  # a file is a training file's twin when this share of its (state, tactic) pairs occur there
 MIN_SCRIPT_STEPS = 3  # shorter identical scripts (`auto.`) are common idiom, not a copied proof
+# ... unless they are long: `revert d'. induction d; simpl; intro d'; [ now rewrite N.mul_1_r | .. ];
+# unfold rev; ...; ring.` is two steps, and DecimalPos and HexadecimalPos share it verbatim.
+MIN_SCRIPT_CHARACTERS = 60
 
 
 @dataclass(frozen=True)
@@ -167,7 +170,7 @@ def novel_split(
 ) -> NovelSplit:
     """Drop from `splits["train"]` every theorem that duplicates a valid or test theorem (identical
     normalised statement, identical root goal, or identical proof script of at least
-    `MIN_SCRIPT_STEPS` steps) and every file that is an evaluated file's twin (at least
+    `MIN_SCRIPT_STEPS` steps or `MIN_SCRIPT_CHARACTERS` characters) and every file that is an evaluated file's twin (at least
     `twin_overlap` of the evaluated file's (state, tactic) pairs occur in it): LeanDojo's `novel`
     idea, so that nothing evaluated was learned in another guise. `statements` maps (source,
     theorem) to the statement text where known (Coq traces' theorems.jsonl)."""
@@ -191,7 +194,7 @@ def novel_split(
         if steps and steps[0].step == 0:
             found["root_goal"] = " ".join(steps[0].state_before.split())
         script = [" ".join(r.tactic.split()) for r in steps]
-        if len(script) >= MIN_SCRIPT_STEPS:
+        if len(script) >= MIN_SCRIPT_STEPS or sum(len(step) for step in script) >= MIN_SCRIPT_CHARACTERS:
             found["proof_script"] = "\n".join(script)
         return found
 

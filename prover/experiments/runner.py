@@ -20,7 +20,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from prover.agent import Prover, TheoremResult
 from prover.backends import get_backend
@@ -36,6 +36,9 @@ from prover.experiments.config import EvalFigures, ExperimentConfig, ExperimentS
 from prover.jsonl import read_jsonl
 from prover.policies.knn import KNNPolicy
 from search.types import Policy, Theorem
+
+if TYPE_CHECKING:
+    from prover.training.trainer import Example
 
 __all__ = [
     "ExperimentOutcome",
@@ -429,17 +432,13 @@ def _expert_iteration(
     progress: ProgressSink | None,
     started: float,
 ) -> ExperimentOutcome:
+    """Rounds of: evaluate, learn the new proofs (kNN rows, value examples, optionally a retrained
+    model), score on the held-out problems; then the summary over the rounds."""
     from prover.training.trainer import Example, write_value_examples
 
     settings = config.expert_iteration
-    if policy.knn is None:
-        # Expert iteration learns into a kNN: start an empty one when the config has none.
-        config = config.model_copy(update={"knn": KnnConfig()})
-        policy.knn, policy.knn_weight = KNNPolicy(), config.knn.weight  # type: ignore[union-attr]
-        policy.online = config.knn.online  # type: ignore[union-attr]
-        policy.refresh()
-    scored, learned_on = _heldout_split(problems, settings.heldout)
-    problems = learned_on
+    config = _with_learning_knn(config, policy)
+    scored, problems = _heldout_split(problems, settings.heldout)
     by_id = {p.id: p for p in problems}
     ever_solved: set[str] = set()
     valued: set[str] = set()  # states already written as value examples (no duplicates across rounds)
@@ -460,74 +459,137 @@ def _expert_iteration(
         )
         solved = {r.problem: r for r in rows if r.status == "proved" and r.kernel_checked and r.tactics and r.attempt == 0}
         new = sorted(set(solved) - ever_solved)
-        traced: list[TraceRow] = []
-        values: list[Example] = []
-        replay_failures: dict[str, str] = {}
-        with backend.open_environment(step_timeout=config.prover.step_timeout) as env:  # type: ignore[attr-defined]
-            # Only proofs not learned in an earlier round: re-appending each round duplicated rows.
-            for problem_id, row in sorted((pid, solved[pid]) for pid in new):
-                theorem = by_id[problem_id].theorem
-                assert theorem is not None
-                try:
-                    proof_rows, _ = rows_from_proof(env, theorem, row.tactics or (), source=f"round-{round_index}")
-                except (ReplayFailed, ProverCrashed, ProverTimeout, InputError) as failed:
-                    replay_failures[problem_id] = str(failed)[:200]
-                    continue
-                traced.extend(proof_rows)
-                values.extend(Example(r.state_before, "", 0.9 ** (len(proof_rows) - r.step - 1)) for r in proof_rows)
-            for problem_id in sorted(set(by_id) - set(solved)):
-                theorem = by_id[problem_id].theorem
-                if theorem is None:
-                    continue
-                try:
-                    values.append(Example(env.start(theorem).key, "", 0.0))
-                except (InputError, ProverCrashed, ProverTimeout) as failed:
-                    log.info("%s: no root state for the value data: %s", problem_id, failed)
-        values.extend(Example(state, "", 0.0) for state in policy.failed_states)
-        fresh: list[Example] = []
-        for example in values:
-            if example.state not in valued:
-                valued.add(example.state)
-                fresh.append(example)
-        values = fresh
-        added = policy.knn.add(traced) if policy.knn is not None else 0
-        write_rows(new_rows_path, traced, append=True)
-        write_value_examples(values_path, values, append=True)
+        learned = _learn_round(backend, config, by_id, solved, new, round_index)
+        learned.values.extend(Example(state, "", 0.0) for state in policy.failed_states)
+        learned.values = _unseen_examples(learned.values, valued)
+        added = policy.knn.add(learned.traced) if policy.knn is not None else 0
+        write_rows(new_rows_path, learned.traced, append=True)
+        write_value_examples(values_path, learned.values, append=True)
         model_dir = None
         if settings.train_model:
             model_dir = _retrain_model(config, out, round_index, new_rows_path)
             policy.set_model(model_dir, settings.model_weight)
         ever_solved |= set(solved)
-        heldout_solved = None
-        if scored:
-            # Scored on problems it never learns from: the learning rounds' own solve counts say
-            # how well it memorises, this says how well it generalises.
-            policy.online_rows.clear()
-            heldout_rows, _ = _evaluate(
-                config, scored, label, policy, out / f"round-{round_index}-heldout",
-                f"{config.policy_label}@round{round_index}-heldout", progress,
-            )
-            heldout_solved = sum(r.status == "proved" and r.kernel_checked and r.attempt == 0 for r in heldout_rows)
-        record = {
+        heldout_solved = _score_heldout(config, scored, label, policy, out, round_index, progress)
+        rounds.append({
             "round": round_index,
             "problems": len(problems),
             "solved": len(solved),
             "heldout_problems": len(scored),
             "heldout_solved": heldout_solved,
-            "value_examples": len(values),
+            "value_examples": len(learned.values),
             "new_proofs": len(new),
             "cumulative_solved": len(ever_solved),
             "rows_added": added,
             "knn_rows": len(policy.knn) if policy.knn is not None else 0,
-            "replay_failures": replay_failures,
+            "replay_failures": learned.replay_failures,
             "model": str(model_dir) if model_dir else None,
             "seconds": round(time.monotonic() - round_started, 2),
             "proofs": {pid: list(solved[pid].tactics or ()) for pid in new},
-        }
-        rounds.append(record)
+        })
         (out / "rounds.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rounds))
         curves.append((f"round {round_index}", _solve_times(rows)))
-    summary = {
+    summary = _expert_iteration_summary(config, label, problems, rounds, ever_solved, time.monotonic() - started)
+    _write_outputs(out, config, summary, curves, rounds=rounds)
+    return ExperimentOutcome(out, summary, rounds)
+
+
+def _with_learning_knn(config: ExperimentConfig, policy: ExperimentPolicy) -> ExperimentConfig:
+    """Expert iteration learns into a kNN: start an empty one (in `policy` and the config) when the config has none."""
+    if policy.knn is not None:
+        return config
+    config = config.model_copy(update={"knn": KnnConfig()})
+    policy.knn, policy.knn_weight = KNNPolicy(), config.knn.weight  # type: ignore[union-attr]
+    policy.online = config.knn.online  # type: ignore[union-attr]
+    policy.refresh()
+    return config
+
+
+@dataclass
+class _RoundLearning:
+    """What one round teaches: rows traced from its new proofs, value examples, proofs that did not replay."""
+
+    traced: list[TraceRow] = field(default_factory=list)
+    values: list[Example] = field(default_factory=list)
+    replay_failures: dict[str, str] = field(default_factory=dict)
+
+
+def _learn_round(
+    backend: Any,
+    config: ExperimentConfig,
+    by_id: dict[str, Problem],
+    solved: dict[str, ResultRow],
+    new: Sequence[str],
+    round_index: int,
+) -> _RoundLearning:
+    """Trace the round's new proofs into rows and value examples (discounted 1 along a proof), and
+    label the root of each unsolved problem 0."""
+    from prover.training.trainer import Example
+
+    learned = _RoundLearning()
+    with backend.open_environment(step_timeout=config.prover.step_timeout) as env:
+        # Only proofs not learned in an earlier round: re-appending each round duplicated rows.
+        for problem_id in sorted(new):
+            theorem = by_id[problem_id].theorem
+            assert theorem is not None
+            try:
+                proof_rows, _ = rows_from_proof(env, theorem, solved[problem_id].tactics or (), source=f"round-{round_index}")
+            except (ReplayFailed, ProverCrashed, ProverTimeout, InputError) as failed:
+                learned.replay_failures[problem_id] = str(failed)[:200]
+                continue
+            learned.traced.extend(proof_rows)
+            learned.values.extend(Example(r.state_before, "", 0.9 ** (len(proof_rows) - r.step - 1)) for r in proof_rows)
+        for problem_id in sorted(set(by_id) - set(solved)):
+            theorem = by_id[problem_id].theorem
+            if theorem is None:
+                continue
+            try:
+                learned.values.append(Example(env.start(theorem).key, "", 0.0))
+            except (InputError, ProverCrashed, ProverTimeout) as failed:
+                log.info("%s: no root state for the value data: %s", problem_id, failed)
+    return learned
+
+
+def _unseen_examples(values: Sequence[Example], valued: set[str]) -> list[Example]:
+    """The examples whose state no earlier example had (first one wins); `valued` records the states."""
+    fresh: list[Example] = []
+    for example in values:
+        if example.state not in valued:
+            valued.add(example.state)
+            fresh.append(example)
+    return fresh
+
+
+def _score_heldout(
+    config: ExperimentConfig,
+    scored: Sequence[Problem],
+    label: str,
+    policy: ExperimentPolicy,
+    out: Path,
+    round_index: int,
+    progress: ProgressSink | None,
+) -> int | None:
+    """Problems solved among those it never learns from (None without a held-out set): the learning
+    rounds' own solve counts say how well it memorises, this says how well it generalises."""
+    if not scored:
+        return None
+    policy.online_rows.clear()
+    heldout_rows, _ = _evaluate(
+        config, scored, label, policy, out / f"round-{round_index}-heldout",
+        f"{config.policy_label}@round{round_index}-heldout", progress,
+    )
+    return sum(r.status == "proved" and r.kernel_checked and r.attempt == 0 for r in heldout_rows)
+
+
+def _expert_iteration_summary(
+    config: ExperimentConfig,
+    label: str,
+    problems: Sequence[Problem],
+    rounds: Sequence[dict[str, Any]],
+    ever_solved: set[str],
+    seconds: float,
+) -> dict[str, Any]:
+    return {
         "name": config.name,
         "kind": config.kind,
         "dataset": label,
@@ -541,11 +603,9 @@ def _expert_iteration(
         "heldout_problems": rounds[-1]["heldout_problems"],
         "heldout_solved_per_round": [r["heldout_solved"] for r in rounds],
         "cumulative_solved": len(ever_solved),
-        "seconds": round(time.monotonic() - started, 2),
+        "seconds": round(seconds, 2),
         "solved_problems": sorted(ever_solved),
     }
-    _write_outputs(out, config, summary, curves, rounds=rounds)
-    return ExperimentOutcome(out, summary, rounds)
 
 
 def _heldout_split(problems: Sequence[Problem], fraction: float) -> tuple[list[Problem], list[Problem]]:

@@ -238,7 +238,8 @@ class HammerPolicy:
     CoqHammer's plugin) replaces a successful call by the tactic CoqHammer reconstructs, so proofs
     never depend on the external provers. A call costs seconds to a minute: once at the root, as
     CoqHammer's own evaluation runs it, it leaves the rest of the budget to the other policies of
-    a mixture (`portfolio+0.1*hammer`); at every node it would eat the budget on subgoals.
+    a mixture (`portfolio+0.02*hammer`: after the cheap closers); at every node it would eat the
+    budget on subgoals.
     """
 
     source = "hammer"

@@ -209,3 +209,18 @@ def test_known_state_that_times_out_on_replay_is_replayed_with_more_time(
     # Later steps from that subtree reuse the longer sentence, so the document prefix still matches.
     assert isinstance(coq_env.step(outcome.state, "apply Nat.add_0_r"), Progress)
     assert seen[-1][-3:-1] == [longer, f"Timeout {coq_env.coq_timeout} split."]
+
+
+def test_a_library_tactic_by_its_qualified_name_is_a_step_and_the_proof_checks(coq_env: CoqEnvironment) -> None:
+    modulo = Theorem(
+        name="mod_three_bound",
+        statement="Theorem mod_three_bound : forall a : Z, a mod 3 < 3.",
+        header="Require Import ZArith Lia.\nOpen Scope Z_scope.\n",
+    )
+    root = coq_env.start(modulo)
+    split = coq_env.step(root, "intros a; Z.to_euclidean_division_equations")
+    assert isinstance(split, Progress)
+    done = coq_env.step(split.state, "lia")
+    assert isinstance(done, Proved)
+    verdict = coq_env.verify(modulo, ["intros a; Z.to_euclidean_division_equations", "lia"])
+    assert verdict.accepted, verdict.reason

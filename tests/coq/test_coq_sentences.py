@@ -105,6 +105,14 @@ def test_strip_comments_keeps_strings() -> None:
         "lia (* x *). Admitted.",
         'idtac "ok". Abort.',
         "",
+        # Coq reads `Require.Import` as the command `Require`: a qualified first word is a tactic only
+        # from an arithmetic module.
+        "Require.Import Classical.",
+        "Axiom.cheat : False.",
+        "Set.Printing All.",
+        "Z.to_euclidean_division_equations. Admitted.",
+        "Nat.order; admit.",
+        "Zify.zify. Qed.",
     ],
 )
 def test_commands_and_hole_tactics_are_refused(tactic: str) -> None:
@@ -127,6 +135,9 @@ def test_commands_and_hole_tactics_are_refused(tactic: str) -> None:
         ("Unshelve.", ("Unshelve.",)),
         ('fail "admit is not used".', ('fail "admit is not used".',)),
         ("lia (* admit *).", ("lia.",)),
+        ("Z.to_euclidean_division_equations; lia", ("Z.to_euclidean_division_equations; lia.",)),
+        ("all: Zify.zify.", ("all: Zify.zify.",)),
+        ("Nat.order.", ("Nat.order.",)),
     ],
 )
 def test_tactics_are_split_and_kept(tactic: str, sentences: tuple[str, ...]) -> None:

@@ -52,9 +52,40 @@ def test_a_stopped_run_is_summarised_over_the_problems_every_arm_finished(tmp_pa
     outcomes.write_text("".join(json.dumps(row) + "\n" for row in rows))
     written: list[tuple[dict, str]] = []
     monkeypatch.setattr(bench, "write_result", lambda result, kind: written.append((result, kind)))
-    bench.summarize_progress(argparse.Namespace(summarize=outcomes), ["portfolio", "all"])
+    bench.summarize_progress(argparse.Namespace(summarize=outcomes, knn_rows=None), ["portfolio", "all"])
     ((result, kind),) = written
-    assert kind == "partial" and result["partial"] is True and result["problems"] == 2
+    assert kind == "summary" and result["partial"] is True and result["problems"] == 2
     assert result["arms"]["portfolio"]["solved"] == 1 and result["arms"]["all"]["solved"] == 2
     assert result["arms"]["all"]["mean_seconds"] == 8.0
     assert result["paired"]["all vs portfolio"] == {"only_arm": 1, "only_portfolio": 0, "mcnemar_p": 1.0}
+
+
+def test_proofs_that_copy_an_index_proof_are_listed_per_arm() -> None:
+    from prover.data.rows import NO_GOALS, TraceRow
+
+    bench = _benchmark()
+    index = [TraceRow("Coq.Numbers.HexadecimalPos", "of_lu_revapp", 0, "s0", "revert d'.", "s1"),
+             TraceRow("Coq.Numbers.HexadecimalPos", "of_lu_revapp", 1, "s1",
+                      "induction d; simpl; intro d';\n  [ now rewrite N.mul_1_r | .. ]; ring.", NO_GOALS),
+             TraceRow("Coq.Bool.Bool", "short", 0, "b0", "auto.", NO_GOALS)]
+    outcomes = {"all": [
+        {"problem": "Coq.Numbers.DecimalPos::of_lu_revapp", "proved": True,
+         "proof": "Proof.\n  revert d'.\n  induction d; simpl; intro d'; [ now rewrite N.mul_1_r | .. ]; ring.\nQed."},
+        {"problem": "Coq.Numbers.DecimalPos::other", "proved": True, "proof": "Proof.\n  revert d'.\nQed."},
+        {"problem": "Coq.Bool.BoolOrder::le_refl", "proved": True, "proof": "Proof.\n  auto.\nQed."},  # idiom
+        {"problem": "Coq.Numbers.DecimalPos::failed", "proved": False, "proof": None},
+    ]}
+    assert bench.copied_proofs(outcomes, index) == {"all": ["Coq.Numbers.DecimalPos::of_lu_revapp"]}
+
+
+def test_the_knn_index_files_are_the_held_out_files_neighbours_never_held_out_ones() -> None:
+    from prover.data.coq_trace import COQ_STDLIB
+
+    if not COQ_STDLIB.is_dir():
+        pytest.skip("the Coq standard library sources are not installed")
+    bench = _benchmark()
+    siblings = [module for _, module in bench.sibling_files(bench.REDUCED_FILES)]
+    assert siblings and not set(siblings) & set(bench.HELDOUT_FILES)
+    folders = {module.rsplit(".", 1)[0] for module in bench.REDUCED_FILES}
+    assert all(module.rsplit(".", 1)[0] in folders for module in siblings)
+    assert "Coq.Numbers.HexadecimalPos" in siblings  # DecimalPos's twin: novel_split must clean it

@@ -44,28 +44,35 @@ def _rows(source: str, theorem: str, steps: list[tuple[str, str]]) -> list[Trace
             for i, (state, tactic) in enumerate(steps)]
 
 
+LONG_STEP = "induction d; simpl; intro d'; [ now rewrite N.mul_1_r | .. ]; unfold rev; simpl revapp; ring."
+
+
 def test_the_novel_split_drops_every_kind_of_near_duplicate_from_training_and_reports_it() -> None:
     held = _rows("Coq.Numbers.NLcm", "lcm_comm", [("a b : N\n====\nlcm a b = lcm b a", "intros."),
                                                   ("s1", "rewrite gcd_comm."), ("s2", "ring.")])
     held += _rows("Coq.Numbers.NLcm", "lcm_assoc", [("t1", "intros."), ("t2", "auto.")])
+    held += _rows("Coq.Numbers.DecimalPos", "revapp", [("r1", "revert d'."), ("r2", LONG_STEP)])
     train = (
         _rows("Coq.Z.Stmt", "same_statement", [("u1", "auto.")])
         + _rows("Coq.Z.Goal", "same_root", [("a b : N\n====\nlcm a b = lcm b a", "apply Z.lcm_comm.")])
         + _rows("Coq.Z.Script", "same_script", [("v1", "intros."), ("v2", "rewrite gcd_comm."), ("v3", "ring.")])
+        # Two steps only, but a long one: copied, as HexadecimalPos copies DecimalPos's proofs.
+        + _rows("Coq.Z.Hexa", "same_long_script", [("h1", "revert d'."), ("h2", LONG_STEP)])
+        + _rows("Coq.Z.Short", "same_short_script", [("k1", "intros."), ("k2", "auto.")])  # idiom: kept
         + _rows("Coq.Z.ZLcm", "twin", [("z0", "intros."), ("t1", "intros."), ("t2", "auto.")])  # 2 of NLcm's 5 pairs
         + _rows("Coq.Z.Unrelated", "fine", [("w1", "lia.")])
     )
     statements = {("Coq.Numbers.NLcm", "lcm_comm"): "Lemma lcm_comm a b : lcm a b == lcm b a.",
                   ("Coq.Z.Stmt", "same_statement"): "Theorem same_statement  a b :\n lcm a b == lcm b a."}
     split = novel_split({"train": train, "valid": [], "test": held}, statements)
-    assert {r.theorem for r in split.rows["train"]} == {"fine"}
+    assert {r.theorem for r in split.rows["train"]} == {"fine", "same_short_script"}
     assert split.rows["test"] == held  # evaluation problems are kept as they are
     report = split.report
     assert report["dropped_identical_statement"] == 1
     assert report["dropped_identical_root_goal"] == 1
-    assert report["dropped_identical_proof_script"] == 1
+    assert report["dropped_identical_proof_script"] == 2
     assert [(t["evaluated"], t["twin"]) for t in report["twin_files"]] == [("Coq.Numbers.NLcm", "Coq.Z.ZLcm")]
-    assert report["train_rows"] == {"before": len(train), "after": 1}
+    assert report["train_rows"] == {"before": len(train), "after": 3}
 
 
 def test_statements_are_compared_without_name_keyword_comments_or_layout() -> None:
