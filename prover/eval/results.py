@@ -157,6 +157,7 @@ class ResultStore:
     identity: RunIdentity
     rows: dict[tuple[str, int], ResultRow]
     _stream: Any = None
+    _lines_at_open: int = 0
 
     @classmethod
     def open(cls, out_dir: str | os.PathLike[str], identity: RunIdentity) -> "ResultStore":
@@ -184,8 +185,9 @@ class ResultStore:
                 },
             )
         results = directory / RESULTS_FILE
-        rows = {row.key: row for row in read_rows(results, repair=True)}
-        store = cls(out_dir=directory, identity=identity, rows=rows)
+        existing = read_rows(results, repair=True)
+        store = cls(out_dir=directory, identity=identity, rows={row.key: row for row in existing})
+        store._lines_at_open = len(existing)
         store._stream = open(results, "a", encoding="utf-8")
         return store
 
@@ -205,6 +207,16 @@ class ResultStore:
     def results_path(self) -> Path:
         """The JSONL file of rows."""
         return self.out_dir / RESULTS_FILE
+
+    def reread(self) -> int:
+        """Take `rows` from the file again and return how many rows were appended since `open`.
+
+        After Ctrl-C or SIGTERM the file is the truth: the signal can land after a row reached the
+        disk but before `append` returned, and the summary must count that row as the file does.
+        """
+        on_disk = read_rows(self.results_path)
+        self.rows = {row.key: row for row in on_disk}
+        return len(on_disk) - self._lines_at_open
 
     def finished(self) -> set[tuple[str, int]]:
         """The (problem, attempt) pairs that already have a row."""

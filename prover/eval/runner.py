@@ -173,6 +173,7 @@ def run_evaluation(
             )
         except KeyboardInterrupt:
             interrupted = True
+            new_rows = store.reread()
             log.warning("interrupted: %d rows written by this run are kept in %s", new_rows, store.results_path)
         finally:
             if progress is not None:

@@ -161,6 +161,26 @@ def test_ctrl_c_stops_the_run_cleanly_keeping_finished_rows(tmp_path: Path) -> N
     assert summary["interrupted"] is True and summary["rows"] == len(kept) and not summary["complete"]
 
 
+def test_ctrl_c_after_a_row_reached_the_disk_counts_that_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The signal can land inside `append`, after the row's line is on disk (here: in the second
+    row's fsync): the summary must count what the file holds, not what the store last saw."""
+    import prover.eval.results as results_module
+
+    real_fsync, results, pressed = os.fsync, tmp_path / "run" / RESULTS_FILE, []
+
+    def fsync_then_ctrl_c(descriptor: int) -> None:
+        real_fsync(descriptor)
+        if not pressed and results.exists() and results.read_text().count("\n") == 2:
+            pressed.append(True)
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(results_module.os, "fsync", fsync_then_ctrl_c)
+    outcome = evaluate([fake_problem(f"easy_{i}") for i in range(5)], tmp_path / "run")
+    kept = read_rows(results)
+    assert outcome.interrupted and len(kept) == 2 and outcome.new_rows == 2
+    assert outcome.summary["rows"] == 2 and outcome.summary["solved"] == 2 and not outcome.summary["complete"]
+
+
 def test_progress_bar_counts_finished_and_solved_problems(tmp_path: Path) -> None:
     import io
 
