@@ -105,7 +105,7 @@ class _Standby:
         try:
             self.server = make()
             if self._discarded:
-                self.server.kill()
+                _kill(self.server)
                 return
             warm(self.server)
         except Exception as failure:  # handed to the caller of `take`, in its thread
@@ -133,7 +133,18 @@ class _Standby:
         """Kill the process (now, or as soon as the thread has started it)."""
         self._discarded = True
         if self.server is not None:
-            self.server.kill()
+            _kill(self.server)
+
+
+def _kill(server: _Server) -> None:
+    """Kill a REPL process; a broken pipe on the way is a process already gone, which is the aim.
+
+    lean-interact's `kill` closes the process's stdin last, and that flush raises BrokenPipeError
+    when the process died with a request still buffered (a close right after a timeout)."""
+    try:
+        server.kill()
+    except (BrokenPipeError, ConnectionResetError):
+        pass
 
 
 class LeanRepl:
@@ -209,7 +220,7 @@ class LeanRepl:
     def _drop_server(self) -> None:
         if self._server is not None:
             server, self._server = self._server, None
-            server.kill()
+            _kill(server)
 
     def _spawn(self) -> _Standby:
         config = self._lean_config()

@@ -519,3 +519,21 @@ def test_a_later_theorem_extends_the_earlier_header_env_instead_of_reimporting(f
         ("theorem first : double 1 = 2 := by sorry", 0),  # the extension of the header, on env 0
         ("theorem second : double 2 = 4 := by sorry", 2),
     ]
+
+
+def test_close_survives_a_repl_whose_pipe_broke_as_it_was_killed() -> None:
+    """lean-interact's `kill` flushes stdin last; a process that died with a request still buffered
+    raises BrokenPipeError there (seen after a timeout). Closing must still stop every process."""
+    from prover.backends.lean_repl import LeanRepl
+
+    class PipeBrokenServer:
+        killed = 0
+
+        def kill(self) -> None:
+            PipeBrokenServer.killed += 1
+            raise BrokenPipeError(32, "Broken pipe")
+
+    repl = LeanRepl(None, "lake", memory_limit_mb=None, memory_restart_fraction=None, command_timeout=5.0)  # type: ignore[arg-type]
+    repl._server = PipeBrokenServer()  # type: ignore[assignment]
+    repl.close()
+    assert PipeBrokenServer.killed == 1 and repl._server is None
