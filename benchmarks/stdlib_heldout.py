@@ -1,19 +1,23 @@
 """Held-out Coq standard-library files, Tactician's protocol: does premise selection and learning help?
 
-    .venv/bin/python benchmarks/stdlib_heldout.py                      # the full protocol (hours)
+    .venv/bin/python benchmarks/stdlib_heldout.py --knn-siblings       # the full protocol (hours)
     .venv/bin/python benchmarks/stdlib_heldout.py --reduced            # 12 files x 5 theorems
-    .venv/bin/python benchmarks/stdlib_heldout.py --reduced --arms portfolio,all --reuse-trace \
-        --knn-siblings                         # + a kNN index of the non-held-out files next to them
-    .venv/bin/python benchmarks/stdlib_heldout.py --arms portfolio,all --summarize WORK/outcomes.jsonl
-                                                                       # figures of a stopped run
+    # one process per core, resumable: rerun the same command after a stop and it goes on
+    .venv/bin/python benchmarks/stdlib_heldout.py --knn-siblings --reuse-trace --shard 0/2 &
+    .venv/bin/python benchmarks/stdlib_heldout.py --knn-siblings --reuse-trace --shard 1/2 &
+    .venv/bin/python benchmarks/stdlib_heldout.py --knn-siblings --reuse-trace --summarize
+                                               # figures over the prefix of the order every arm finished
 
 Protocol (issue 16). The problems are the theorems of a fixed set of standard-library files
 (`HELDOUT_FILES`, below), in file order; each theorem is stated with its file's text up to its
 statement as the header (what precedes it in its file, the files it `Require`s compiled), and its
-own proof removed. Every arm sees the same problems, interleaved problem by problem so that load on
-the machine falls evenly on the arms. Arms: `portfolio`; `+hammer` (CoqHammer's `hammer` with E
+own proof removed. The order goes round the files (every file's first theorem, then every file's
+second, ...), so that a stopped run's finished prefix spans the files. Every arm sees the same
+problems, interleaved problem by problem so that load on the machine falls evenly on the arms. Arms: `portfolio`; `+hammer` (CoqHammer's `hammer` with E
 and CVC4); `+retrieval` (BM25-ranked `Search` premises); `+knn` (Tactician's kNN over the proofs
-earlier in the same file, learning online from the proofs it finds; reset per arm, one attempt);
+earlier in the same file: Tactician's online learning, from the file's proofs as they were written;
+nothing is learnt across held-out files, so problems are independent: shards and resumed runs give
+the figures one run would);
 `all` (the four together). With `--knn-rows`, the kNN also indexes a trace of other files (the
 full protocol: every stdlib file outside the held-out set, traced with `prove trace`), after the
 held-out theorems' near-duplicates and twin files are dropped from it (`prover.data.leakfree`).
@@ -158,13 +162,17 @@ def main() -> None:
     parser.add_argument("--budget-seconds", type=float, default=30.0)
     parser.add_argument("--step-timeout", type=float, default=10.0)
     parser.add_argument("--arms", default=",".join(ARMS), help=f"comma-separated subset of {','.join(ARMS)}")
-    parser.add_argument("--work", type=Path, default=Path("/tmp/stdlib-heldout"), help="trace and rows folder")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/stdlib-heldout"), help="trace, outcomes and run folder")
     parser.add_argument("--reuse-trace", action="store_true",
                         help="keep the --work folder's trace when it traced exactly these files (the trace is deterministic)")
     parser.add_argument("--knn-siblings", action="store_true",
                         help="trace `sibling_files` into WORK/siblings and use their rows as the kNN's index")
-    parser.add_argument("--summarize", type=Path, default=None,
-                        help="only summarise an outcomes.jsonl (a run that was stopped): the problems every arm finished")
+    parser.add_argument("--summarize", action="store_true",
+                        help="only summarise the outcomes in --work (of a stopped or sharded run): the longest prefix "
+                             "of the problem order that every arm finished")
+    parser.add_argument("--shard", default="0/1", help="I/N: run problems I, I+N, I+2N, ... of the order (one process per core)")
+    parser.add_argument("--trace-jobs", type=int, default=2, help="processes tracing the files (the trace is the same)")
+    parser.add_argument("--fresh", action="store_true", help="forget the outcomes in --work instead of resuming them")
     parser.add_argument("--knn-rows", type=Path, default=None,
                         help="the kNN's main index: rows of a `prove trace` of other files (refused if it holds a "
                              "held-out module; near-duplicates of held-out theorems and twin files are dropped)")
@@ -175,98 +183,199 @@ def main() -> None:
     unknown = set(arms) - set(ARMS)
     if unknown:
         sys.exit(f"unknown arm(s) {sorted(unknown)}; expected {ARMS}")
-    if args.summarize is not None:
-        summarize_progress(args, arms)
-        return
+    shard, shards = parse_shard(args.shard)
     modules = REDUCED_FILES if args.reduced else HELDOUT_FILES
     per_file = args.per_file or (5 if args.reduced else None)
 
     loaded = preamble_loaded_modules(search_preamble()) & set(modules)
     if loaded:
         sys.exit(f"the search preamble loads held-out modules {sorted(loaded)}: they cannot be held out")
-
-    # Trace the held-out files: their theorems (with where each statement starts) and the steps of
-    # their proofs (the kNN's in-file context: a theorem sees only the rows of earlier theorems).
     args.work.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    if not (args.reuse_trace and traced_modules(args.work) == set(modules)):
-        trace_coq([(file_of(m), m) for m in modules], args.work, jobs=1, sentence_timeout=30.0)
+    problems, rows_by_theorem = held_out_problems(args, modules, per_file)
     trace_seconds = time.monotonic() - started
+    duplicates = duplicate_statement_report(problems, COQ_STDLIB, exclude_modules=set(modules))
+    knn_rows = knn_index(args, modules, problems, rows_by_theorem, duplicates)
+    identity = {"files": list(modules), "per_file": per_file, "problems": [problem_id(p) for p in problems],
+                "budget_seconds": args.budget_seconds, "step_timeout": args.step_timeout, "search": "best_first",
+                "weights": {"hammer": HAMMER_WEIGHT, "retrieval": RETRIEVAL_WEIGHT, "knn": KNN_WEIGHT},
+                "knn_index_rows": len(knn_rows)}
+    check_run_identity(args.work, identity, fresh=args.fresh)
+    if not args.summarize:
+        run_arms(args, arms, problems[shard::shards], rows_by_theorem, knn_rows, f"{shard}of{shards}")
+    outcomes = read_outcomes(args.work)
+    finished = finished_prefix(problems, outcomes, arms)
+    table, paired = summary({arm: [outcomes[arm][p] for p in finished] for arm in arms}, arms, len(finished))
+    duplicates["proofs_copied_from_knn_index"] = copied_proofs(
+        {arm: [outcomes[arm][p] for p in finished] for arm in arms}, knn_rows)
+    result = {
+        "command": " ".join(sys.argv), "reduced": args.reduced, "files": list(modules), "problems": len(problems),
+        "problems_finished_by_every_arm": len(finished), "complete": len(finished) == len(problems),
+        "files_in_finished": len({p.split("::")[0] for p in finished}), "per_file": per_file,
+        "budget_seconds": args.budget_seconds, "step_timeout": args.step_timeout, "search": "best_first",
+        "trace_seconds": round(trace_seconds, 1), "arms": table, "paired": paired, "duplicates": duplicates,
+        "outcomes": {arm: [outcomes[arm][p] for p in finished] for arm in arms},
+    }
+    write_result(result, "reduced" if args.reduced else "full")
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """`I/N` -> (I, N), with 0 <= I < N."""
+    match = re.fullmatch(r"(\d+)/(\d+)", text.strip())
+    if not match or not int(match[1]) < int(match[2]):
+        sys.exit(f"--shard {text!r}: expected I/N with 0 <= I < N")
+    return int(match[1]), int(match[2])
+
+
+def problem_id(theorem: Theorem) -> str:
+    return f"{theorem.source}::{theorem.name}"
+
+
+def round_robin(problems: list[Theorem]) -> list[Theorem]:
+    """The first theorem of every file (in `HELDOUT_FILES` order), then every file's second, ...: any
+    prefix of the order spans the files evenly, so a stopped run's figures are not one folder's."""
+    by_file: dict[str, list[Theorem]] = {}
+    for problem in problems:
+        by_file.setdefault(problem.source or "", []).append(problem)
+    depth = max((len(theorems) for theorems in by_file.values()), default=0)
+    return [theorems[k] for k in range(depth) for theorems in by_file.values() if k < len(theorems)]
+
+
+def held_out_problems(args: argparse.Namespace, modules: tuple[str, ...], per_file: int | None):
+    """Trace the held-out files (reusing a trace of exactly them with --reuse-trace) and return their
+    theorems in round-robin order, each stated with its file's text up to its statement as header,
+    and the traced steps of every proof (the kNN's in-file context)."""
+    if not (args.reuse_trace and traced_modules(args.work) == set(modules)):
+        trace_coq([(file_of(m), m) for m in modules], args.work, jobs=args.trace_jobs, sentence_timeout=30.0)
     problems: list[Theorem] = []
     texts: dict[str, str] = {}
+    # Every traced theorem is a key, in file order, before any row: `rows_before` stops at its own key.
+    rows_by_theorem: dict[tuple[str, str], list[TraceRow]] = {}
     for entry in read_jsonl(args.work / "theorems.jsonl"):
         if entry["status"] != "traced":
             continue
+        rows_by_theorem.setdefault((entry["source"], entry["theorem"]), [])
         module = entry["source"]
         if per_file is not None and sum(1 for p in problems if p.source == module) >= per_file:
             continue
         text = texts.setdefault(module, file_of(module).read_text())
         problems.append(Theorem(entry["theorem"], entry["statement"], header=text[: entry["header_end"]], source=module))
-    rows_by_theorem: dict[tuple[str, str], list[TraceRow]] = {}
+    problems.sort(key=lambda p: modules.index(p.source or ""))  # stable: file order within a file
     for row in read_rows(args.work / "rows.jsonl"):
         rows_by_theorem.setdefault((row.source, row.theorem), []).append(row)
+    return round_robin(problems), rows_by_theorem
 
-    duplicates = duplicate_statement_report(problems, COQ_STDLIB, exclude_modules=set(modules))
-    knn_rows: list[TraceRow] = []
+
+def knn_index(args, modules, problems, rows_by_theorem, duplicates: dict) -> list[TraceRow]:
+    """The kNN's main index (--knn-siblings or --knn-rows), refused if it holds a held-out module,
+    with the held-out theorems' near-duplicates and twin files dropped (reported in `duplicates`)."""
     if args.knn_siblings:
         siblings = sibling_files(modules)
         if not (args.reuse_trace and traced_modules(args.work / "siblings") == {module for _, module in siblings}):
-            trace_coq(siblings, args.work / "siblings", jobs=1, sentence_timeout=30.0)
+            trace_coq(siblings, args.work / "siblings", jobs=args.trace_jobs, sentence_timeout=30.0)
         args.knn_rows = args.work / "siblings" / "rows.jsonl"
-    if args.knn_rows is not None:
-        knn_rows = list(read_rows(args.knn_rows))
-        leaked = sorted({row.source for row in knn_rows} & set(modules))
-        if leaked:
-            sys.exit(f"--knn-rows holds held-out modules {leaked[:5]}: trace only files outside the held-out set")
-        held_rows = [row for rows in rows_by_theorem.values() for row in rows]
-        statements = {(p.source or "", p.name): p.statement for p in problems}
-        cleaned = novel_split({"train": knn_rows, "test": held_rows}, statements)
-        knn_rows = cleaned.rows["train"]
-        duplicates["knn_index_near_duplicates"] = cleaned.report
-    (args.work / "outcomes.jsonl").unlink(missing_ok=True)
+    if args.knn_rows is None:
+        return []
+    knn_rows = list(read_rows(args.knn_rows))
+    leaked = sorted({row.source for row in knn_rows} & set(modules))
+    if leaked:
+        sys.exit(f"--knn-rows holds held-out modules {leaked[:5]}: trace only files outside the held-out set")
+    held_rows = [row for rows in rows_by_theorem.values() for row in rows]
+    statements = {(p.source or "", p.name): p.statement for p in problems}
+    cleaned = novel_split({"train": knn_rows, "test": held_rows}, statements)
+    duplicates["knn_index_near_duplicates"] = cleaned.report
+    return cleaned.rows["train"]
 
+
+def check_run_identity(work: Path, identity: dict, *, fresh: bool) -> None:
+    """Resume only a run of the same problems and settings: outcomes of another run are refused
+    (or forgotten with --fresh), never mixed in."""
+    run_file = work / "run.json"
+    if fresh:
+        run_file.unlink(missing_ok=True)
+        for old in work.glob("outcomes*.jsonl"):
+            old.unlink()
+    if run_file.is_file():
+        saved = json.loads(run_file.read_text())
+        if saved != identity:
+            changed = sorted(key for key in set(saved) | set(identity) if saved.get(key) != identity.get(key))
+            sys.exit(f"{work} holds outcomes of a run with other {', '.join(changed)}: use --fresh or another --work")
+    else:
+        if any(work.glob("outcomes*.jsonl")):
+            sys.exit(f"{work} holds outcomes of an unidentified run: use --fresh or another --work")
+        run_file.write_text(json.dumps(identity, indent=1) + "\n")
+
+
+def read_outcomes(work: Path) -> dict[str, dict[str, dict]]:
+    """arm -> problem -> outcome, from every shard's outcomes file in `work` (a cut last line is skipped)."""
+    outcomes: dict[str, dict[str, dict]] = {}
+    for path in sorted(work.glob("outcomes*.jsonl")):
+        for row in read_jsonl(path):
+            outcomes.setdefault(row["arm"], {})[row["problem"]] = row
+    return outcomes
+
+
+def finished_prefix(problems: list[Theorem], outcomes: dict[str, dict[str, dict]], arms: list[str]) -> list[str]:
+    """The longest prefix of the problem order that every arm finished: chosen by the order fixed
+    before the run, never by which problems happened to finish (shards finish unevenly)."""
+    finished = []
+    for problem in map(problem_id, problems):
+        if not all(problem in outcomes.get(arm, {}) for arm in arms):
+            break
+        finished.append(problem)
+    return finished
+
+
+def run_arms(args, arms, problems: list[Theorem], rows_by_theorem, knn_rows: list[TraceRow], shard: str) -> None:
+    """Prove `problems` with every arm, problem by problem, skipping what --work already holds.
+
+    Each problem's kNN sees its main index plus the traced proofs before the theorem in its own
+    file (Tactician's online learning: it learns from the file's proofs as they are written). It
+    does not learn across held-out files, so problems are independent and shards and resumed
+    runs give the figures one uninterrupted run would.
+    """
+    done = read_outcomes(args.work)
     config = ProverConfig(backend="coq", policy="portfolio", search="best_first", budget_seconds=args.budget_seconds,
                           step_timeout=args.step_timeout)
     backend = CoqBackend()
     arm_policies = {arm: build_arm(arm, knn_rows) for arm in arms}
     provers = {arm: Prover(config, backend, policy=policy) for arm, (policy, _) in arm_policies.items()}
-    outcomes: dict[str, list[dict]] = {arm: [] for arm in arms}
+    order = {problem_id(p): i for i, p in enumerate(problems)}
     try:
-        for index, theorem in enumerate(problems):
-            earlier = [name for p in problems[:index] if p.source == theorem.source for name in [p.name]]
-            context = [r for name in earlier for r in rows_by_theorem.get((theorem.source or "", name), [])]
-            for arm in arms:
-                _, knn = arm_policies[arm]
-                if knn is not None:
-                    knn.use_local(context)
-                result = provers[arm].prove_theorem(theorem)
-                proved = result.status == "proved" and result.kernel_checked
-                if knn is not None and proved and result.tactics:
-                    from prover.experiments.runner import _proof_rows
-
-                    knn.add(_proof_rows(result, theorem))  # online learning within this arm's run
-                outcome = {"arm": arm, "problem": f"{theorem.source}::{theorem.name}", "proved": proved,
-                           "seconds": round(result.seconds, 2), "search_seconds": result.search_seconds,
-                           "header_seconds": result.header_seconds, "verify_seconds": result.verify_seconds,
-                           "status": result.status, "proof": result.proof}
-                outcomes[arm].append(outcome)
-                with (args.work / "outcomes.jsonl").open("a") as progress_file:  # kept if the run stops
-                    progress_file.write(json.dumps(outcome) + "\n")
-                print(f"[{index + 1}/{len(problems)}] {arm:<10} {theorem.source}::{theorem.name} {result.status} "
-                      f"{result.seconds:.1f}s", flush=True)
+        with (args.work / f"outcomes-{shard}.jsonl").open("a") as progress_file:
+            for theorem in problems:
+                context = [r for earlier in rows_before(theorem, rows_by_theorem) for r in earlier]
+                for arm in arms:
+                    if problem_id(theorem) in done.get(arm, {}):
+                        continue
+                    policy, knn = arm_policies[arm]
+                    if knn is not None:
+                        knn.use_local(context)
+                    result = provers[arm].prove_theorem(theorem)
+                    outcome = {"arm": arm, "problem": problem_id(theorem),
+                               "proved": result.status == "proved" and result.kernel_checked,
+                               "seconds": round(result.seconds, 2), "search_seconds": result.search_seconds,
+                               "header_seconds": result.header_seconds, "verify_seconds": result.verify_seconds,
+                               "status": result.status, "proof": result.proof}
+                    progress_file.write(json.dumps(outcome) + "\n")  # kept if the run stops
+                    progress_file.flush()
+                    print(f"[{shard} {order[problem_id(theorem)] + 1}/{len(problems)}] {arm:<10} "
+                          f"{problem_id(theorem)} {result.status} {result.seconds:.1f}s", flush=True)
     finally:
         for prover in provers.values():
             prover.close()
 
-    table, paired = summary(outcomes, arms, len(problems))
-    duplicates["proofs_copied_from_knn_index"] = copied_proofs(outcomes, knn_rows)
-    result = {
-        "command": " ".join(sys.argv), "reduced": args.reduced, "files": list(modules), "problems": len(problems),
-        "per_file": per_file, "budget_seconds": args.budget_seconds, "step_timeout": args.step_timeout,
-        "search": "best_first", "trace_seconds": round(trace_seconds, 1), "arms": table, "paired": paired,
-        "duplicates": duplicates, "outcomes": outcomes,
-    }
-    write_result(result, "reduced" if args.reduced else "full")
+
+def rows_before(theorem: Theorem, rows_by_theorem: dict[tuple[str, str], list[TraceRow]]) -> list[list[TraceRow]]:
+    """The traced proofs of the theorems before `theorem` in its file, in file order."""
+    proofs: list[list[TraceRow]] = []
+    for (source, name), rows in rows_by_theorem.items():  # insertion order is the trace's file order
+        if source != theorem.source:
+            continue
+        if name == theorem.name:
+            break
+        proofs.append(rows)
+    return proofs
 
 
 def copied_proofs(outcomes: dict[str, list[dict]], index: list[TraceRow]) -> dict[str, list[str]]:
@@ -319,21 +428,6 @@ def summary(outcomes: dict[str, list[dict]], arms: list[str], total: int) -> tup
             paired[f"{arm} vs portfolio"] = {"only_arm": only_arm, "only_portfolio": only_base,
                                             "mcnemar_p": round(mcnemar_exact(only_arm, only_base), 4)}
     return table, paired
-
-
-def summarize_progress(args: argparse.Namespace, arms: list[str]) -> None:
-    """The figures of a stopped run from its outcomes.jsonl, over the problems every arm finished
-    (a prefix of the fixed problem order, so still a paired comparison on problems chosen beforehand)."""
-    rows = list(read_jsonl(args.summarize))
-    by_arm = {arm: {row["problem"]: row for row in rows if row["arm"] == arm} for arm in arms}
-    order = list(dict.fromkeys(row["problem"] for row in rows))
-    finished = [problem for problem in order if all(problem in by_arm[arm] for arm in arms)]
-    outcomes = {arm: [by_arm[arm][problem] for problem in finished] for arm in arms}
-    table, paired = summary(outcomes, arms, len(finished))
-    audit = copied_proofs(outcomes, list(read_rows(args.knn_rows))) if args.knn_rows is not None else {}
-    result = {"command": " ".join(sys.argv), "partial": True, "problems": len(finished),
-              "arms": table, "paired": paired, "proofs_copied_from_knn_index": audit, "outcomes": outcomes}
-    write_result(result, "summary")
 
 
 def write_result(result: dict, kind: str) -> None:

@@ -35,29 +35,62 @@ def test_the_held_out_set_is_fixed_large_enough_and_the_reduced_set_is_part_of_i
     assert all(m.startswith("Coq.") for m in bench.HELDOUT_FILES)
 
 
-def test_a_stopped_run_is_summarised_over_the_problems_every_arm_finished(tmp_path: Path, monkeypatch) -> None:
-    """--summarize: a run stopped mid-way still gives paired figures, over the finished prefix only."""
-    import argparse
+def test_problems_go_round_robin_over_files_and_figures_cover_the_prefix_every_arm_finished(tmp_path: Path) -> None:
+    """Any prefix of the order spans the files; shards write their own outcome files and the figures
+    take the longest prefix of the fixed order that every arm finished, never a chosen subset."""
     import json
 
+    from search.types import Theorem
+
     bench = _benchmark()
-    rows = [
-        {"arm": "portfolio", "problem": "F::a", "proved": True, "seconds": 2.0},
-        {"arm": "all", "problem": "F::a", "proved": True, "seconds": 4.0},
-        {"arm": "portfolio", "problem": "F::b", "proved": False, "seconds": 30.0},
-        {"arm": "all", "problem": "F::b", "proved": True, "seconds": 12.0},
-        {"arm": "portfolio", "problem": "F::c", "proved": True, "seconds": 1.0},  # `all` never ran it
-    ]
-    outcomes = tmp_path / "outcomes.jsonl"
-    outcomes.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    written: list[tuple[dict, str]] = []
-    monkeypatch.setattr(bench, "write_result", lambda result, kind: written.append((result, kind)))
-    bench.summarize_progress(argparse.Namespace(summarize=outcomes, knn_rows=None), ["portfolio", "all"])
-    ((result, kind),) = written
-    assert kind == "summary" and result["partial"] is True and result["problems"] == 2
-    assert result["arms"]["portfolio"]["solved"] == 1 and result["arms"]["all"]["solved"] == 2
-    assert result["arms"]["all"]["mean_seconds"] == 8.0
-    assert result["paired"]["all vs portfolio"] == {"only_arm": 1, "only_portfolio": 0, "mcnemar_p": 1.0}
+    problems = [Theorem(name, "", source=file) for file, name in
+                [("F", "a"), ("F", "b"), ("F", "c"), ("G", "x"), ("H", "p"), ("H", "q")]]
+    order = [bench.problem_id(p) for p in bench.round_robin(problems)]
+    assert order == ["F::a", "G::x", "H::p", "F::b", "H::q", "F::c"]
+    shard0 = [{"arm": arm, "problem": p, "proved": True, "seconds": 1.0} for p in order[0::2] for arm in ("portfolio", "all")]
+    shard1 = [{"arm": "portfolio", "problem": p, "proved": False, "seconds": 30.0} for p in order[1::2]]
+    shard1 += [{"arm": "all", "problem": "G::x", "proved": True, "seconds": 9.0}]
+    (tmp_path / "outcomes-0of2.jsonl").write_text("".join(json.dumps(r) + "\n" for r in shard0))
+    (tmp_path / "outcomes-1of2.jsonl").write_text("".join(json.dumps(r) + "\n" for r in shard1) + '{"arm": "al')  # cut
+    outcomes = bench.read_outcomes(tmp_path)
+    ordered = bench.round_robin(problems)
+    # `all` has not finished F::b (shard 1): the figures stop before it even though H::p and H::q are done.
+    assert bench.finished_prefix(ordered, outcomes, ["portfolio", "all"]) == ["F::a", "G::x", "H::p"]
+    assert bench.finished_prefix(ordered, outcomes, ["portfolio"]) == order
+    table, paired = bench.summary({arm: [outcomes[arm][p] for p in order[:3]] for arm in ("portfolio", "all")},
+                                  ["portfolio", "all"], 3)
+    assert table["portfolio"]["solved"] == 2 and table["all"]["solved"] == 3
+    assert paired["all vs portfolio"] == {"only_arm": 1, "only_portfolio": 0, "mcnemar_p": 1.0}
+
+
+def test_a_resumed_run_must_have_the_same_problems_and_settings(tmp_path: Path) -> None:
+    bench = _benchmark()
+    identity = {"problems": ["F::a"], "budget_seconds": 30.0}
+    bench.check_run_identity(tmp_path, identity, fresh=False)
+    (tmp_path / "outcomes-0of1.jsonl").write_text('{"arm": "portfolio", "problem": "F::a", "proved": true}\n')
+    bench.check_run_identity(tmp_path, dict(identity), fresh=False)  # the same run: resumed
+    with pytest.raises(SystemExit, match="other budget_seconds"):
+        bench.check_run_identity(tmp_path, {**identity, "budget_seconds": 10.0}, fresh=False)
+    bench.check_run_identity(tmp_path, {**identity, "budget_seconds": 10.0}, fresh=True)
+    assert not list(tmp_path.glob("outcomes*.jsonl"))
+    (tmp_path / "run.json").unlink()
+    (tmp_path / "outcomes-0of1.jsonl").write_text("{}\n")
+    with pytest.raises(SystemExit, match="unidentified run"):
+        bench.check_run_identity(tmp_path, identity, fresh=False)
+
+
+def test_the_knn_context_of_a_theorem_is_only_the_proofs_before_it_in_its_file() -> None:
+    """Even a theorem with no traced steps of its own must not see the proofs after it."""
+    from prover.data.rows import TraceRow
+
+    from search.types import Theorem
+
+    bench = _benchmark()
+    rows = {("F", "a"): [TraceRow("F", "a", 0, "s", "auto.", "")], ("G", "z"): [TraceRow("G", "z", 0, "s", "lia.", "")],
+            ("F", "b"): [], ("F", "c"): [TraceRow("F", "c", 0, "s", "ring.", "")]}
+    assert bench.rows_before(Theorem("b", "", source="F"), rows) == [rows[("F", "a")]]
+    assert bench.rows_before(Theorem("a", "", source="F"), rows) == []
+    assert bench.rows_before(Theorem("c", "", source="F"), rows) == [rows[("F", "a")], []]
 
 
 def test_proofs_that_copy_an_index_proof_are_listed_per_arm() -> None:
