@@ -48,7 +48,9 @@ import re
 import signal
 import sys
 import time
+from collections import Counter
 from pathlib import Path
+from typing import NamedTuple
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -227,16 +229,34 @@ def parse_shard(text: str) -> tuple[int, int]:
     return int(match[1]), int(match[2])
 
 
-def problem_id(theorem: Theorem) -> str:
-    return f"{theorem.source}::{theorem.name}"
+class HeldOut(NamedTuple):
+    """A held-out theorem and its id, `source::name`; a file's second theorem of a name (`Module
+    Unsigned. Lemma of_to` then `Module Signed. Lemma of_to`) is `source::name@2`, its own problem."""
+
+    id: str
+    theorem: Theorem
+
+    @property
+    def source(self) -> str:
+        return self.theorem.source or ""
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """(source, name or name@k): the key of its traced proof in `rows_by_theorem`."""
+        source, name = self.id.split("::", 1)
+        return source, name
 
 
-def round_robin(problems: list[Theorem]) -> list[Theorem]:
+def problem_id(problem: HeldOut) -> str:
+    return problem.id
+
+
+def round_robin(problems: list[HeldOut]) -> list[HeldOut]:
     """The first theorem of every file (in `HELDOUT_FILES` order), then every file's second, ...: any
     prefix of the order spans the files evenly, so a stopped run's figures are not one folder's."""
-    by_file: dict[str, list[Theorem]] = {}
+    by_file: dict[str, list[HeldOut]] = {}
     for problem in problems:
-        by_file.setdefault(problem.source or "", []).append(problem)
+        by_file.setdefault(problem.source, []).append(problem)
     depth = max((len(theorems) for theorems in by_file.values()), default=0)
     return [theorems[k] for k in range(depth) for theorems in by_file.values() if k < len(theorems)]
 
@@ -247,22 +267,33 @@ def held_out_problems(args: argparse.Namespace, modules: tuple[str, ...], per_fi
     and the traced steps of every proof (the kNN's in-file context)."""
     if not (args.reuse_trace and traced_modules(args.work) == set(modules)):
         trace_coq([(file_of(m), m) for m in modules], args.work, jobs=args.trace_jobs, sentence_timeout=30.0)
-    problems: list[Theorem] = []
+    problems: list[HeldOut] = []
     texts: dict[str, str] = {}
     # Every traced theorem is a key, in file order, before any row: `rows_before` stops at its own key.
     rows_by_theorem: dict[tuple[str, str], list[TraceRow]] = {}
+    seen: Counter[tuple[str, str]] = Counter()
+    with_steps: dict[tuple[str, str], list[str]] = {}  # (source, name) -> keys of its occurrences that have rows
     for entry in read_jsonl(args.work / "theorems.jsonl"):
+        module, name = entry["source"], entry["theorem"]
+        seen[module, name] += 1
+        key = name if seen[module, name] == 1 else f"{name}@{seen[module, name]}"
         if entry["status"] != "traced":
             continue
-        rows_by_theorem.setdefault((entry["source"], entry["theorem"]), [])
-        module = entry["source"]
+        rows_by_theorem[module, key] = []
+        if entry.get("steps"):
+            with_steps.setdefault((module, name), []).append(key)
         if per_file is not None and sum(1 for p in problems if p.source == module) >= per_file:
             continue
         text = texts.setdefault(module, file_of(module).read_text())
-        problems.append(Theorem(entry["theorem"], entry["statement"], header=text[: entry["header_end"]], source=module))
-    problems.sort(key=lambda p: modules.index(p.source or ""))  # stable: file order within a file
-    for row in read_rows(args.work / "rows.jsonl"):
-        rows_by_theorem.setdefault((row.source, row.theorem), []).append(row)
+        theorem = Theorem(name, entry["statement"], header=text[: entry["header_end"]], source=module)
+        problems.append(HeldOut(f"{module}::{key}", theorem))
+    problems.sort(key=lambda p: modules.index(p.source))  # stable: file order within a file
+    occurrence: Counter[tuple[str, str]] = Counter()
+    for row in read_rows(args.work / "rows.jsonl"):  # file order; a proof's steps count from 0
+        occurrence[row.source, row.theorem] += row.step == 0
+        keys = with_steps.get((row.source, row.theorem), [])
+        if 0 < occurrence[row.source, row.theorem] <= len(keys):
+            rows_by_theorem[row.source, keys[occurrence[row.source, row.theorem] - 1]].append(row)
     return round_robin(problems), rows_by_theorem
 
 
@@ -281,7 +312,7 @@ def knn_index(args, modules, problems, rows_by_theorem, duplicates: dict) -> lis
     if leaked:
         sys.exit(f"--knn-rows holds held-out modules {leaked[:5]}: trace only files outside the held-out set")
     held_rows = [row for rows in rows_by_theorem.values() for row in rows]
-    statements = {(p.source or "", p.name): p.statement for p in problems}
+    statements = {(p.source, p.theorem.name): p.theorem.statement for p in problems}
     cleaned = novel_split({"train": knn_rows, "test": held_rows}, statements)
     duplicates["knn_index_near_duplicates"] = cleaned.report
     return cleaned.rows["train"]
@@ -315,7 +346,7 @@ def read_outcomes(work: Path) -> dict[str, dict[str, dict]]:
     return outcomes
 
 
-def finished_prefix(problems: list[Theorem], outcomes: dict[str, dict[str, dict]], arms: list[str]) -> list[str]:
+def finished_prefix(problems: list[HeldOut], outcomes: dict[str, dict[str, dict]], arms: list[str]) -> list[str]:
     """The longest prefix of the problem order that every arm finished: chosen by the order fixed
     before the run, never by which problems happened to finish (shards finish unevenly)."""
     finished = []
@@ -326,7 +357,7 @@ def finished_prefix(problems: list[Theorem], outcomes: dict[str, dict[str, dict]
     return finished
 
 
-def run_arms(args, arms, problems: list[Theorem], rows_by_theorem, knn_rows: list[TraceRow], shard: str) -> None:
+def run_arms(args, arms, problems: list[HeldOut], rows_by_theorem, knn_rows: list[TraceRow], shard: str) -> None:
     """Prove `problems` with every arm, problem by problem, skipping what --work already holds.
 
     Each problem's kNN sees its main index plus the traced proofs before the theorem in its own
@@ -343,36 +374,37 @@ def run_arms(args, arms, problems: list[Theorem], rows_by_theorem, knn_rows: lis
     order = {problem_id(p): i for i, p in enumerate(problems)}
     try:
         with (args.work / f"outcomes-{shard}.jsonl").open("a") as progress_file:
-            for theorem in problems:
-                context = [r for earlier in rows_before(theorem, rows_by_theorem) for r in earlier]
+            for problem in problems:
+                theorem = problem.theorem
+                context = [r for earlier in rows_before(problem, rows_by_theorem) for r in earlier]
                 for arm in arms:
-                    if problem_id(theorem) in done.get(arm, {}):
+                    if problem.id in done.get(arm, {}):
                         continue
                     policy, knn = arm_policies[arm]
                     if knn is not None:
                         knn.use_local(context)
                     result = provers[arm].prove_theorem(theorem)
-                    outcome = {"arm": arm, "problem": problem_id(theorem),
+                    outcome = {"arm": arm, "problem": problem.id,
                                "proved": result.status == "proved" and result.kernel_checked,
                                "seconds": round(result.seconds, 2), "search_seconds": result.search_seconds,
                                "header_seconds": result.header_seconds, "verify_seconds": result.verify_seconds,
                                "status": result.status, "proof": result.proof}
                     progress_file.write(json.dumps(outcome) + "\n")  # kept if the run stops
                     progress_file.flush()
-                    print(f"[{shard} {order[problem_id(theorem)] + 1}/{len(problems)}] {arm:<10} "
-                          f"{problem_id(theorem)} {result.status} {result.seconds:.1f}s", flush=True)
+                    print(f"[{shard} {order[problem.id] + 1}/{len(problems)}] {arm:<10} "
+                          f"{problem.id} {result.status} {result.seconds:.1f}s", flush=True)
     finally:
         for prover in provers.values():
             prover.close()
 
 
-def rows_before(theorem: Theorem, rows_by_theorem: dict[tuple[str, str], list[TraceRow]]) -> list[list[TraceRow]]:
-    """The traced proofs of the theorems before `theorem` in its file, in file order."""
+def rows_before(problem: HeldOut, rows_by_theorem: dict[tuple[str, str], list[TraceRow]]) -> list[list[TraceRow]]:
+    """The traced proofs of the theorems before `problem` in its file, in file order."""
     proofs: list[list[TraceRow]] = []
-    for (source, name), rows in rows_by_theorem.items():  # insertion order is the trace's file order
-        if source != theorem.source:
+    for key, rows in rows_by_theorem.items():  # insertion order is the trace's file order
+        if key[0] != problem.source:
             continue
-        if name == theorem.name:
+        if key == problem.key:
             break
         proofs.append(rows)
     return proofs

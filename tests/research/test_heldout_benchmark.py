@@ -43,7 +43,7 @@ def test_problems_go_round_robin_over_files_and_figures_cover_the_prefix_every_a
     from search.types import Theorem
 
     bench = _benchmark()
-    problems = [Theorem(name, "", source=file) for file, name in
+    problems = [bench.HeldOut(f"{file}::{name}", Theorem(name, "", source=file)) for file, name in
                 [("F", "a"), ("F", "b"), ("F", "c"), ("G", "x"), ("H", "p"), ("H", "q")]]
     order = [bench.problem_id(p) for p in bench.round_robin(problems)]
     assert order == ["F::a", "G::x", "H::p", "F::b", "H::q", "F::c"]
@@ -88,9 +88,38 @@ def test_the_knn_context_of_a_theorem_is_only_the_proofs_before_it_in_its_file()
     bench = _benchmark()
     rows = {("F", "a"): [TraceRow("F", "a", 0, "s", "auto.", "")], ("G", "z"): [TraceRow("G", "z", 0, "s", "lia.", "")],
             ("F", "b"): [], ("F", "c"): [TraceRow("F", "c", 0, "s", "ring.", "")]}
-    assert bench.rows_before(Theorem("b", "", source="F"), rows) == [rows[("F", "a")]]
-    assert bench.rows_before(Theorem("a", "", source="F"), rows) == []
-    assert bench.rows_before(Theorem("c", "", source="F"), rows) == [rows[("F", "a")], []]
+
+    def problem(name: str) -> object:
+        return bench.HeldOut(f"F::{name}", Theorem(name.split("@")[0], "", source="F"))
+
+    assert bench.rows_before(problem("b"), rows) == [rows[("F", "a")]]
+    assert bench.rows_before(problem("a"), rows) == []
+    assert bench.rows_before(problem("c"), rows) == [rows[("F", "a")], []]
+
+
+def test_two_theorems_of_one_name_in_a_file_are_two_problems_with_their_own_proofs(tmp_path: Path) -> None:
+    """`Module Unsigned. Lemma of_to` and `Module Signed. Lemma of_to` in one file: two problems, and
+    the proof of the second is not in the context of the theorems between them."""
+    import argparse
+    import json
+
+    from prover.data.rows import TraceRow, write_rows
+
+    bench = _benchmark()
+    theorems = [("of_to", 1), ("mid", 1), ("skipped", 0), ("of_to", 2)]
+    (tmp_path / "theorems.jsonl").write_text("".join(
+        json.dumps({"source": "Coq.Bool.Bool", "theorem": name, "statement": f"Lemma {name} : True.",
+                    "header_end": 0, "status": "traced" if steps else "skipped", "steps": steps}) + "\n"
+        for name, steps in theorems))
+    rows = [("of_to", 0, "first."), ("mid", 0, "middle."), ("of_to", 0, "second."), ("of_to", 1, "second_end.")]
+    write_rows(tmp_path / "rows.jsonl", [TraceRow("Coq.Bool.Bool", name, step, "s", tactic, "") for name, step, tactic in rows])
+    args = argparse.Namespace(work=tmp_path, reuse_trace=True)
+    problems, by_theorem = bench.held_out_problems(args, ("Coq.Bool.Bool",), None)
+    assert [p.id for p in problems] == ["Coq.Bool.Bool::of_to", "Coq.Bool.Bool::mid", "Coq.Bool.Bool::of_to@2"]
+    assert [r.tactic for r in by_theorem[("Coq.Bool.Bool", "of_to@2")]] == ["second.", "second_end."]
+    context = [r.tactic for proof in bench.rows_before(problems[1], by_theorem) for r in proof]
+    assert context == ["first."]
+    assert problems[2].theorem.name == "of_to"  # proved under its own name
 
 
 def test_proofs_that_copy_an_index_proof_are_listed_per_arm() -> None:
