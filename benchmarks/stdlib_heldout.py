@@ -196,7 +196,7 @@ def main() -> None:
     started = time.monotonic()
     problems, rows_by_theorem = held_out_problems(args, modules, per_file)
     trace_seconds = time.monotonic() - started
-    duplicates = duplicate_statement_report(problems, COQ_STDLIB, exclude_modules=set(modules))
+    duplicates = duplicate_statement_report([p.theorem for p in problems], COQ_STDLIB, exclude_modules=set(modules))
     knn_rows = knn_index(args, modules, problems, rows_by_theorem, duplicates)
     identity = {"files": list(modules), "per_file": per_file, "problems": [problem_id(p) for p in problems],
                 "budget_seconds": args.budget_seconds, "step_timeout": args.step_timeout, "search": "best_first",
