@@ -78,7 +78,14 @@ class CoqDocument:
             )
             self.generation += 1
             self._sentences = []
-            self._init_state = self._top.init(timeout=_EDIT_TIMEOUT)
+            try:
+                self._init_state = self._top.init(timeout=_EDIT_TIMEOUT)
+            except BaseException:
+                # A process whose Init hung or failed is no document: without this, the next call
+                # would find it alive and use it uninitialised.
+                top, self._top = self._top, None
+                top.close()
+                raise
         return self._top
 
     def restart(self) -> None:

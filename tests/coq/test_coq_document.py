@@ -88,3 +88,36 @@ def test_step_cache_keeps_outcomes_but_never_a_transient_failure() -> None:
     assert cache.get("bad") == Failed("no", FailureKind.TACTIC_ERROR) and cache.get("done") == Proved(("lia",))
     cache.remember("third", Proved(("auto",)))  # full: cleared, then the new outcome kept
     assert cache.get("bad") is None and cache.get("third") == Proved(("auto",))
+
+
+def test_a_process_whose_init_hangs_is_killed_and_the_next_call_starts_a_fresh_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Init can time out (a loaded machine, a hung plugin): that process must not stay as the
+    document's, alive and uninitialised, for the next call to use."""
+    import prover.backends.coq_document as coq_document
+    from prover.errors import ProverTimeout
+
+    started: list["HangingThenFineTop"] = []
+
+    class HangingThenFineTop:
+        def __init__(self, **_: object) -> None:
+            self.alive, self.closed, self.pid = True, False, 1000 + len(started)
+            started.append(self)
+
+        def init(self, timeout: float) -> int:
+            if len(started) == 1:
+                raise ProverTimeout(f"Init did not answer within {timeout:g}s")
+            return 7
+
+        def close(self) -> None:
+            self.alive, self.closed = False, True
+
+    monkeypatch.setattr(coq_document, "CoqIdeTop", HangingThenFineTop)
+    sandbox = ProcessSandbox()
+    try:
+        document = CoqDocument(sandbox=sandbox)
+        with pytest.raises(ProverTimeout):
+            document.process()
+        assert started[0].closed and document.process_id is None
+        assert document.process() is started[1] and not started[1].closed and document.generation == 2
+    finally:
+        sandbox.cleanup()
