@@ -7,6 +7,8 @@
     .venv/bin/python benchmarks/stdlib_heldout.py --knn-siblings --reuse-trace --shard 1/2 &
     .venv/bin/python benchmarks/stdlib_heldout.py --knn-siblings --reuse-trace --summarize
                                                # figures over the prefix of the order every arm finished
+    # a run stopped in another session: put its run.json and outcomes-*.jsonl (committed under
+    # benchmarks/results/stdlib_heldout-full-run/) in --work and run the same commands again
 
 Protocol (issue 16). The problems are the theorems of a fixed set of standard-library files
 (`HELDOUT_FILES`, below), in file order; each theorem is stated with its file's text up to its
