@@ -138,6 +138,17 @@ def test_proofs_that_copy_an_index_proof_are_listed_per_arm() -> None:
         {"problem": "Coq.Numbers.DecimalPos::failed", "proved": False, "proof": None},
     ]}
     assert bench.copied_proofs(outcomes, index) == {"all": ["Coq.Numbers.DecimalPos::of_lu_revapp"]}
+    # A short script is a copy when the index's theorem of the same name has it (a twin file's lemma).
+    twin = {"all": [{"problem": "Coq.Bool.BoolOrder::short", "proved": True, "proof": "Proof.\n  auto.\nQed."},
+                    {"problem": "Coq.Bool.BoolOrder::short@2", "proved": True, "proof": "Proof. auto. Qed."}],
+            "portfolio": [{"problem": "Coq.Bool.BoolOrder::short", "proved": False, "proof": None},
+                          {"problem": "Coq.Bool.BoolOrder::short@2", "proved": True, "proof": "Proof. auto. Qed."}]}
+    copied = bench.copied_proofs(twin, index)
+    assert copied == {"all": ["Coq.Bool.BoolOrder::short", "Coq.Bool.BoolOrder::short@2"],
+                      "portfolio": ["Coq.Bool.BoolOrder::short@2"]}
+    honest = bench.without_copies(twin, copied)
+    assert [o["proved"] for o in honest["all"]] == [False, False] and twin["all"][0]["proved"]  # the input kept
+    assert [o["proved"] for o in honest["portfolio"]] == [False, True]  # no kNN: its proof was found, not copied
 
 
 def test_the_knn_index_files_are_the_held_out_files_neighbours_never_held_out_ones() -> None:
