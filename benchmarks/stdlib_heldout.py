@@ -15,16 +15,17 @@ Protocol (issue 16). The problems are the theorems of a fixed set of standard-li
 statement as the header (what precedes it in its file, the files it `Require`s compiled), and its
 own proof removed. The order goes round the files (every file's first theorem, then every file's
 second, ...), so that a stopped run's finished prefix spans the files. Every arm sees the same
-problems, interleaved problem by problem so that load on the machine falls evenly on the arms. Arms: `portfolio`; `+hammer` (CoqHammer's `hammer` with E
-and CVC4); `+retrieval` (BM25-ranked `Search` premises); `+knn` (Tactician's kNN over the proofs
-earlier in the same file: Tactician's online learning, from the file's proofs as they were written;
-nothing is learnt across held-out files, so problems are independent: shards and resumed runs give
-the figures one run would);
-`all` (the four together). With `--knn-rows`, the kNN also indexes a trace of other files (the
+problems, interleaved problem by problem so that load on the machine falls evenly on the arms.
+Arms: `portfolio`; `+hammer` (CoqHammer's `hammer` with E and CVC4); `+retrieval` (BM25-ranked
+`Search` premises); `+knn` (Tactician's kNN over the proofs earlier in the same file: Tactician's
+online learning, from the file's proofs as they were written; nothing is learnt across held-out
+files, so problems are independent: shards and resumed runs give the figures one run would); `all`
+(the four together). With `--knn-rows`, the kNN also indexes a trace of other files (the
 full protocol: every stdlib file outside the held-out set, traced with `prove trace`), after the
 held-out theorems' near-duplicates and twin files are dropped from it (`prover.data.leakfree`).
 Reported: solved with a 95% Wilson interval per arm, a paired exact McNemar test between each arm
-and the portfolio (both also with every copied proof, see below, counted as unsolved), solved against time, mean seconds per problem, and a duplicate report
+and the portfolio (both also with the kNN arms' copied proofs, see below, counted as unsolved),
+solved against time, mean seconds per problem, and a duplicate report
 (held-out statements that occur verbatim, after normalisation, in a library file outside the set;
 what the leak filter dropped from the kNN index; and, as an audit, the proofs found that are a
 whole proof of the index verbatim, a long one of any theorem or a short one of a theorem of the
@@ -158,7 +159,7 @@ def build_arm(arm: str, knn_rows: list[TraceRow]) -> tuple[object, KNNPolicy | N
     base = build_policy(spec, backend="coq")
     if arm not in KNN_ARMS:
         return base, None
-    knn = KNNPolicy(knn_rows)  # plus, per theorem, the proofs before it in its file, and online learning
+    knn = KNNPolicy(knn_rows)  # plus, per theorem, the proofs before it in its file (`rows_before`)
     return MixturePolicy([base, knn], [1 - KNN_WEIGHT, KNN_WEIGHT]), knn
 
 
@@ -203,7 +204,7 @@ def main() -> None:
     trace_seconds = time.monotonic() - started
     duplicates = duplicate_statement_report([p.theorem for p in problems], COQ_STDLIB, exclude_modules=set(modules))
     knn_rows = knn_index(args, modules, problems, rows_by_theorem, duplicates)
-    identity = {"files": list(modules), "per_file": per_file, "problems": [problem_id(p) for p in problems],
+    identity = {"files": list(modules), "per_file": per_file, "problems": [p.id for p in problems],
                 "budget_seconds": args.budget_seconds, "step_timeout": args.step_timeout, "search": "best_first",
                 "weights": {"hammer": HAMMER_WEIGHT, "retrieval": RETRIEVAL_WEIGHT, "knn": KNN_WEIGHT},
                 "knn_index_rows": len(knn_rows)}
@@ -252,10 +253,6 @@ class HeldOut(NamedTuple):
         """(source, name or name@k): the key of its traced proof in `rows_by_theorem`."""
         source, name = self.id.split("::", 1)
         return source, name
-
-
-def problem_id(problem: HeldOut) -> str:
-    return problem.id
 
 
 def round_robin(problems: list[HeldOut]) -> list[HeldOut]:
@@ -357,7 +354,7 @@ def finished_prefix(problems: list[HeldOut], outcomes: dict[str, dict[str, dict]
     """The longest prefix of the problem order that every arm finished: chosen by the order fixed
     before the run, never by which problems happened to finish (shards finish unevenly)."""
     finished = []
-    for problem in map(problem_id, problems):
+    for problem in (p.id for p in problems):
         if not all(problem in outcomes.get(arm, {}) for arm in arms):
             break
         finished.append(problem)
@@ -378,7 +375,7 @@ def run_arms(args, arms, problems: list[HeldOut], rows_by_theorem, knn_rows: lis
     backend = CoqBackend()
     arm_policies = {arm: build_arm(arm, knn_rows) for arm in arms}
     provers = {arm: Prover(config, backend, policy=policy) for arm, (policy, _) in arm_policies.items()}
-    order = {problem_id(p): i for i, p in enumerate(problems)}
+    order = {p.id: i for i, p in enumerate(problems)}
     try:
         with (args.work / f"outcomes-{shard}.jsonl").open("a") as progress_file:
             for problem in problems:
@@ -387,7 +384,7 @@ def run_arms(args, arms, problems: list[HeldOut], rows_by_theorem, knn_rows: lis
                 for arm in arms:
                     if problem.id in done.get(arm, {}):
                         continue
-                    policy, knn = arm_policies[arm]
+                    _, knn = arm_policies[arm]
                     if knn is not None:
                         knn.use_local(context)
                     result = provers[arm].prove_theorem(theorem)

@@ -45,7 +45,7 @@ def test_problems_go_round_robin_over_files_and_figures_cover_the_prefix_every_a
     bench = _benchmark()
     problems = [bench.HeldOut(f"{file}::{name}", Theorem(name, "", source=file)) for file, name in
                 [("F", "a"), ("F", "b"), ("F", "c"), ("G", "x"), ("H", "p"), ("H", "q")]]
-    order = [bench.problem_id(p) for p in bench.round_robin(problems)]
+    order = [p.id for p in bench.round_robin(problems)]
     assert order == ["F::a", "G::x", "H::p", "F::b", "H::q", "F::c"]
     shard0 = [{"arm": arm, "problem": p, "proved": True, "seconds": 1.0} for p in order[0::2] for arm in ("portfolio", "all")]
     shard1 = [{"arm": "portfolio", "problem": p, "proved": False, "seconds": 30.0} for p in order[1::2]]
