@@ -31,6 +31,9 @@ what the leak filter dropped from the kNN index; and, as an audit, the proofs fo
 whole proof of the index verbatim, a long one of any theorem or a short one of a theorem of the
 same name: DecimalPos and HexadecimalPos share proofs word for word, HexadecimalNat and DecimalNat
 share short ones under the same names).
+After a change of the kernel check's verdict, `--rerun-rejected` runs again only the outcomes whose
+search claimed proofs that the check rejected: no other outcome depends on the verdict (the
+result says how many were run again).
 A `hammer` call may overrun the per-problem budget (the search checks it between steps): its
 time counts in the arm's seconds, so the time figures show what it costs.
 
@@ -181,6 +184,9 @@ def main() -> None:
     parser.add_argument("--shard", default="0/1", help="I/N: run problems I, I+N, I+2N, ... of the order (one process per core)")
     parser.add_argument("--trace-jobs", type=int, default=2, help="processes tracing the files (the trace is the same)")
     parser.add_argument("--fresh", action="store_true", help="forget the outcomes in --work instead of resuming them")
+    parser.add_argument("--rerun-rejected", action="store_true",
+                        help="run again the outcomes whose search claimed proofs the kernel check rejected (after a "
+                             "change of the verdict: no other outcome depends on it)")
     parser.add_argument("--knn-rows", type=Path, default=None,
                         help="the kNN's main index: rows of a `prove trace` of other files (refused if it holds a "
                              "held-out module; near-duplicates of held-out theorems and twin files are dropped)")
@@ -222,7 +228,8 @@ def main() -> None:
         "problems_finished_by_every_arm": len(finished), "complete": len(finished) == len(problems),
         "files_in_finished": len({p.split("::")[0] for p in finished}), "per_file": per_file,
         "budget_seconds": args.budget_seconds, "step_timeout": args.step_timeout, "search": "best_first",
-        "trace_seconds": round(trace_seconds, 1), "arms": table, "paired": paired,
+        "trace_seconds": round(trace_seconds, 1), "outcomes_run_again": rerun_outcomes(args.work),
+        "arms": table, "paired": paired,
         "arms_without_copies": honest_table, "paired_without_copies": honest_paired, "duplicates": duplicates,
         "outcomes": finished_outcomes,
     }
@@ -342,12 +349,26 @@ def check_run_identity(work: Path, identity: dict, *, fresh: bool) -> None:
 
 
 def read_outcomes(work: Path) -> dict[str, dict[str, dict]]:
-    """arm -> problem -> outcome, from every shard's outcomes file in `work` (a cut last line is skipped)."""
+    """arm -> problem -> outcome, from every shard's outcomes file in `work` (a cut last line is
+    skipped); an outcome run again (`--rerun-rejected`) replaces the earlier one."""
     outcomes: dict[str, dict[str, dict]] = {}
     for path in sorted(work.glob("outcomes*.jsonl")):
         for row in read_jsonl(path):
             outcomes.setdefault(row["arm"], {})[row["problem"]] = row
     return outcomes
+
+
+def rerun_outcomes(work: Path) -> int:
+    """How many outcomes in `work` replace an earlier one of the same arm and problem."""
+    rows = [(row["arm"], row["problem"]) for path in sorted(work.glob("outcomes*.jsonl")) for row in read_jsonl(path)]
+    return len(rows) - len(set(rows))
+
+
+def claims_rejected(row: dict) -> bool:
+    """Whether the search claimed at least one proof and the kernel check rejected every one: the
+    only outcomes a change of the verdict can change (a search that claims nothing never reaches
+    it; one whose claim was accepted stays proved under a verdict that accepts more)."""
+    return not row["proved"] and (row.get("verify_seconds") or 0.0) > 0.0
 
 
 def finished_prefix(problems: list[HeldOut], outcomes: dict[str, dict[str, dict]], arms: list[str]) -> list[str]:
@@ -370,6 +391,11 @@ def run_arms(args, arms, problems: list[HeldOut], rows_by_theorem, knn_rows: lis
     runs give the figures one uninterrupted run would.
     """
     done = read_outcomes(args.work)
+    if args.rerun_rejected:
+        again = [(arm, problem) for arm, rows in done.items() for problem, row in rows.items() if claims_rejected(row)]
+        for arm, problem in again:
+            del done[arm][problem]
+        print(f"[{shard}] {len(again)} outcomes whose claimed proofs the kernel rejected are run again", flush=True)
     config = ProverConfig(backend="coq", policy="portfolio", search="best_first", budget_seconds=args.budget_seconds,
                           step_timeout=args.step_timeout)
     backend = CoqBackend()

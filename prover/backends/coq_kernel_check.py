@@ -5,20 +5,25 @@ The check file is preamble + header + statement + proof, with the sections and m
 leaves open closed (coqc insists); `Print Assumptions` and the `Locate` answers are written with
 `Redirect`, where no tactic's output can reach. Each printed name is resolved by `Locate` at the
 same point of the same file: first for the names an acceptable assumption may print as, then, in
-a second compilation with the proof admitted, for any other. `whole_file_judgement` judges the
-reports of the whole-file check (`coq_file_check`) the same way.
+a second compilation with the proof admitted, for any other. An assumption from a library is
+accepted when it is an axiom the source of a library the header itself requires declares
+(`library_axioms`: two small compilations of the header's `Require` sentences, once per process).
+`whole_file_judgement` judges the reports of the whole-file check (`coq_file_check`) the same way.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import subprocess
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 from typing import Mapping, Sequence
 
 from prover.backends.coq_parse import normalise_for_coq816, open_blocks_with_parameters
+from prover.backends.coq_sentences import SentenceSyntaxError, split_sentences, strip_comments
 from prover.backends.coq_tactics import tactic_sentences
 from prover.backends.coq_verdict import (
     CHECK_MODULE,
@@ -33,7 +38,7 @@ from prover.backends.sandbox import ProcessSandbox, run_in_group
 from prover.errors import ToolchainMissing
 from search.types import Theorem, Verdict
 
-__all__ = ["PROOF_OPENING", "kernel_check", "run_coqc", "whole_file_judgement"]
+__all__ = ["PROOF_OPENING", "kernel_check", "library_axioms", "run_coqc", "whole_file_judgement"]
 
 PROOF_OPENING = "Proof."
 """How a proof opens when the file does not say (`Proof using ...`, `CoqTheorem.proof_opening`)."""
@@ -110,7 +115,103 @@ def kernel_check(
             if failed is not None:
                 return failed
             resolved.update({name: _kernel_name_in(out) for name, out in asked})
+        outside = judge.library_assumptions(printed, resolved)
+        if outside:
+            found = library_axioms(header, outside, coq_args=coq_args, sandbox=sandbox, timeout=timeout)
+            judge = dataclasses.replace(judge, library_axioms=found)
         return judge.judge(printed, resolved)
+
+
+def library_axioms(
+    header: str, assumed: Sequence[str], *, coq_args: Sequence[str], sandbox: ProcessSandbox, timeout: float
+) -> frozenset[str]:
+    """Which of `assumed` (full kernel names of library constants) are axioms that a library the
+    header itself requires declares: `Axiom`/`Parameter`/`Conjecture` in that library's source.
+
+    The kernel shows a library's admitted lemma exactly like an axiom, so the source decides, and
+    without a source nothing counts. Libraries are those the header's own `Require` sentences load
+    (asked of Coq, `Print Libraries`), never the search preamble's.
+    """
+    requires = _required_sentences(header)
+    if not requires:
+        return frozenset()
+    sources = _library_sources(requires, tuple(coq_args), sandbox, timeout)
+    accepted = set()
+    for full in assumed:
+        library = max((name for name in sources if full.startswith(name + ".")), key=len, default=None)
+        source = sources.get(library) if library else None
+        if source is not None and full[len(library) + 1 :] in _declared_axioms_of(source):
+            accepted.add(full)
+    return frozenset(accepted)
+
+
+_LIBRARY_SOURCES: dict[tuple[tuple[str, ...], tuple[str, ...]], dict[str, Path | None]] = {}
+
+
+def _library_sources(
+    requires: tuple[str, ...], coq_args: tuple[str, ...], sandbox: ProcessSandbox, timeout: float
+) -> dict[str, Path | None]:
+    """Each library the `requires` sentences load -> its `.v` source (None when only the compiled
+    file is there); asked of coqc once per process for each set of sentences and load paths."""
+    key = (requires, coq_args)
+    if key in _LIBRARY_SOURCES:
+        return _LIBRARY_SOURCES[key]
+    text = "".join(f"{sentence}\n" for sentence in requires)
+    with tempfile.TemporaryDirectory(prefix="libraries-", dir=sandbox.root()) as workdir:
+        folder = Path(workdir)
+
+        def ask(commands: str) -> bool:
+            failed = run_coqc(folder, text + commands, coq_args=coq_args, environment=sandbox.environment(), timeout=timeout)
+            return failed is None
+
+        listing = folder / "libraries"
+        if not ask(f'Redirect "{listing}" Print Libraries.\n'):
+            return {}  # not cached: a timeout on a busy machine should not stick
+        loaded = _loaded_libraries(listing.with_suffix(".out").read_text())
+        located = [(name, folder / f"library{index}") for index, name in enumerate(loaded)]
+        if not ask("".join(f'Redirect "{out}" Locate Library {name}.\n' for name, out in located)):
+            return {}
+        sources = {name: _library_source(out.with_suffix(".out")) for name, out in located}
+    _LIBRARY_SOURCES[key] = sources
+    return sources
+
+
+def _required_sentences(header: str) -> tuple[str, ...]:
+    """The header's `Require` sentences (`From P Require Import X.` included), comments removed."""
+    try:
+        sentences = split_sentences(header, allow_unterminated=True)
+    except SentenceSyntaxError:
+        return ()
+    found = []
+    for sentence in sentences:
+        text = " ".join(strip_comments(sentence.text).split())
+        if re.match(r"(?:From\s+\S+\s+)?Require\b", text):
+            found.append(text)
+    return tuple(found)
+
+
+def _loaded_libraries(listing: str) -> list[str]:
+    """Library names from `Print Libraries` ("Loaded library files:" and one name a line)."""
+    return [line.strip() for line in listing.splitlines()[1:] if _QUALID.fullmatch(line.strip())]
+
+
+def _library_source(answer: Path) -> Path | None:
+    """The `.v` beside the `.vo` a `Locate Library` answer names ("X has been loaded from file
+    /path/X.vo"), when that source exists."""
+    if not answer.exists():
+        return None
+    match = re.search(r"has been loaded from file (.+\.vo)$", " ".join(answer.read_text().split()))
+    source = Path(match.group(1)).with_suffix(".v") if match else None
+    return source if source is not None and source.is_file() else None
+
+
+@lru_cache(maxsize=256)
+def _declared_axioms_of(source: Path) -> frozenset[str]:
+    """A library source's axiom declarations, by their names relative to the library."""
+    try:
+        return declared_axiom_paths(source.read_text(errors="replace"))
+    except OSError:
+        return frozenset()
 
 
 def run_coqc(
@@ -136,7 +237,7 @@ def run_coqc(
 def whole_file_judgement(report: str, theorem: Theorem, located: Mapping[str, str]) -> Verdict | None:
     """The whole-file check's judgement of a `Print Assumptions` report, by full kernel names from
     the `Locate` answers asked at the file's end; None (the per-theorem check decides) when a
-    printed name was not located there."""
+    printed name was not located there or is a library constant beyond the allowed axioms."""
     header = normalise_for_coq816(theorem.header)
     printed, problems = parse_assumptions(report)
     if problems:
@@ -148,6 +249,8 @@ def whole_file_judgement(report: str, theorem: Theorem, located: Mapping[str, st
         theorem_path=f"{CHECK_MODULE}.{theorem.name}",
         file_axioms=frozenset(f"{CHECK_MODULE}.{path}" for path in declared_axiom_paths(header)),
     )
+    if judge.library_assumptions(printed, resolved):
+        return None  # whether a library's axiom is the file's own theory: the per-theorem check asks
     return judge.judge(printed, resolved)
 
 

@@ -10,6 +10,11 @@ kernel name, and accepts exactly:
 - the file's own `Axiom`/`Parameter`/`Conjecture` declarations, by full name (module path
   included); section variables never, and an admitted lemma, definition, fixpoint or instance is
   never an axiom, whatever it is called;
+- the `Axiom`/`Parameter`/`Conjecture`/`Primitive` declarations of the libraries the file itself
+  requires (`Coq.Sets.Ensembles.Extensionality_Ensembles`, the Int63 primitives and their
+  specifications), by full name, as their
+  sources declare them: the file's theory, on which the library's own proofs rest. Libraries only
+  the search preamble loads never count, nor does a library's admitted lemma;
 - inside a functor or module type, fields of its module parameters (hypotheses of the functor).
 """
 
@@ -56,7 +61,9 @@ CHECK_MODULE = "NeuroproveCheck"
 
 _IDENT = r"[^\W\d][\w']*"
 _QUALID = re.compile(rf"{_IDENT}(?:\.{_IDENT})*")
-_AXIOM_KEYWORDS = frozenset({"Axiom", "Axioms", "Parameter", "Parameters", "Conjecture", "Conjectures"})
+# `Primitive x := #int63_add.` binds a kernel primitive (machine integers, floats, arrays): the
+# kernel computes with it and `Print Assumptions` lists it among the axioms.
+_AXIOM_KEYWORDS = frozenset({"Axiom", "Axioms", "Parameter", "Parameters", "Conjecture", "Conjectures", "Primitive"})
 _ATTRIBUTES = re.compile(r"^(?:#\[[^\]]*\]\s*|(?:Local|Global|Polymorphic|Monomorphic|Private)\s+)*")
 _MAX_MESSAGE = 300
 
@@ -188,12 +195,15 @@ class AssumptionJudge:
     parameters: module parameters of the functor the assumptions were asked inside (their fields
         are the functor's hypotheses).
     library_roots: first components that name libraries, never a parameter (`Coq`, the check module).
+    library_axioms: full names of axioms declared by libraries the file itself requires (see
+        `coq_kernel_check.library_axioms`): part of the file's theory, as its own axioms are.
     """
 
     theorem_path: str
     file_axioms: frozenset[str]
     parameters: frozenset[str] = frozenset()
     library_roots: frozenset[str] = frozenset({"Coq", CHECK_MODULE})
+    library_axioms: frozenset[str] = frozenset()
 
     def judge(self, printed: tuple[str, ...], resolved: dict[str, str | None]) -> Verdict:
         """`printed`: the names `Print Assumptions` listed; `resolved`: each one's kernel name from
@@ -205,18 +215,37 @@ class AssumptionJudge:
                 return Verdict(False, f"the proof depends on {name}, which Coq does not locate as a constant", shown)
             if full == self.theorem_path:
                 return Verdict(False, f"{self.display(full)} itself is assumed (the proof was admitted)", shown)
-            if full in ALLOWED_AXIOMS or full in self.file_axioms:
-                continue
-            root = full.split(".", 1)[0]
-            if root in self.parameters and root not in self.library_roots and "." in full:
+            if self._acceptable(full):
                 continue
             if full.startswith(CHECK_MODULE + "."):
                 return Verdict(
                     False, f"the proof uses {self.display(full)}, which the file leaves unproved (not an axiom it declares)",
                     shown,
                 )
-            return Verdict(False, f"the proof depends on {full}, which is not an allowed axiom", shown)
+            return Verdict(
+                False,
+                f"the proof depends on {full}, which is not an allowed axiom (nor an Axiom of a library the file requires)",
+                shown,
+            )
         return Verdict(True, "", shown)
+
+    def library_assumptions(self, printed: tuple[str, ...], resolved: dict[str, str | None]) -> tuple[str, ...]:
+        """Full names of the printed assumptions that are constants of some library and not yet
+        acceptable: only an axiom of a library the file requires could make them so."""
+        found: dict[str, None] = {}
+        for name in printed:
+            full = resolved.get(name)
+            if full and full != self.theorem_path and not full.startswith(CHECK_MODULE + ".") and not self._acceptable(full):
+                found.setdefault(full, None)
+        return tuple(found)
+
+    def _acceptable(self, full: str) -> bool:
+        """An allowed axiom, an axiom of the file or of a library it requires, or a field of a
+        module parameter of the enclosing functor."""
+        if full in ALLOWED_AXIOMS or full in self.file_axioms or full in self.library_axioms:
+            return True
+        root = full.split(".", 1)[0]
+        return root in self.parameters and root not in self.library_roots and "." in full
 
     @staticmethod
     def display(full: str) -> str:

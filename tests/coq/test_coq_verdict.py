@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from prover.backends.coq import CoqBackend, CoqEnvironment
+from prover.backends.coq_kernel_check import kernel_check
+from prover.backends.sandbox import ProcessSandbox
 from prover.backends.coq_sentences import split_sentences
 from search.types import Theorem
 
@@ -195,12 +199,112 @@ def test_theorem_inside_a_functor_rests_on_its_parameters_not_on_axioms(coq_env:
     assert "X.x_refl" in verdict.axioms
 
 
-def test_a_global_axiom_used_inside_a_functor_is_still_rejected(coq_env: CoqEnvironment) -> None:
-    theorem = open_theorem(
-        FUNCTOR_HEADER + "Lemma uses_global : forall (p q : x = x), p = q.\nProof.\n", "uses_global"
+def test_a_global_library_lemma_used_inside_a_functor_is_still_rejected(project_library: tuple[str, ...]) -> None:
+    # A library's admitted lemma is no field of the functor's parameter, whatever the functor is.
+    header = "Require Import Lib.Facts.\n" + FUNCTOR_HEADER
+    theorem = open_theorem(header + "Lemma uses_global : 2 = 3.\nProof.\n", "uses_global")
+    with CoqEnvironment(step_timeout=5, hammer=False, coq_args=project_library) as env:
+        verdict = env.verify(theorem, ["exact lib_admitted."])
+    assert not verdict.accepted and "Lib.Facts.lib_admitted" in verdict.reason
+
+
+# A library the file requires is part of its theory: the axioms it declares (by its source) are
+# accepted as the file's own are; its admitted lemmas, and libraries only the preamble loads, are not.
+LIBRARY_FACTS = """(* Axiom lib_admitted : 2 = 3. : a comment is no declaration *)
+Lemma lib_admitted : 2 = 3.
+Admitted.
+Axiom lib_axiom : 1 = 2.
+Module M.
+Axiom inner : 3 = 4.
+End M.
+Module N.
+Lemma inner : 3 = 4.
+Admitted.
+End N.
+"""
+
+
+@pytest.fixture(scope="module")
+def project_library(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, ...]:
+    """The load path of a compiled project library `Lib`: Facts (source kept), Hidden (only the
+    compiled file: its source was removed) and Other (required by no test header)."""
+    folder = tmp_path_factory.mktemp("lib")
+    sources = {"Facts": LIBRARY_FACTS, "Hidden": "Axiom hidden_axiom : 5 = 6.\n", "Other": "Axiom other_axiom : 7 = 8.\n"}
+    for name, text in sources.items():
+        (folder / f"{name}.v").write_text(text)
+        subprocess.run(["coqc", "-Q", ".", "Lib", f"{name}.v"], cwd=folder, check=True, capture_output=True)
+    (folder / "Hidden.v").unlink()
+    return ("-Q", str(folder), "Lib")
+
+
+def test_an_axiom_of_a_stdlib_library_the_file_requires_is_accepted(coq_env: CoqEnvironment) -> None:
+    text = (
+        "Require Import Coq.Sets.Ensembles.\n"
+        "Theorem same_is_equal : forall (U : Type) (A B : Ensemble U), Same_set U A B -> A = B.\nProof.\n"
     )
-    verdict = coq_env.verify(theorem, ["intros p q.", "apply proof_irrelevance."])
-    assert not verdict.accepted and "proof_irrelevance" in verdict.reason
+    verdict = coq_env.verify(open_theorem(text, "same_is_equal"), ["intros U A B H.", "apply Extensionality_Ensembles, H."])
+    assert verdict.accepted, verdict.reason
+    assert verdict.axioms == ("Coq.Sets.Ensembles.Extensionality_Ensembles",)
+
+
+def test_a_primitive_of_a_library_the_file_requires_is_accepted(coq_env: CoqEnvironment) -> None:
+    text = "Require Import Coq.Numbers.Cyclic.Int63.Uint63.\nTheorem two : (1 + 1)%uint63 = 2%uint63.\nProof.\n"
+    verdict = coq_env.verify(open_theorem(text, "two"), ["reflexivity."])
+    assert verdict.accepted, verdict.reason
+    # `Primitive int := #int63_type.`: the kernel's machine integers, listed among the axioms.
+    assert verdict.axioms == ("Coq.Numbers.Cyclic.Int63.PrimInt63.int",)
+
+
+@pytest.mark.parametrize(
+    ("tactic", "accepted"),
+    [
+        ("exact lib_axiom.", True),
+        ("exact M.inner.", True),
+        ("exact lib_admitted.", False),  # declared as an axiom only in a comment
+        ("exact N.inner.", False),  # an admitted lemma of the same short name as an axiom
+    ],
+)
+def test_a_project_library_counts_its_axioms_by_its_source_not_its_admitted_lemmas(
+    project_library: tuple[str, ...], tactic: str, accepted: bool
+) -> None:
+    goal = {"lib_axiom": "1 = 2", "M.inner": "3 = 4", "lib_admitted": "2 = 3", "N.inner": "3 = 4"}[tactic.split()[1][:-1]]
+    theorem = open_theorem(f"Require Import Lib.Facts.\nTheorem uses_library : {goal}.\nProof.\n", "uses_library")
+    with CoqEnvironment(step_timeout=5, hammer=False, coq_args=project_library) as env:
+        verdict = env.verify(theorem, [tactic])
+    assert verdict.accepted is accepted, verdict.reason
+    if not accepted:
+        assert "not an allowed axiom" in verdict.reason
+
+
+def test_a_library_axiom_is_rejected_when_its_source_is_not_there(project_library: tuple[str, ...]) -> None:
+    # The kernel shows an admitted lemma exactly like an axiom: without the source, nothing tells them apart.
+    theorem = open_theorem("Require Import Lib.Hidden.\nTheorem uses_hidden : 5 = 6.\nProof.\n", "uses_hidden")
+    with CoqEnvironment(step_timeout=5, hammer=False, coq_args=project_library) as env:
+        verdict = env.verify(theorem, ["exact hidden_axiom."])
+    assert not verdict.accepted and "Lib.Hidden.hidden_axiom" in verdict.reason
+
+
+def test_an_axiom_of_a_library_only_the_preamble_loads_is_rejected(project_library: tuple[str, ...]) -> None:
+    theorem = open_theorem("Theorem uses_other : 7 = 8.\nProof.\n", "uses_other")
+    sandbox = ProcessSandbox()
+    try:
+        verdict = kernel_check(
+            theorem, ["exact Lib.Other.other_axiom."], preamble=("Require Lib.Other.",),
+            coq_args=project_library, sandbox=sandbox, timeout=60,
+        )
+    finally:
+        sandbox.cleanup()
+    assert not verdict.accepted and "Lib.Other.other_axiom" in verdict.reason
+    # The same axiom, the file requiring its library itself: accepted.
+    theorem = open_theorem("Require Lib.Other.\nTheorem uses_other : 7 = 8.\nProof.\n", "uses_other")
+    sandbox = ProcessSandbox()
+    try:
+        verdict = kernel_check(
+            theorem, ["exact Lib.Other.other_axiom."], preamble=(), coq_args=project_library, sandbox=sandbox, timeout=60
+        )
+    finally:
+        sandbox.cleanup()
+    assert verdict.accepted, verdict.reason
 
 
 def test_hammer_tactic_proof_is_checked_with_the_hammer_import() -> None:
@@ -212,3 +316,17 @@ def test_hammer_tactic_proof_is_checked_with_the_hammer_import() -> None:
     with CoqEnvironment(step_timeout=5, hammer=True) as env:
         verdict = env.verify(theorem, ["hauto."])
     assert verdict.accepted, verdict.reason
+
+
+def test_the_whole_file_check_leaves_a_library_axiom_to_the_per_theorem_check() -> None:
+    # At the completed file's end, which libraries the file itself requires is not known: a library
+    # constant beyond the allowed axioms gets no verdict there (None), an allowed axiom is judged.
+    from prover.backends.coq_kernel_check import whole_file_judgement
+
+    theorem = Theorem(name="t", statement="Theorem t : True.", header="Require Import Coq.Sets.Ensembles.\n")
+    report = "Axioms:\nExtensionality_Ensembles : forall (U : Type) (B C : Ensemble U), Same_set U B C -> B = C\n"
+    located = {"Extensionality_Ensembles": "Constant Coq.Sets.Ensembles.Extensionality_Ensembles"}
+    assert whole_file_judgement(report, theorem, located) is None
+    report = "Axioms:\nclassic : forall P : Prop, P \\/ ~ P\n"
+    verdict = whole_file_judgement(report, theorem, {"classic": "Constant Coq.Logic.Classical_Prop.classic"})
+    assert verdict is not None and verdict.accepted

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from search.types import Theorem
+from search.types import State, Theorem
 
 from prover.agent import TheoremResult
 from prover.backends.base import OpenTheorem, ParsedFile
@@ -161,13 +161,11 @@ class CountingEnvironment:
     def __init__(self) -> None:
         self.steps: list[tuple[tuple[str, ...], str]] = []
 
-    def start(self, theorem: Theorem) -> "State":
-        from search.types import State
-
+    def start(self, theorem: Theorem) -> State:
         return State(goals=("n=0",), path=(), handle=("root", id(self)))
 
-    def step(self, state: "State", tactic: str):  # -> Outcome
-        from search.types import Failed, Progress, Proved, State
+    def step(self, state: State, tactic: str):  # -> Outcome
+        from search.types import Failed, Progress, Proved
 
         self.steps.append((state.path, tactic))
         count = sum(t == "inc" for t in state.path)
