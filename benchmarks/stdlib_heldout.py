@@ -418,7 +418,8 @@ def run_arms(args, arms, problems: list[HeldOut], rows_by_theorem, knn_rows: lis
                                "proved": result.status == "proved" and result.kernel_checked,
                                "seconds": round(result.seconds, 2), "search_seconds": result.search_seconds,
                                "header_seconds": result.header_seconds, "verify_seconds": result.verify_seconds,
-                               "status": result.status, "proof": result.proof}
+                               "status": result.status, "proof": result.proof,
+                               "error": (result.error or "")[:300] or None}  # why unproved: exhausted, budget, rejected
                     progress_file.write(json.dumps(outcome) + "\n")  # kept if the run stops
                     progress_file.flush()
                     print(f"[{shard} {order[problem.id] + 1}/{len(problems)}] {arm:<10} "
