@@ -20,7 +20,7 @@ import subprocess
 import tempfile
 from functools import lru_cache
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 from prover.backends.coq_parse import normalise_for_coq816, open_blocks_with_parameters
 from prover.backends.coq_sentences import SentenceSyntaxError, split_sentences, strip_comments
@@ -76,13 +76,14 @@ def kernel_check(
     )
     opening = getattr(theorem, "proof_opening", PROOF_OPENING)  # the file's own `Proof using ...`, if any
 
-    def check_file(proof_text: str, assumptions: Path | None, locate: Sequence[tuple[str, Path]]) -> str:
+    def check_file(proof_text: str, assumptions: Path | None, locate: Sequence[tuple[str, Path]], listing: Path) -> str:
         return (
             "".join(f"{sentence}\n" for sentence in preamble)
             + f"{header.rstrip()}\n"
             + f"{theorem.statement.strip()}\n{proof_text}\n"
             + "".join(f"End {name}.\n" for _, name, _ in reversed(inner))
             + (f'Redirect "{assumptions}" Print Assumptions {qualified}.\n' if assumptions is not None else "")
+            + f'Redirect "{listing}" Print Libraries.\n'
             + "".join(f'Redirect "{out}" Locate {name}.\n' for name, out in locate)
             + "".join(f"End {name}.\n" for _, name, _ in reversed(outer))
         )
@@ -93,8 +94,10 @@ def kernel_check(
     with tempfile.TemporaryDirectory(prefix="check-", dir=sandbox.root()) as workdir:
         folder = Path(workdir)
         assumptions = folder / "assumptions"
-        expected = [(name, folder / f"expected{index}") for index, name in enumerate(names_to_locate(header))]
-        failed = compile_(folder, check_file(f"{opening}\n{body}\nQed.", assumptions, expected))
+        failed, resolved = _locating(
+            folder, names_to_locate(header), lambda locate, listing: compile_(
+                folder, check_file(f"{opening}\n{body}\nQed.", assumptions, locate, listing)),
+        )
         if failed is not None:
             return failed
         report = assumptions.with_suffix(".out")
@@ -104,22 +107,82 @@ def kernel_check(
         if problems:
             shown = tuple(AssumptionJudge.display(name) for name in printed)
             return Verdict(False, f"Print Assumptions reports: {_one_line('; '.join(problems), 300)}", shown)
-        resolved = {name: _kernel_name_in(out) for name, out in expected if name in printed}
+        resolved = {name: resolved.get(name) for name in printed if name in resolved}
         unknown = [name for name in printed if name not in resolved]
         if unknown:
             # Names no acceptable assumption prints as (an admitted lemma, a parameter's field):
             # ask Coq what they denote, at the same point, with the proof admitted (the names
             # in scope do not depend on it, and the proof need not run twice).
-            asked = [(name, folder / f"unknown{index}") for index, name in enumerate(unknown) if _QUALID.fullmatch(name)]
-            failed = compile_(folder, check_file(f"{opening}\nAdmitted.", None, asked))
+            failed, more = _locating(
+                folder, unknown, lambda locate, listing: compile_(
+                    folder, check_file(f"{opening}\nAdmitted.", None, locate, listing)),
+            )
             if failed is not None:
                 return failed
-            resolved.update({name: _kernel_name_in(out) for name, out in asked})
+            resolved.update(more)
         outside = judge.library_assumptions(printed, resolved)
         if outside:
             found = library_axioms(header, outside, coq_args=coq_args, sandbox=sandbox, timeout=timeout)
             judge = dataclasses.replace(judge, library_axioms=found)
         return judge.judge(printed, resolved)
+
+
+def _locating(
+    folder: Path, names: Sequence[str], compile_with: Callable[[list[tuple[str, Path]], Path], Verdict | None]
+) -> tuple[Verdict | None, dict[str, str | None]]:
+    """Kernel names of `names` by `Locate`, asked in a compilation `compile_with(locate, listing)`
+    makes (the check file, with `Print Libraries` redirected to `listing` before the `Locate`s).
+
+    A bare name that a notation made a keyword (`land`, once Uint63's `x land y` is in scope) is a
+    syntax error after `Locate`: it is asked again as `L.name` for the check module and for each
+    loaded library L, and denotes the one constant whose answer says it is called `name` here.
+    Returns coqc's rejection if it rejects for another reason.
+    """
+    listing = folder / "libraries"
+    keywords: dict[str, list[tuple[str, Path]]] = {}
+    while True:
+        plain = [(name, folder / f"locate{index}") for index, name in enumerate(names)
+                 if name not in keywords and _QUALID.fullmatch(name)]
+        locate = plain + [pair for pairs in keywords.values() for pair in pairs]
+        failed = compile_with(locate, listing)
+        keyword = _keyword_after_locate(failed.reason, folder / f"{CHECK_MODULE}.v") if failed is not None else None
+        if failed is not None and (keyword is None or keyword not in names or keyword in keywords or "." in keyword):
+            return failed, {}
+        if failed is None:
+            break
+        loaded = listing.with_suffix(".out")
+        libraries = _loaded_libraries(loaded.read_text()) if loaded.exists() else []
+        keywords[keyword] = [
+            (f"{prefix}.{keyword}", folder / f"keyword{len(keywords)}_{index}")
+            for index, prefix in enumerate([CHECK_MODULE, *libraries])
+        ]
+    resolved = {name: _kernel_name_in(out) for name, out in plain}
+    for name, pairs in keywords.items():
+        visible = {full for _, out in pairs if (full := _constant_called(out.with_suffix(".out"), name))}
+        resolved[name] = visible.pop() if len(visible) == 1 else None
+    return None, resolved
+
+
+def _keyword_after_locate(reason: str, source: Path) -> str | None:
+    """The name after `Locate` on the line of `source` that coqc's rejection points at, when the
+    rejection is "[locatable] expected after 'Locate'" (a keyword there); None otherwise."""
+    where = re.search(r"line (\d+), characters \d+-\d+: Error: Syntax error: \[locatable\] expected after 'Locate'", reason)
+    if where is None or not source.exists():
+        return None
+    lines = source.read_text().splitlines()
+    number = int(where.group(1))
+    found = re.search(r"\bLocate (\S+)\.$", lines[number - 1].strip()) if 0 < number <= len(lines) else None
+    return found.group(1) if found else None
+
+
+def _constant_called(answer: Path, name: str) -> str | None:
+    """The constant a `Locate L.name` answer names, when it says `name` alone refers to it here
+    ("shorter name to refer to it in current context is name")."""
+    if not answer.exists():
+        return None
+    text = " ".join(answer.read_text().split())
+    full = parse_locate(answer.read_text())
+    return full if full and f"shorter name to refer to it in current context is {name})" in text else None
 
 
 def library_axioms(
@@ -230,7 +293,10 @@ def run_coqc(
     except subprocess.TimeoutExpired:
         return Verdict(False, f"coqc did not finish within {timeout:.0f} s")
     if run.returncode != 0:
-        return Verdict(False, f"coqc rejects the proof: {_one_line(run.stderr or run.stdout)}")
+        output = run.stderr or run.stdout
+        # The error, not the warnings before it: from the last `File ..., line N, ...: Error:` on.
+        errors = list(re.finditer(r'File "[^"]*", line \d+, characters \d+-\d+:\s*Error:', output))
+        return Verdict(False, f"coqc rejects the proof: {_one_line(output[errors[-1].start():] if errors else output)}")
     return None
 
 

@@ -255,6 +255,27 @@ def test_a_primitive_of_a_library_the_file_requires_is_accepted(coq_env: CoqEnvi
     assert verdict.axioms == ("Coq.Numbers.Cyclic.Int63.PrimInt63.int",)
 
 
+def test_an_assumption_named_by_a_keyword_is_still_located(coq_env: CoqEnvironment) -> None:
+    # Uint63's notations `x land y`, `x lor y` make `land` and `lor` keywords: `Locate land.` is a
+    # syntax error, so the names are asked as `L.land` for each loaded library instead.
+    text = "Require Import Coq.Numbers.Cyclic.Int63.Uint63.\nOpen Scope uint63_scope.\nTheorem zero_land : forall x, 0 land x = 0.\nProof.\n"
+    verdict = coq_env.verify(open_theorem(text, "zero_land"), ["intros.", "apply land0."])
+    assert verdict.accepted, verdict.reason
+    assert {"Coq.Numbers.Cyclic.Int63.PrimInt63.land", "Coq.Numbers.Cyclic.Int63.PrimInt63.lor"} <= set(verdict.axioms)
+    assert "Coq.Numbers.Cyclic.Int63.Uint63.land_spec" in verdict.axioms
+
+
+def test_an_admitted_lemma_of_the_file_named_like_a_keyword_is_rejected(coq_env: CoqEnvironment) -> None:
+    # The file's own admitted `land`, declared before Uint63 made the word a keyword (and shadowed its
+    # short name): never taken for the primitive PrimInt63.land.
+    text = (
+        "Lemma land : 1 = 2.\nAdmitted.\nDefinition alias := land.\nRequire Import Coq.Numbers.Cyclic.Int63.Uint63.\n"
+        "Theorem uses_own_land : 1 = 2.\nProof.\n"
+    )
+    verdict = coq_env.verify(open_theorem(text, "uses_own_land"), ["exact alias."])
+    assert not verdict.accepted and "land" in verdict.reason and "unproved" in verdict.reason
+
+
 @pytest.mark.parametrize(
     ("tactic", "accepted"),
     [
