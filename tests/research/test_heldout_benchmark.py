@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import pytest
@@ -162,3 +163,20 @@ def test_the_knn_index_files_are_the_held_out_files_neighbours_never_held_out_on
     folders = {module.rsplit(".", 1)[0] for module in bench.REDUCED_FILES}
     assert all(module.rsplit(".", 1)[0] in folders for module in siblings)
     assert "Coq.Numbers.HexadecimalPos" in siblings  # DecimalPos's twin: novel_split must clean it
+
+
+def test_after_a_verdict_change_only_outcomes_with_rejected_claims_run_again(tmp_path: Path) -> None:
+    """A search that claimed no proof never met the verdict, and one whose claim was accepted stays
+    proved under a verdict that accepts more: only rows with rejected claims are run again, and a
+    row run again replaces the earlier one (the result counts them)."""
+    bench = _benchmark()
+    rows = [
+        {"arm": "portfolio", "problem": "A::p", "proved": False, "verify_seconds": 0.0},  # claimed nothing
+        {"arm": "portfolio", "problem": "A::q", "proved": False, "verify_seconds": 4.2},  # every claim rejected
+        {"arm": "portfolio", "problem": "A::r", "proved": True, "verify_seconds": 1.0},
+    ]
+    assert [bench.claims_rejected(row) for row in rows] == [False, True, False]
+    again = {"arm": "portfolio", "problem": "A::q", "proved": True, "verify_seconds": 1.1}
+    (tmp_path / "outcomes-0of1.jsonl").write_text("".join(json.dumps(row) + "\n" for row in [*rows, again]))
+    assert bench.read_outcomes(tmp_path)["portfolio"]["A::q"]["proved"] is True
+    assert bench.rerun_outcomes(tmp_path) == 1
