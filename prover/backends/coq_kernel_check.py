@@ -189,7 +189,8 @@ def library_axioms(
     header: str, assumed: Sequence[str], *, coq_args: Sequence[str], sandbox: ProcessSandbox, timeout: float
 ) -> frozenset[str]:
     """Which of `assumed` (full kernel names of library constants) are axioms that a library the
-    header itself requires declares: `Axiom`/`Parameter`/`Conjecture` in that library's source.
+    header itself requires declares: `Axiom`/`Parameter`/`Conjecture`/`Primitive` in that
+    library's source.
 
     The kernel shows a library's admitted lemma exactly like an axiom, so the source decides, and
     without a source nothing counts. Libraries are those the header's own `Require` sentences load

@@ -12,9 +12,9 @@ kernel name, and accepts exactly:
   never an axiom, whatever it is called;
 - the `Axiom`/`Parameter`/`Conjecture`/`Primitive` declarations of the libraries the file itself
   requires (`Coq.Sets.Ensembles.Extensionality_Ensembles`, the Int63 primitives and their
-  specifications), by full name, as their
-  sources declare them: the file's theory, on which the library's own proofs rest. Libraries only
-  the search preamble loads never count, nor does a library's admitted lemma;
+  specifications), by full name, as their sources declare them: the file's theory, on which the
+  library's own proofs rest. Libraries only the search preamble loads never count, nor does a
+  library's admitted lemma;
 - inside a functor or module type, fields of its module parameters (hypotheses of the functor).
 """
 
