@@ -34,8 +34,9 @@ share short ones under the same names).
 After a change of the kernel check's verdict, `--rerun-rejected` runs again only the outcomes whose
 search claimed proofs that the check rejected: no other outcome depends on the verdict (the
 result says how many were run again).
-A `hammer` call may overrun the per-problem budget (the search checks it between steps): its
-time counts in the arm's seconds, so the time figures show what it costs.
+Every step, a `hammer` call included, is cut at the theorem's deadline (the coqidetop call is
+capped by it), so a `hammer` call that runs long costs the arm the rest of its budget; the time
+figures show what it costs.
 
 The held-out set. `HELDOUT_FILES` is every second file, by module path, of the stdlib files that
 (a) the search preamble (`Lia Lra Psatz`, CoqHammer) does not load, checked at start from `Print
