@@ -145,11 +145,11 @@ def _locating(
                  if name not in keywords and _QUALID.fullmatch(name)]
         locate = plain + [pair for pairs in keywords.values() for pair in pairs]
         failed = compile_with(locate, listing)
-        keyword = _keyword_after_locate(failed.reason, folder / f"{CHECK_MODULE}.v") if failed is not None else None
-        if failed is not None and (keyword is None or keyword not in names or keyword in keywords or "." in keyword):
-            return failed, {}
         if failed is None:
             break
+        keyword = _keyword_after_locate(failed.reason, folder / f"{CHECK_MODULE}.v")
+        if keyword is None or keyword not in names or keyword in keywords or "." in keyword:
+            return failed, {}
         loaded = listing.with_suffix(".out")
         libraries = _loaded_libraries(loaded.read_text()) if loaded.exists() else []
         keywords[keyword] = [
@@ -180,9 +180,9 @@ def _constant_called(answer: Path, name: str) -> str | None:
     ("shorter name to refer to it in current context is name")."""
     if not answer.exists():
         return None
-    text = " ".join(answer.read_text().split())
-    full = parse_locate(answer.read_text())
-    return full if full and f"shorter name to refer to it in current context is {name})" in text else None
+    text = answer.read_text()
+    full = parse_locate(text)
+    return full if full and f"shorter name to refer to it in current context is {name})" in " ".join(text.split()) else None
 
 
 def library_axioms(
