@@ -8,13 +8,14 @@ wall-clock times. Figures are medians over repeats. Real models are far larger: 
 the framework's per-call overhead and the value of batching, not a 7B model's speed.
 
     .venv/bin/python benchmarks/policy_throughput.py [--states 16] [--candidates 8] [--max-new-tokens 32]
-        [--repeats 3] [--width 64] [--threads 1]
+        [--repeats 3] [--width 64] [--threads 1] [--out FILE]
 
 Torch runs on `--threads` CPU threads (default 1): models this small gain nothing from intra-op
 parallelism, and on a shared machine OpenMP threads spin-waiting for busy cores slow every matmul
 down by an order of magnitude.
 
-Prints a table and writes benchmarks/results/policy_throughput.json.
+The device is the one a user's `hf:` policy gets: CUDA with bfloat16 when a GPU is present, else CPU.
+Prints a table and writes --out (default benchmarks/results/policy_throughput.json).
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--width", type=int, default=64, help="hidden size of the tiny models")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
 
     import torch
@@ -117,8 +119,8 @@ def main() -> None:
             speedup = f"{row['batching_speedup']:.2f}x" if mode == "batched" else ""
             print(f"{label:22} {mode:14} {figures['ms_per_state']:10.1f} {figures['candidates_per_second']:10.1f} {speedup:>9}")
 
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(
         json.dumps(
             {
                 "benchmark": "policy_throughput",
@@ -129,14 +131,14 @@ def main() -> None:
                     "dtype": str(dtype),
                     "torch_threads": torch.get_num_threads(),
                 },
-                "settings": vars(args),
+                "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
                 "results": rows,
             },
             indent=2,
         )
         + "\n"
     )
-    print(f"wrote {RESULTS}")
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":
