@@ -20,7 +20,9 @@ Arms: `portfolio`; `+hammer` (CoqHammer's `hammer` with E and CVC4); `+retrieval
 `Search` premises); `+knn` (Tactician's kNN over the proofs earlier in the same file: Tactician's
 online learning, from the file's proofs as they were written; nothing is learnt across held-out
 files, so problems are independent: shards and resumed runs give the figures one run would); `all`
-(the four together). With `--knn-rows`, the kNN also indexes a trace of other files (the
+(the four together). Each arm also exists as `ARM@edges`: the same policy searched by
+`best_first_edges` (one tactic per pop) instead of `best_first`, paired with its `best_first`
+twin when both run. With `--knn-rows`, the kNN also indexes a trace of other files (the
 full protocol: every stdlib file outside the held-out set, traced with `prove trace`), after the
 held-out theorems' near-duplicates and twin files are dropped from it (`prover.data.leakfree`).
 Reported: solved with a 95% Wilson interval per arm, a paired exact McNemar test between each arm
@@ -103,6 +105,15 @@ HELDOUT_FILES = (
 REDUCED_FILES = HELDOUT_FILES[::4]
 ARMS = ("portfolio", "+hammer", "+retrieval", "+knn", "all")
 KNN_ARMS = ("+knn", "all")
+# An arm named with the suffix "@edges" (`all@edges`) is that arm's policy searched by
+# `best_first_edges` (one tactic per pop) instead of `best_first` (a popped state's every tactic).
+SEARCHES = {"": "best_first", "edges": "best_first_edges"}
+
+
+def arm_parts(arm: str) -> tuple[str, str]:
+    """(policy arm, search) of an arm name: `all@edges` is ("all", "best_first_edges")."""
+    policy_arm, _, suffix = arm.partition("@")
+    return policy_arm, SEARCHES.get(suffix, f"unknown search {suffix!r}")
 # Mixture weights (portfolio 1). Retrieval's candidates are spread over several premises and
 # tactics. Hammer's one candidate (at the root only) gets its component's whole weight; a call
 # costs 15-30 s where the portfolio's closers cost under a second, so by expected cost it goes
@@ -159,9 +170,9 @@ def build_arm(arm: str, knn_rows: list[TraceRow]) -> tuple[object, KNNPolicy | N
     """The policy of an arm and its kNN (None when the arm has none); `knn_rows` is its main index."""
     spec = {"portfolio": "portfolio", "+hammer": f"portfolio+{HAMMER_WEIGHT}*hammer",
             "+retrieval": f"portfolio+{RETRIEVAL_WEIGHT}*retrieval", "+knn": "portfolio",
-            "all": f"portfolio+{HAMMER_WEIGHT}*hammer+{RETRIEVAL_WEIGHT}*retrieval"}[arm]
+            "all": f"portfolio+{HAMMER_WEIGHT}*hammer+{RETRIEVAL_WEIGHT}*retrieval"}[arm_parts(arm)[0]]
     base = build_policy(spec, backend="coq")
-    if arm not in KNN_ARMS:
+    if arm_parts(arm)[0] not in KNN_ARMS:
         return base, None
     knn = KNNPolicy(knn_rows)  # plus, per theorem, the proofs before it in its file (`rows_before`)
     return MixturePolicy([base, knn], [1 - KNN_WEIGHT, KNN_WEIGHT]), knn
@@ -173,7 +184,8 @@ def main() -> None:
     parser.add_argument("--per-file", type=int, default=None, help="first N theorems of each file (default: all; reduced: 5)")
     parser.add_argument("--budget-seconds", type=float, default=30.0)
     parser.add_argument("--step-timeout", type=float, default=10.0)
-    parser.add_argument("--arms", default=",".join(ARMS), help=f"comma-separated subset of {','.join(ARMS)}")
+    parser.add_argument("--arms", default=",".join(ARMS),
+                        help=f"comma-separated subset of {','.join(ARMS)}, each also with @edges (searched by best_first_edges)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/stdlib-heldout"), help="trace, outcomes and run folder")
     parser.add_argument("--reuse-trace", action="store_true",
                         help="keep the --work folder's trace when it traced exactly these files (the trace is deterministic)")
@@ -195,7 +207,7 @@ def main() -> None:
     # A stopped run closes its provers (and their coqidetop processes) on the way out.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     arms = [a.strip() for a in args.arms.split(",") if a.strip()]
-    unknown = set(arms) - set(ARMS)
+    unknown = {arm for arm in arms if arm_parts(arm)[0] not in ARMS or arm_parts(arm)[1] not in SEARCHES.values()}
     if unknown:
         sys.exit(f"unknown arm(s) {sorted(unknown)}; expected {ARMS}")
     shard, shards = parse_shard(args.shard)
@@ -401,7 +413,8 @@ def run_arms(args, arms, problems: list[HeldOut], rows_by_theorem, knn_rows: lis
                           step_timeout=args.step_timeout)
     backend = CoqBackend()
     arm_policies = {arm: build_arm(arm, knn_rows) for arm in arms}
-    provers = {arm: Prover(config, backend, policy=policy) for arm, (policy, _) in arm_policies.items()}
+    provers = {arm: Prover(config.model_copy(update={"search": arm_parts(arm)[1]}), backend, policy=policy)
+               for arm, (policy, _) in arm_policies.items()}
     order = {p.id: i for i, p in enumerate(problems)}
     try:
         with (args.work / f"outcomes-{shard}.jsonl").open("a") as progress_file:
@@ -472,7 +485,8 @@ def copied_proofs(outcomes: dict[str, list[dict]], index: list[TraceRow]) -> dic
 def without_copies(outcomes: dict[str, list[dict]], copied: dict[str, list[str]]) -> dict[str, list[dict]]:
     """The outcomes with every copied proof of an arm that reads the kNN index counted as unsolved:
     the figures to believe. (An arm without the kNN never sees the index: its copies are found.)"""
-    return {arm: [{**o, "proved": False} if arm in KNN_ARMS and o["problem"] in copied.get(arm, ()) else o for o in rows]
+    return {arm: [{**o, "proved": False} if arm_parts(arm)[0] in KNN_ARMS and o["problem"] in copied.get(arm, ()) else o
+                  for o in rows]
             for arm, rows in outcomes.items()}
 
 
@@ -495,14 +509,14 @@ def summary(outcomes: dict[str, list[dict]], arms: list[str], total: int) -> tup
                       "ci95": [round(low, 4), round(high, 4)], "solved_by_seconds": curve,
                       "mean_seconds": round(sum(o["seconds"] for o in outcomes[arm]) / max(1, total), 2)}
     paired = {}
-    if "portfolio" in arms:
-        for arm in arms:
-            if arm == "portfolio":
-                continue
-            only_arm = sum(a["proved"] and not b["proved"] for a, b in zip(outcomes[arm], outcomes["portfolio"]))
-            only_base = sum(b["proved"] and not a["proved"] for a, b in zip(outcomes[arm], outcomes["portfolio"]))
-            paired[f"{arm} vs portfolio"] = {"only_arm": only_arm, "only_portfolio": only_base,
-                                            "mcnemar_p": round(mcnemar_exact(only_arm, only_base), 4)}
+    # Each arm against the portfolio, and each @edges arm against the same policy searched by best_first.
+    pairs = [(arm, "portfolio") for arm in arms if arm != "portfolio" and "portfolio" in arms]
+    pairs += [(arm, arm_parts(arm)[0]) for arm in arms if "@" in arm and arm_parts(arm)[0] in arms]
+    for arm, base in pairs:
+        only_arm = sum(a["proved"] and not b["proved"] for a, b in zip(outcomes[arm], outcomes[base]))
+        only_base = sum(b["proved"] and not a["proved"] for a, b in zip(outcomes[arm], outcomes[base]))
+        paired[f"{arm} vs {base}"] = {"only_arm": only_arm, f"only_{base}": only_base,
+                                      "mcnemar_p": round(mcnemar_exact(only_arm, only_base), 4)}
     return table, paired
 
 

@@ -323,8 +323,8 @@ def configured_search(config: ProverConfig, *, executor: Executor | None = None)
     """The config's search with its settings bound: the search's own defaults (`search.SETTINGS`)
     with the config's candidates; MCTS also gets `executor` (Ray rollout workers; None steps in
     this process) and one expansion in flight per rollout worker."""
-    if config.search == "best_first":
-        best_first = BestFirstSettings()
+    if config.search in ("best_first", "best_first_edges"):
+        best_first = BestFirstSettings(expansion="one" if config.search == "best_first_edges" else "all")
         if config.candidates is not None:
             best_first = dataclasses.replace(best_first, candidates_per_state=config.candidates)
         return functools.partial(best_first_search, settings=best_first)

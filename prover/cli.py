@@ -82,7 +82,7 @@ def _root(
 ) -> None:
     """Prove FILE (a .v or .lean file), or run one of the commands below.
 
-    prove FILE [--budget-seconds S] [--json] [--out PATH | --write] [--search best_first|mcts]
+    prove FILE [--budget-seconds S] [--json] [--out PATH | --write] [--search best_first|best_first_edges|mcts]
     [--policy SPEC]: see `prove FILE --help` for every option.
     """
     logging.basicConfig(

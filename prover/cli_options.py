@@ -26,7 +26,7 @@ PROVER_OPTIONS: dict[str, tuple[Any, str]] = {
     "backend": (str, "coq, lean, or auto (from the file extension)."),
     "policy": (str, "Policy spec, e.g. portfolio or 0.3*portfolio+0.7*hf:MODEL (grammar: prover.policies.factory)."),
     "value": (str, "Value function spec for MCTS, e.g. heuristic or constant:0.5."),
-    "search": (str, "Search algorithm: best_first or mcts."),
+    "search": (str, "Search algorithm: best_first, best_first_edges (one tactic per pop) or mcts."),
     "budget_seconds": (float, "Search seconds per theorem."),
     "max_expansions": (Optional[int], "Tactic steps per theorem (default: no limit)."),
     "step_timeout": (float, "Seconds one tactic may run."),

@@ -51,7 +51,7 @@ class ProverConfig(BaseModel):
     backend: Literal["auto", "coq", "lean"] = "auto"
     policy: PolicySpec = PortfolioSpec()
     value: ValueSpec = HeuristicValueSpec()
-    search: Literal["best_first", "mcts"] = "mcts"
+    search: Literal["best_first", "best_first_edges", "mcts"] = "mcts"
     budget_seconds: float = Field(default=60.0, gt=0)
     max_expansions: int | None = Field(default=None, gt=0)
     step_timeout: float = Field(default=10.0, gt=0)

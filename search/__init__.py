@@ -6,7 +6,7 @@
 goes on), and `SETTINGS` maps it to its settings class.
 """
 
-from search.best_first import BestFirstSettings, best_first_search
+from search.best_first import BestFirstSettings, best_first_edges_search, best_first_search
 from search.executor import Executor, InProcessExecutor, Job
 from search.mcts import MctsSettings, Puct, mcts_search
 from search.tree import NodeStatus, ProofGraph
@@ -27,12 +27,13 @@ __all__ = [
     "ProofGraph",
     "Puct",
     "SETTINGS",
+    "best_first_edges_search",
     "best_first_search",
     "mcts_search",
 ]
 
-ALGORITHMS = {"best_first": best_first_search, "mcts": mcts_search}
+ALGORITHMS = {"best_first": best_first_search, "best_first_edges": best_first_edges_search, "mcts": mcts_search}
 """Search entry points by the name a config or the CLI uses."""
 
-SETTINGS = {"best_first": BestFirstSettings, "mcts": MctsSettings}
+SETTINGS = {"best_first": BestFirstSettings, "best_first_edges": BestFirstSettings, "mcts": MctsSettings}
 """Each search's settings class by the same names (frozen dataclasses; use `dataclasses.replace`)."""

@@ -7,10 +7,16 @@ Ties go to the state reached first, and candidates are tried in an order (log-pr
 tactic text) that the policy's own ordering cannot change, so the search is deterministic.
 Expanding a state asks the policy for candidates once and tries them all; a state reached again by
 a likelier route before its expansion is requeued with the better priority.
+With `BestFirstSettings(expansion="one")` the frontier orders (state, tactic) edges instead: a
+popped state tries only its likeliest untried tactic and is queued again at the priority of its
+next one (path log-probability plus the tactic's), so a likely step below the root runs before
+the root's unlikely candidates (a slow `hammer` among them) have all been tried.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import heapq
 import itertools
 import time
@@ -31,7 +37,7 @@ from search.types import (
     ValueFunction,
 )
 
-__all__ = ["BestFirstSettings", "BestFirstRule", "best_first_search"]
+__all__ = ["BestFirstSettings", "BestFirstRule", "best_first_edges_search", "best_first_search"]
 
 _PROGRESS = AttemptOutcome.PROGRESS  # read per step: in Python 3.11 an Enum member read through its class is slow
 
@@ -51,6 +57,10 @@ class BestFirstSettings:
     priority: "log_prob" (cumulative log-probability of the path; the `value` argument is then
         unused) or "value" (the `value` argument's score of the state; it must be given).
     check_invariants: run `ProofGraph.check_invariants()` after every step (tests; costs O(graph)).
+    expansion: "all" (try every candidate of a popped state before the next pop; ReProver's) or
+        "one" (try its likeliest untried candidate, then queue it again at its next candidate's
+        priority; one state per policy call). With priority="value" a state's edges all share the
+        state's value, so "one" then interleaves states of equal value step by step.
     """
 
     candidates_per_state: int = 32
@@ -58,12 +68,15 @@ class BestFirstSettings:
     clock: Clock = time.perf_counter
     priority: Literal["log_prob", "value"] = "log_prob"
     check_invariants: bool = False
+    expansion: Literal["all", "one"] = "all"
 
     def __post_init__(self) -> None:
         if self.candidates_per_state < 1 or self.states_per_policy_call < 1:
             raise ValueError("candidates_per_state and states_per_policy_call must be at least 1")
         if self.priority not in ("log_prob", "value"):
             raise ValueError(f'priority must be "log_prob" or "value", not {self.priority!r}')
+        if self.expansion not in ("all", "one"):
+            raise ValueError(f'expansion must be "all" or "one", not {self.expansion!r}')
 
 
 class _Frontier:
@@ -73,8 +86,9 @@ class _Frontier:
         self._heap: list[tuple[float, int, str]] = []
         self._counter = itertools.count()
 
-    def push(self, key: str, priority: float) -> None:
-        heapq.heappush(self._heap, (-priority, next(self._counter), key))
+    def push(self, key: str, priority: float, order: int | None = None) -> None:
+        """Queue `key`; among equal priorities, the lower `order` first (default: the earlier push)."""
+        heapq.heappush(self._heap, (-priority, next(self._counter) if order is None else order, key))
 
     def pop_expandable(self, count: int, graph: ProofGraph) -> list[str]:
         """Up to `count` distinct open, not yet expanded states, best first."""
@@ -85,6 +99,15 @@ class _Frontier:
                 popped.append(key)
         return popped
 
+    def pop_current(self, graph: ProofGraph, current: Callable[[str], float | None]) -> str | None:
+        """The best open state whose entry still holds its `current` priority (None: nothing to try
+        there); entries left behind by a requeue or a tried edge are skipped."""
+        while self._heap:
+            negated, _, key = heapq.heappop(self._heap)
+            if graph.is_open(key) and current(key) == -negated:
+                return key
+        return None
+
 
 class BestFirstRule:
     """Best-first as an engine rule: expand the open state of highest priority, trying all its candidates."""
@@ -94,6 +117,9 @@ class BestFirstRule:
         self.value = value  # None: priority is the path's log-probability
         self.frontier = _Frontier()
         self.unfinished: list[str] = []  # resumed states whose expansion the budget cut short
+        # expansion="one": equal priorities go to the state reached first, by the graph's order, so that
+        # a resumed search (whose frontier is rebuilt) pops exactly as the uninterrupted one would.
+        self.reached: dict[str, int] = {}
 
     def start(self, run: Run) -> None:
         """Queue the root, or every queued state of a resumed search (first reached first)."""
@@ -101,15 +127,38 @@ class BestFirstRule:
         root_stats = graph.stats(graph.root)
         if root_stats.log_prob is None:
             root_stats.log_prob = 0.0
+        if self.settings.expansion == "one":
+            self._start_edges(run)
+            return
         for key in graph.keys():
             if graph.status(key) is NodeStatus.OPEN and graph.stats(key).log_prob is not None:
                 self.frontier.push(key, self._priority(run, key))
         self.unfinished = [k for k in graph.keys() if graph.stats(k).expanded
                            and graph.status(k) is NodeStatus.OPEN and graph.untried(k)]
 
+    def _start_edges(self, run: Run) -> None:
+        """Queue every open state with something to try, at its next edge's priority. The policy is
+        asked once per state, so an expanded state (a resumed "all" search's too) is exhausted."""
+        graph = run.graph
+        self.reached = {key: index for index, key in enumerate(graph.keys())}
+        for key in graph.keys():
+            if graph.status(key) is not NodeStatus.OPEN or graph.stats(key).log_prob is None:
+                continue
+            if graph.stats(key).expanded and not graph.is_exhausted(key):
+                graph.mark_exhausted(key)
+            self._push_next_edge(run, key)
+
+    def _push_next_edge(self, run: Run, key: str) -> None:
+        """Queue `key` at its next edge's priority, if it is open and has one."""
+        priority = self._edge_priority(run, key)
+        if priority is not None and run.graph.is_open(key):
+            self.frontier.push(key, priority, self.reached.setdefault(key, len(self.reached)))
+
     def search(self, run: Run) -> tuple[str, ...] | None:
         """Finish the resumed expansions, then pop and expand states until a proof, an empty frontier or the budget."""
         graph, meter, settings = run.graph, run.meter, self.settings
+        if settings.expansion == "one":
+            return self._search_edges(run)
         proof = None
         while proof is None and self.unfinished and not meter.out_of_budget():
             proof = self._expand(run, self.unfinished.pop(0))
@@ -126,6 +175,54 @@ class BestFirstRule:
                 if proof is not None or meter.out_of_budget():
                     break
         return proof
+
+    def _search_edges(self, run: Run) -> tuple[str, ...] | None:
+        """Pop the likeliest (state, tactic) edge and try it, until a proof, an empty frontier or the budget."""
+        graph, meter, settings = run.graph, run.meter, self.settings
+        proof = None
+        current = functools.partial(self._edge_priority, run)
+        while proof is None and graph.is_open(graph.root) and not meter.out_of_budget():
+            key = self.frontier.pop_current(graph, current)
+            if key is None:
+                break
+            stats = graph.stats(key)
+            if stats.expanded:
+                proof = self._try_next_edge(run, key)
+                continue
+            with meter.timing_policy():
+                candidates = run.policy.propose_batch([graph.state(key)], settings.candidates_per_state)[0]
+            stats.expanded = True
+            graph.add_candidates(key, sorted_candidates(candidates)[: settings.candidates_per_state])
+            graph.mark_exhausted(key)  # best-first asks the policy once per state
+            if run.check_invariants:
+                graph.check_invariants()
+            self._push_next_edge(run, key)  # its first edge competes with the others queued
+        return proof
+
+    def _try_next_edge(self, run: Run, key: str) -> tuple[str, ...] | None:
+        """Try the likeliest untried candidate at `key`, queue its child and `key`'s next edge;
+        return the proof if the step closes the goals and the kernel accepts it."""
+        graph = run.graph
+        attempt = graph.untried(key)[0]  # candidates were added likeliest first; a transient failure stays first
+        with run.meter.timing_env():
+            outcome = run.env.step(graph.state(key), attempt.tactic)
+        attempt, proof = run.record_step(key, attempt.tactic, outcome)
+        if proof is not None:
+            return proof
+        if attempt.outcome is _PROGRESS:
+            self._queue_child(run, attempt.child, _known(graph.stats(key).log_prob) + attempt.log_prob)
+        self._push_next_edge(run, key)
+        return None
+
+    def _edge_priority(self, run: Run, key: str) -> float | None:
+        """The priority of `key`'s next edge: its own before its expansion (a candidate's log-probability
+        is at most 0), else plus its likeliest untried candidate's; None when it has nothing left to try."""
+        if not run.graph.stats(key).expanded:
+            return self._priority(run, key)
+        pending = run.graph.untried(key)
+        if not pending:
+            return None
+        return self._priority(run, key) + (pending[0].log_prob if self.value is None else 0.0)
 
     def stop(self) -> None:
         """Nothing is held between steps."""
@@ -161,7 +258,10 @@ class BestFirstRule:
         if stats.expanded or (stats.log_prob is not None and stats.log_prob >= log_prob):
             return
         stats.log_prob = log_prob
-        self.frontier.push(_known(child), self._priority(run, _known(child)))
+        if self.settings.expansion == "one":
+            self._push_next_edge(run, _known(child))
+        else:
+            self.frontier.push(_known(child), self._priority(run, _known(child)))
 
     def _priority(self, run: Run, key: str) -> float:
         """Cumulative log-probability, or the critic's evaluation when one is given (computed once per state)."""
@@ -211,3 +311,23 @@ def best_first_search(
         raise ValueError('best-first with priority="value" needs a value function')
     return run_search(BestFirstRule(settings, value), env, policy, root, budget=budget, clock=settings.clock,
                       graph=graph, verify=verify, on_step=on_step, check_invariants=settings.check_invariants)
+
+
+def best_first_edges_search(
+    env: Environment,
+    policy: Policy,
+    root: State,
+    *,
+    budget: Budget,
+    value: ValueFunction | None = None,
+    seed: int = 0,
+    settings: BestFirstSettings | None = None,
+    on_step: Callable[[int], None] | None = None,
+    graph: ProofGraph | None = None,
+    verify: ProofVerifier | None = None,
+) -> SearchResult:
+    """`best_first_search` over (state, tactic) edges: `settings` (default `BestFirstSettings()`) with
+    expansion="one", so one tactic is tried per pop (see the module docstring)."""
+    settings = dataclasses.replace(settings or BestFirstSettings(), expansion="one")
+    return best_first_search(env, policy, root, budget=budget, value=value, seed=seed, settings=settings,
+                             on_step=on_step, graph=graph, verify=verify)

@@ -93,7 +93,7 @@ def make_prover(*environments: TwoStepEnvironment, search: str = "best_first") -
     return Prover(config, FakeBackend(list(environments)), policy=ABPolicy())
 
 
-@pytest.mark.parametrize("search", ["best_first", "mcts"])
+@pytest.mark.parametrize("search", ["best_first", "best_first_edges", "mcts"])
 def test_found_proof_is_proved_only_after_kernel_acceptance(search: str) -> None:
     env = TwoStepEnvironment()
     with make_prover(env, search=search) as prover:

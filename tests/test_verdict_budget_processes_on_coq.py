@@ -52,7 +52,7 @@ def proved(config: ProverConfig, policy) -> dict[str, tuple[str, ...]]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("search", ["best_first", "mcts"])
+@pytest.mark.parametrize("search", ["best_first", "best_first_edges", "mcts"])
 def test_a_hostile_policy_mixed_in_proves_what_the_portfolio_alone_proves(search: str) -> None:
     require_coq()
     config = ProverConfig(backend="coq", search=search, budget_seconds=20, step_timeout=5, candidates=8)

@@ -64,6 +64,23 @@ def test_problems_go_round_robin_over_files_and_figures_cover_the_prefix_every_a
     assert paired["all vs portfolio"] == {"only_arm": 1, "only_portfolio": 0, "mcnemar_p": 1.0}
 
 
+def test_an_edges_arm_is_its_policy_searched_one_tactic_per_pop_and_is_paired_with_it() -> None:
+    bench = _benchmark()
+    assert bench.arm_parts("all@edges") == ("all", "best_first_edges")
+    assert bench.arm_parts("+knn") == ("+knn", "best_first")
+    assert "unknown" in bench.arm_parts("all@dfs")[1]
+    assert bench.KNN_ARMS.count(bench.arm_parts("+knn@edges")[0]) == 1  # its copies count against it too
+
+    def rows(*proved: bool) -> list[dict]:
+        return [{"proved": p, "seconds": 1.0 if p else 30.0} for p in proved]
+
+    arms = ["portfolio", "all", "all@edges"]
+    _, paired = bench.summary({"portfolio": rows(True, False, False), "all": rows(False, True, False),
+                               "all@edges": rows(True, True, True)}, arms, 3)
+    assert paired["all@edges vs all"] == {"only_arm": 2, "only_all": 0, "mcnemar_p": 0.5}
+    assert paired["all@edges vs portfolio"]["only_arm"] == 2 and "portfolio vs all" not in paired
+
+
 def test_a_resumed_run_must_have_the_same_problems_and_settings(tmp_path: Path) -> None:
     bench = _benchmark()
     identity = {"problems": ["F::a"], "budget_seconds": 30.0}

@@ -10,6 +10,7 @@ from search_test_fakes import (
     MAZE_SHORTEST_PROOF,
     MAZE_TABLE,
     MAZE_WEIGHTS,
+    QED,
     EndlessEnvironment,
     EndlessPolicy,
     FakeClock,
@@ -184,3 +185,106 @@ def test_overhead_is_the_search_time_outside_policy_prover_and_kernel() -> None:
     measured = SearchResult(SearchStatus.OUT_OF_BUDGET, None, expansions=10, seconds=10.0, policy_seconds=1.0,
                             env_seconds=7.0, verify_seconds=1.5)
     assert measured.overhead_seconds == pytest.approx(0.5) and measured.overhead_fraction == pytest.approx(0.05)
+
+
+# ---------------------------------------------------------------- one edge at a time (expansion="one")
+EDGES = BestFirstSettings(check_invariants=True, expansion="one")
+UNLIKELY = {f"u{i}": None for i in range(6)}  # six dead candidates at the root
+
+
+def _likely_step_table(closing_weight: float) -> tuple[dict, dict]:
+    table = {"root": {"likely": "X", **UNLIKELY}, "X": {"close": QED}}
+    weights = {"root": {"likely": 0.6, **{tactic: 0.05 for tactic in UNLIKELY}}, "X": {"close": closing_weight}}
+    return table, weights
+
+
+@pytest.mark.parametrize("expansion, closing_weight, expansions", [
+    ("one", 0.9, 2),  # X's closer (0.6 * 0.9) is likelier than any root candidate left (0.05)
+    ("all", 0.9, 8),  # every root candidate is tried before X
+    ("one", 0.01, 8),  # 0.6 * 0.01 < 0.05: the root's candidates do come first
+])
+def test_one_edge_at_a_time_tries_a_likely_deep_step_before_the_roots_unlikely_candidates(
+    expansion: str, closing_weight: float, expansions: int
+) -> None:
+    table, weights = _likely_step_table(closing_weight)
+    env, policy = TableEnvironment(table), TablePolicy(weights)
+    result = best_first_search(env, policy, env.start(Theorem("t", "root")), budget=Budget(max_expansions=100),
+                               settings=BestFirstSettings(check_invariants=True, expansion=expansion))  # type: ignore[arg-type]
+    assert result.status is SearchStatus.PROVED and result.proof == ("likely", "close")
+    assert result.expansions == expansions == len(env.steps)
+    untried = [t for t in UNLIKELY if result.graph.attempt("root", t).outcome is AttemptOutcome.UNTRIED]
+    assert len(untried) == (6 if expansions == 2 else 0)
+    assert len(policy.requests) == 2  # the policy is asked once per state either way
+
+
+def test_one_edge_at_a_time_finds_the_likeliest_proof_of_the_maze() -> None:
+    env = TableEnvironment(MAZE_TABLE)
+    theorem = Theorem("maze", "root")
+    result = best_first_search(env, TablePolicy(MAZE_WEIGHTS), env.start(theorem),
+                               budget=Budget(max_expansions=100), settings=EDGES)
+    # b, q, r (0.6 * 0.74 * 0.37 = 0.16) is likelier than c, r (0.135 * 0.37 = 0.05), which the
+    # whole-state expansion returns because it reaches C through c first.
+    assert result.status is SearchStatus.PROVED and result.proof == ("b", "q", "r")
+    assert env.verify(theorem, result.proof).accepted
+    assert result.graph.attempt("root", "c").outcome is AttemptOutcome.UNTRIED
+
+
+def test_one_edge_at_a_time_exhausts_the_dead_maze_trying_each_edge_once() -> None:
+    env = TableEnvironment(DEAD_MAZE_TABLE)
+    result = best_first_search(env, TablePolicy(MAZE_WEIGHTS), env.start(Theorem("maze", "root")),
+                               budget=Budget(max_expansions=100), settings=EDGES)
+    assert result.status is SearchStatus.EXHAUSTED and result.proof is None
+    assert result.graph.status("root") is NodeStatus.FAILED
+    assert result.expansions == sum(len(tactics) for tactics in DEAD_MAZE_TABLE.values()) == len(set(env.steps))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_one_edge_at_a_time_is_deterministic_whatever_the_policys_order(seed: int) -> None:
+    def run(policy):
+        env = SubtractionPuzzle()
+        return best_first_search(env, policy, env.start(Theorem("t", "23")), budget=Budget(max_expansions=500),
+                                 settings=EDGES)
+
+    moves = {1: 0.1, 3: 0.2, 4: 0.2, 7: 0.25, 9: 0.25}
+    plain = run(SubtractionPolicy(moves))
+    shuffled = run(ShuffledPolicy(SubtractionPolicy(moves), seed))
+    assert plain.status is SearchStatus.PROVED
+    assert json.dumps(shuffled.graph.to_json()) == json.dumps(plain.graph.to_json())
+
+
+@pytest.mark.parametrize("cut", [1, 2, 3, 5])
+def test_one_edge_at_a_time_resumes_a_saved_search_without_redoing_steps(cut: int) -> None:
+    moves = {1: 0.1, 3: 0.2, 4: 0.2, 7: 0.25, 9: 0.25}
+    theorem = Theorem("t", "23")
+    whole_env, first_env, env = SubtractionPuzzle(), SubtractionPuzzle(), SubtractionPuzzle()
+    whole = best_first_search(whole_env, SubtractionPolicy(moves), whole_env.start(theorem),
+                              budget=Budget(max_expansions=500), settings=EDGES)
+    partial = best_first_search(first_env, SubtractionPolicy(moves), first_env.start(theorem),
+                                budget=Budget(max_expansions=cut), settings=EDGES)
+    assert partial.status is SearchStatus.OUT_OF_BUDGET
+    saved = ProofGraph.from_json(json.loads(json.dumps(partial.graph.to_json())))
+    resumed = best_first_search(env, SubtractionPolicy(moves), env.start(theorem), budget=Budget(max_expansions=500),
+                                settings=EDGES, graph=saved)
+    assert resumed.status is SearchStatus.PROVED and resumed.proof == whole.proof
+    assert not set(env.steps) & set(first_env.steps)
+    assert partial.expansions + resumed.expansions == whole.expansions
+
+
+def test_one_edge_at_a_time_keeps_the_expansion_budget_exact() -> None:
+    env = EndlessEnvironment()
+    result = best_first_search(env, EndlessPolicy(), env.start(Theorem("e", "")), budget=Budget(max_expansions=37),
+                               settings=EDGES)
+    assert result.status is SearchStatus.OUT_OF_BUDGET and result.expansions == len(env.steps) == 37
+
+
+def test_one_edge_at_a_time_with_a_critic_prefers_the_valued_state() -> None:
+    env = SubtractionPuzzle()
+    settings = BestFirstSettings(priority="value", expansion="one", check_invariants=True)
+    result = best_first_search(env, SubtractionPolicy({1: 0.9, 9: 0.1}), env.start(Theorem("t", "11")),
+                               budget=Budget(max_expansions=100), value=HeuristicValue(), settings=settings)
+    assert result.proof == ("sub 9", "sub 1", "sub 1")
+
+
+def test_an_unknown_expansion_is_refused() -> None:
+    with pytest.raises(ValueError, match="expansion"):
+        BestFirstSettings(expansion="some")  # type: ignore[arg-type]

@@ -31,6 +31,9 @@ SEARCHES = {
     "best_first": lambda env, policy, root, **kw: best_first_search(
         env, policy, root, settings=BestFirstSettings(check_invariants=True), **kw
     ),
+    "best_first_edges": lambda env, policy, root, **kw: best_first_search(
+        env, policy, root, settings=BestFirstSettings(check_invariants=True, expansion="one"), **kw
+    ),
     "mcts": lambda env, policy, root, **kw: mcts_search(
         env, policy, root, settings=MctsSettings(check_invariants=True), **kw
     ),

@@ -15,7 +15,7 @@ def test_every_public_name_exists() -> None:
 
 
 def test_algorithms_share_the_common_signature() -> None:
-    assert set(search.ALGORITHMS) == {"best_first", "mcts"}
+    assert set(search.ALGORITHMS) == {"best_first", "best_first_edges", "mcts"} == set(search.SETTINGS)
     for algorithm in search.ALGORITHMS.values():
         parameters = inspect.signature(algorithm).parameters
         assert list(parameters)[:3] == ["env", "policy", "root"]
