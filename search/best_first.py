@@ -110,7 +110,8 @@ class _Frontier:
 
 
 class BestFirstRule:
-    """Best-first as an engine rule: expand the open state of highest priority, trying all its candidates."""
+    """Best-first as an engine rule: expand the open state of highest priority, trying all its candidates
+    (expansion="all") or only its likeliest untried one before it is queued again (expansion="one")."""
 
     def __init__(self, settings: BestFirstSettings, value: ValueFunction | None) -> None:
         self.settings = settings
