@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Literal, Protocol
 
-from search import BestFirstSettings, Executor, MctsSettings, best_first_search, mcts_search
+from search import ALGORITHMS, BestFirstSettings, Executor, MctsSettings, mcts_search
 from search.tree import ProofGraph
 from search.types import Budget, Environment, Policy, ProofVerifier, SearchResult, SearchStatus, State, Theorem, ValueFunction
 
@@ -323,11 +323,11 @@ def configured_search(config: ProverConfig, *, executor: Executor | None = None)
     """The config's search with its settings bound: the search's own defaults (`search.SETTINGS`)
     with the config's candidates; MCTS also gets `executor` (Ray rollout workers; None steps in
     this process) and one expansion in flight per rollout worker."""
-    if config.search in ("best_first", "best_first_edges"):
-        best_first = BestFirstSettings(expansion="one" if config.search == "best_first_edges" else "all")
+    if config.search in ("best_first", "best_first_edges"):  # the edges search sets its own expansion
+        best_first = BestFirstSettings()
         if config.candidates is not None:
             best_first = dataclasses.replace(best_first, candidates_per_state=config.candidates)
-        return functools.partial(best_first_search, settings=best_first)
+        return functools.partial(ALGORITHMS[config.search], settings=best_first)
     mcts = MctsSettings()
     if config.rollout_workers > 1:  # one expansion in flight per worker keeps every worker busy
         mcts = dataclasses.replace(mcts, expansions_in_flight=max(mcts.expansions_in_flight, config.rollout_workers))
